@@ -137,6 +137,9 @@ const AttrSpec *op_attr_specs(OpKind op, int *n);
 int op_param_suffixes(const IrNode *n, const char **out, int max);
 /* Number of data (non-parameter) inputs of node n. */
 int op_data_inputs(const IrNode *n);
+/* Every attribute of the op's spec present once with the representation its
+ * kind stores (int2 = two ints), and no others; false with a message. */
+bool op_check_attrs(const IrNode *n, char *err, size_t errlen);
 
 /* ---- ir.c: building graphs ---- */
 
