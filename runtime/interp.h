@@ -1,0 +1,26 @@
+/*
+ * interp.h — the reference interpreter: runs an IrGraph node by node with the
+ * reference kernels (ref_kernels.h), in f32, as the oracle that compiled code
+ * and passes are compared against.
+ */
+#ifndef NETC_INTERP_H
+#define NETC_INTERP_H
+
+#include "../ir/ir.h"
+
+/*
+ * Runs g. inputs[i] feeds g->inputs[i] and must have exactly its dtype and
+ * shape (it is converted to f32 internally and never modified or freed).
+ * Every parameter a node uses must be bound (IrValue.data, any dtype).
+ *
+ * On success stores a new f32 tensor for each g->outputs[i] in outputs[i]
+ * (the caller frees them) and returns true. Otherwise reports every problem
+ * found to d — naming the input, parameter key or node and its source
+ * location — leaves outputs[] NULL and returns false.
+ *
+ * Intermediates are freed right after their last use, so peak memory is the
+ * live set, not the sum of all activations.
+ */
+bool rt_interp_run(const IrGraph *g, Tensor *const *inputs, Tensor **outputs, Diag *d);
+
+#endif
