@@ -5,6 +5,7 @@
 #include "arena.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct Source {

@@ -5,6 +5,7 @@
 #include "strmap.h"
 #include "arena.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 

@@ -1,0 +1,188 @@
+/*
+ * cli.c — parsing netc's command line; see cli.h.
+ */
+
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef NETC_VERSION
+#define NETC_VERSION "dev"
+#endif
+
+void cli_usage(FILE *out)
+{
+    fputs("usage: netc <command> [options] file.net\n"
+          "\n"
+          "commands:\n"
+          "  check   parse and check a network; print nothing when it is correct\n"
+          "  dump    print the IR as text (a .ir file is read back as well)\n"
+          "  dot     print the IR as a Graphviz graph\n"
+          "  stats   print per-layer and total parameters, MACs and activation memory\n"
+          "  init    write deterministic weights (-o w.safetensors, --seed N)\n"
+          "  run     run the reference interpreter (--weights, --input, -o)\n"
+          "\n"
+          "options:\n"
+          "  -o FILE               write the result to FILE (atomically) instead of stdout\n"
+          "  -D NAME=VALUE         set a net parameter (e.g. -D image_size=64)\n"
+          "  --batch N             replace the first dimension of every input with N\n"
+          "  --net NAME            the net to compile when the file defines several\n"
+          "  --weights FILE        .safetensors weights (strict: every key must match)\n"
+          "  --seed N              seed for init (default 0)\n"
+          "  --input [NAME=]FILE   an input tensor as .npy (one per net input, in order)\n"
+          "  --output NAME=FILE    where run writes output NAME (default: -o for one output)\n"
+          "  --max-errors N        stop printing after N errors\n"
+          "  --help, --version\n"
+          "\n"
+          "exit status: 0 success, 1 errors in the input (diagnostics printed),\n"
+          "             2 command-line usage error\n",
+          out);
+}
+
+static bool usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "netc: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(run 'netc --help' for usage)\n");
+    return false;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (!*s || *end || errno || *s == '-')
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool add_named(CliNamedPath *list, int *n, const char *arg, bool need_name)
+{
+    if (*n == CLI_MAX_LIST)
+        return usage_error("too many --input/--output options (max 64) at '%s'", arg);
+    const char *eq = strchr(arg, '=');
+    if (need_name && (!eq || eq == arg))
+        return usage_error("expected NAME=FILE, got '%s'", arg);
+    CliNamedPath p = {NULL, arg};
+    if (eq && eq != arg) {
+        p.name = strndup(arg, (size_t)(eq - arg));
+        p.path = eq + 1;
+    }
+    list[(*n)++] = p;
+    return true;
+}
+
+bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
+{
+    memset(cli, 0, sizeof *cli);
+    cli->elab.defines = cli->defines;
+    *exit_code = EXIT_USAGE;
+    static const char *const with_value[] = {"-o", "-D", "--batch", "--net", "--weights", "--seed",
+                                             "--input", "--output", "--max-errors"};
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (options_done || a[0] != '-' || !a[1]) {
+            if (!cli->command)
+                cli->command = a;
+            else if (!cli->file)
+                cli->file = a;
+            else
+                return usage_error("unexpected argument '%s' (one input file per run)", a);
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            options_done = true;
+            continue;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            cli_usage(stdout);
+            *exit_code = EXIT_OK;
+            return false;
+        }
+        if (!strcmp(a, "--version")) {
+            printf("netc %s\n", NETC_VERSION);
+            *exit_code = EXIT_OK;
+            return false;
+        }
+        /* Split "--opt=value", "-ovalue" and "-DNAME=V" from their values. */
+        const char *opt = a, *val = NULL;
+        char buf[32];
+        const char *eq = strchr(a, '=');
+        if (a[1] == '-' && eq) {
+            size_t n = (size_t)(eq - a);
+            if (n >= sizeof buf)
+                return usage_error("unknown option '%s'", a);
+            memcpy(buf, a, n);
+            buf[n] = 0;
+            opt = buf;
+            val = eq + 1;
+        } else if (a[1] != '-' && a[2]) {
+            buf[0] = '-', buf[1] = a[1], buf[2] = 0;
+            opt = buf;
+            val = a + 2;
+        }
+        bool takes = false;
+        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
+            takes |= !strcmp(opt, with_value[k]);
+        if (!takes)
+            return usage_error("unknown option '%s'", a);
+        if (!val) {
+            if (i + 1 >= argc)
+                return usage_error("option '%s' needs a value", a);
+            val = argv[++i];
+        }
+        if (!strcmp(opt, "-o"))
+            cli->output = val;
+        else if (!strcmp(opt, "--weights"))
+            cli->weights = val;
+        else if (!strcmp(opt, "--net"))
+            cli->elab.net = val;
+        else if (!strcmp(opt, "--input")) {
+            if (!add_named(cli->inputs, &cli->ninputs, val, false))
+                return false;
+        } else if (!strcmp(opt, "--output")) {
+            if (!add_named(cli->outputs, &cli->noutputs, val, true))
+                return false;
+        } else if (!strcmp(opt, "--seed")) {
+            if (!parse_u64(val, &cli->seed))
+                return usage_error("--seed needs a non-negative integer, not '%s'", val);
+        } else if (!strcmp(opt, "--batch") || !strcmp(opt, "--max-errors")) {
+            uint64_t v;
+            if (!parse_u64(val, &v) || v > (1u << 30) || (v == 0 && opt[2] == 'b'))
+                return usage_error("expected a positive integer, not '%s'", val);
+            if (opt[2] == 'b')
+                cli->elab.batch = (int64_t)v;
+            else
+                cli->max_errors = (int)v;
+        } else if (!strcmp(opt, "-D")) {
+            const char *deq = strchr(val, '=');
+            if (!deq || deq == val)
+                return usage_error("-D needs NAME=VALUE, not '%s'", val);
+            if (cli->elab.ndefines == CLI_MAX_LIST)
+                return usage_error("too many -D options at '%s'", val);
+            cli->defines[cli->elab.ndefines++] = (ElabDefine){strndup(val, (size_t)(deq - val)), deq + 1};
+        }
+    }
+    if (!cli->command) {
+        cli_usage(stderr);
+        return false;
+    }
+    if (!cli->file)
+        return usage_error("no input file (usage: netc %s [options] file.net)", cli->command);
+    return true;
+}
+
+void cli_free(Cli *cli)
+{
+    for (int i = 0; i < cli->elab.ndefines; i++)
+        free((char *)cli->defines[i].name);
+    for (int i = 0; i < cli->ninputs; i++)
+        free((char *)cli->inputs[i].name);
+    for (int i = 0; i < cli->noutputs; i++)
+        free((char *)cli->outputs[i].name);
+}

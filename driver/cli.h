@@ -1,0 +1,53 @@
+/*
+ * cli.h — the command line of netc, parsed GCC-style.
+ *
+ *   netc <command> [options] file.net
+ *
+ * Options may come before or after the file; `-o out`, `-oout`, `--seed 3`
+ * and `--seed=3` are all accepted; `--` ends the options.
+ */
+#ifndef NETC_CLI_H
+#define NETC_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../frontend/elab.h"
+
+/* Exit codes (documented in README.md and `netc --help`). */
+enum {
+    EXIT_OK = 0,
+    EXIT_INPUT = 1, /* the input (network, weights, tensors) has errors; diagnostics printed */
+    EXIT_USAGE = 2, /* the command line is wrong */
+};
+
+enum { CLI_MAX_LIST = 64 };
+
+typedef struct CliNamedPath {
+    const char *name; /* NULL when given without NAME= */
+    const char *path;
+} CliNamedPath;
+
+typedef struct Cli {
+    const char *command;
+    const char *file;
+    const char *output;     /* -o */
+    const char *weights;    /* --weights */
+    uint64_t seed;          /* --seed */
+    int max_errors;         /* --max-errors (0 = all) */
+    ElabOptions elab;       /* --net, -D, --batch */
+    ElabDefine defines[CLI_MAX_LIST];
+    CliNamedPath inputs[CLI_MAX_LIST]; /* --input [NAME=]x.npy */
+    int ninputs;
+    CliNamedPath outputs[CLI_MAX_LIST]; /* --output NAME=y.npy */
+    int noutputs;
+} Cli;
+
+/* Fills cli from argv; on a usage error prints it and returns false. Handles
+ * --help and --version itself (returns false with *exit_code = 0). */
+bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code);
+void cli_usage(FILE *out);
+void cli_free(Cli *cli);
+
+#endif

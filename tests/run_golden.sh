@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# run_golden.sh — golden-output tests: each case is an input file plus the
+# expected output that netc produced for it when the case was last reviewed.
+#
+#   tests/run_golden.sh NETC KIND [--update]
+#
+# KIND picks a directory of tests/golden and what is compared:
+#   diag  <name>.net -> <name>.err   stderr and exit status of `netc check`
+#   ir    <name>.net -> <name>.ir    stdout of `netc dump`, which must also
+#                                    round-trip: dump of the .ir equals itself
+# A case may begin with a line `# args: ...` giving extra netc options.
+# --update rewrites the expected files from the current netc (review the diff
+# with git before committing). Never edit expected files by hand.
+set -u
+netc=$1 kind=$2 update=${3:-}
+here=$(cd "$(dirname "$0")" && pwd)
+dir=$here/golden/$kind
+cd "$here/golden" || exit 2   # paths in messages are relative: kind/name.net
+pass=0 fail=0
+for src in "$kind"/*.net; do
+    name=${src%.net}
+    args=$(sed -n '1s/^# args: //p' "$src")
+    case $kind in
+    diag)
+        expected=$name.err
+        # shellcheck disable=SC2086
+        actual=$("$netc" check $args "$src" 2>&1 >/dev/null; echo "exit status: $?")
+        ;;
+    ir)
+        expected=$name.ir
+        # shellcheck disable=SC2086
+        actual=$("$netc" dump $args "$src" 2>&1; echo "exit status: $?")
+        ;;
+    *) echo "unknown kind $kind"; exit 2 ;;
+    esac
+    if [ "$update" = --update ]; then
+        printf '%s\n' "$actual" > "$expected"
+        echo "updated $expected"
+        continue
+    fi
+    if [ "$kind" = ir ]; then
+        # The dump must parse back to the same text.
+        tmp=$(mktemp --suffix=.ir)
+        "$netc" dump $args "$src" > "$tmp" 2>/dev/null
+        again=$("$netc" dump "$tmp" 2>&1; echo "exit status: $?")
+        rm -f "$tmp"
+        if [ "$again" != "$actual" ]; then
+            echo "FAIL $src: dump does not round-trip"
+            diff <(printf '%s\n' "$actual") <(printf '%s\n' "$again") | head -20
+            fail=$((fail + 1))
+            continue
+        fi
+    fi
+    if [ -f "$expected" ] && diff -u "$expected" <(printf '%s\n' "$actual") > /tmp/golden.diff.$$; then
+        pass=$((pass + 1))
+    else
+        echo "FAIL $src"
+        [ -f "$expected" ] && head -40 /tmp/golden.diff.$$ || echo "  (no $expected; run with --update)"
+        fail=$((fail + 1))
+    fi
+done
+rm -f /tmp/golden.diff.$$
+echo "golden $kind: $pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ] || [ "$update" = --update ]
