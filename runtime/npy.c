@@ -199,6 +199,7 @@ static bool hp_shape(HeaderParser *p, Shape *s)
 
 typedef struct NpyHeader {
     char descr[16];
+    uint64_t descr_at; /* file offset of the descr value, for messages */
     bool fortran;
     Shape shape;
 } NpyHeader;
@@ -232,6 +233,7 @@ static bool hp_dict(HeaderParser *p, NpyHeader *h)
         if (strcmp(key, "descr") == 0) {
             if (p->pos < p->len && (p->s[p->pos] == '[' || p->s[p->pos] == '{'))
                 return hp_fail(p, "structured dtypes are not supported");
+            h->descr_at = p->base + p->pos;
             if (!hp_string(p, h->descr, sizeof h->descr))
                 return false;
         } else if (strcmp(key, "fortran_order") == 0) {
@@ -357,7 +359,7 @@ Tensor *rt_npy_read(const char *path, Diag *d)
                                  "np.ascontiguousarray(a)");
         goto out;
     }
-    const NpyType *ty = lookup_descr(h.descr, path, hstart, d);
+    const NpyType *ty = lookup_descr(h.descr, path, h.descr_at, d);
     if (!ty)
         goto out;
     char sh[160];
