@@ -1,2 +1,0 @@
-/* placeholder so the runtime library has a translation unit while it is being written */
-#include "rt.h"
