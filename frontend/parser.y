@@ -549,8 +549,7 @@ Loc ctx_loc1(const ParseCtx *c, NETC_YYLTYPE l)
 static void yyerror(NETC_YYLTYPE *loc, yyscan_t scanner, ParseCtx *c, const char *msg)
 {
     if (strcmp(msg, "memory exhausted") == 0)
-        diag_error(c->diag, ctx_loc(c, *loc), "nesting too deep (the parser's limit is %d levels)",
-                   YYMAXDEPTH);
+        diag_error(c->diag, ctx_loc(c, *loc), "nesting too deep for the parser");
     else
         diag_error(c->diag, ctx_loc(c, *loc), "%s", msg);
 }
@@ -594,17 +593,18 @@ static bool continues_expr(yysymbol_kind_t s)
     }
 }
 
-/* How a token reads in a message: keywords and punctuation quoted (their
- * aliases carry the quotes), classes of tokens plain. */
-static const char *token_name(yysymbol_kind_t s)
+/* How a token reads in a message: keywords and punctuation in double quotes
+ * (`"=="`), classes of tokens plain (`identifier`). */
+static const char *token_name(ParseCtx *c, yysymbol_kind_t s)
 {
     switch (s) {
     case YYSYMBOL_YYEOF: return "end of file";
+    case YYSYMBOL_YYUNDEF: return "invalid token";
     case YYSYMBOL_IDENT: return "identifier";
     case YYSYMBOL_STRING: return "string literal";
     case YYSYMBOL_INT: return "integer literal";
     case YYSYMBOL_FLOAT: return "float literal";
-    default: return yysymbol_name(s);
+    default: return arena_printf(c->arena, "\"%s\"", yysymbol_name(s));
     }
 }
 
@@ -642,7 +642,7 @@ static int yyreport_syntax_error(const yypcontext_t *yc, yyscan_t scanner, Parse
         if (s == YYSYMBOL_YYEOF)
             want_eof = true;
         else
-            names[k++] = token_name(s);
+            names[k++] = token_name(c, s);
     }
     if (want_eof)
         names[k++] = "end of file";
@@ -654,13 +654,17 @@ static int yyreport_syntax_error(const yypcontext_t *yc, yyscan_t scanner, Parse
     yysymbol_kind_t tok = yypcontext_token(yc);
     APPEND("syntax error");
     if (tok != YYSYMBOL_YYEMPTY) {
-        APPEND(": unexpected %s", token_name(tok));
+        APPEND(": unexpected %s", token_name(c, tok));
         /* Quote the text of identifiers and numbers: unexpected identifier 'y'. */
         if ((tok == YYSYMBOL_IDENT || tok == YYSYMBOL_INT || tok == YYSYMBOL_FLOAT) &&
             c->tok_text && c->tok_len <= 40)
             APPEND(" '%.*s'", c->tok_len, c->tok_text);
     }
-    if (k > 0 && k <= MAX_EXPECTED) {
+    bool is_cmp = tok == YYSYMBOL_EQ || tok == YYSYMBOL_NE || tok == YYSYMBOL_LT ||
+                  tok == YYSYMBOL_LE || tok == YYSYMBOL_GT || tok == YYSYMBOL_GE;
+    if (is_cmp && !want_expr)
+        APPEND(" (comparisons do not chain; use &&)");
+    else if (k > 0 && k <= MAX_EXPECTED) {
         APPEND(", expected ");
         for (int i = 0; i < k; i++)
             APPEND("%s%s", i == 0 ? "" : i == k - 1 ? " or " : ", ", names[i]);
