@@ -1,0 +1,677 @@
+/*
+ * ir_parse.c — reads the textual IR written by ir_print (format described
+ * there) back into a graph.
+ *
+ * A hand-written lexer and recursive-descent parser; the whole grammar is
+ * small enough to sit in the comments beside its functions. The text is
+ * untrusted (it may be edited by hand, truncated or fuzzed), so every read
+ * is bounds-checked against len (the text need not be NUL-terminated),
+ * numbers are range-checked, and nodes are built through ir_add_node so the
+ * shape rules validate them; the declared result type must then agree with
+ * the inferred one. Node result dtypes are taken from the text, as the
+ * verifier does not derive dtypes either.
+ *
+ * The first error is reported as `path:line:col: error: ...` and parsing
+ * stops (longjmp back to ir_parse, which frees the partial graph): later
+ * messages would mostly be consequences of the first. Callers that want the
+ * offending line quoted register the text with diag_add_source first.
+ */
+#include "ir.h"
+#include "ir_text.h"
+#include "../support/strmap.h"
+
+#include <limits.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_EOF, T_IDENT, T_VALUE, T_INT, T_FLOAT, T_STRING, T_PUNCT } TokKind;
+
+typedef struct Tok {
+    TokKind kind;
+    int line, col;
+    size_t start, end; /* byte range in the source, for messages */
+    const char *s;     /* T_IDENT word, T_VALUE name, T_STRING contents (scratch arena) */
+    bool numbered;     /* T_VALUE: a bare all-digit name, i.e. a node result */
+    int64_t i;         /* T_INT; T_VALUE when numbered */
+    double f;          /* T_FLOAT */
+    char punct;        /* T_PUNCT */
+} Tok;
+
+typedef struct Parser {
+    const char *path, *src;
+    size_t len, pos;
+    int line, col;
+    Tok tok;
+    Diag *d;
+    Arena *scratch;  /* token texts and temporary arrays, freed after parsing */
+    IrGraph *g;
+    StrMap *values;  /* %name -> IrValue* for inputs and parameters */
+    StrMap *files;   /* interned loc paths (keys live in the graph arena) */
+    jmp_buf fail;
+} Parser;
+
+static _Noreturn void __attribute__((format(printf, 4, 5)))
+error_at(Parser *p, int line, int col, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    diag_error(p->d, ((Loc){p->path, line, col, 1}), "%s", msg);
+    longjmp(p->fail, 1);
+}
+
+/* ---- lexer ---- */
+
+static int peekc(const Parser *p, size_t ahead)
+{
+    return p->pos + ahead < p->len ? (unsigned char)p->src[p->pos + ahead] : -1;
+}
+
+static void advance(Parser *p)
+{
+    if (p->src[p->pos] == '\n')
+        p->line++, p->col = 1;
+    else
+        p->col++;
+    p->pos++;
+}
+
+static bool is_digit(int c) { return c >= '0' && c <= '9'; }
+static bool is_ident_start(int c)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static bool is_ident_char(int c) { return is_ident_start(c) || is_digit(c); }
+
+/* STRING := '"' (char | '\' ["\\ntr] | '\x' hex hex)* '"'   (no raw newlines) */
+static const char *lex_string(Parser *p)
+{
+    int line = p->line, col = p->col;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    advance(p); /* the opening quote */
+    for (;;) {
+        int c = peekc(p, 0);
+        if (c < 0 || c == '\n')
+            error_at(p, line, col, "unterminated string");
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            int e = peekc(p, 1), sline = p->line, scol = p->col;
+            advance(p);
+            if (e < 0)
+                error_at(p, line, col, "unterminated string");
+            advance(p);
+            switch (e) {
+            case '"': c = '"'; break;
+            case '\\': c = '\\'; break;
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'x': {
+                int v = 0;
+                for (int k = 0; k < 2; k++) {
+                    int h = peekc(p, 0);
+                    int dv = is_digit(h)               ? h - '0'
+                             : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                             : (h >= 'A' && h <= 'F') ? h - 'A' + 10
+                                                      : -1;
+                    if (dv < 0)
+                        error_at(p, sline, scol, "\\x needs two hex digits");
+                    v = v * 16 + dv;
+                    advance(p);
+                }
+                if (v == 0)
+                    error_at(p, sline, scol, "strings cannot contain \\x00");
+                c = v;
+                break;
+            }
+            default: error_at(p, sline, scol, "unknown escape sequence in string");
+            }
+        } else {
+            if (c == 0)
+                error_at(p, p->line, p->col, "strings cannot contain a NUL byte");
+            advance(p);
+        }
+        if (n + 1 >= cap) {
+            size_t nc = cap ? 2 * cap : 32;
+            buf = arena_grow(p->scratch, buf, cap, nc);
+            cap = nc;
+        }
+        buf[n++] = (char)c;
+    }
+    advance(p); /* the closing quote */
+    return buf ? buf : "";
+}
+
+/*
+ * NUMBER := '-'? digits ('.' digits?)? ([eE] [+-]? digits)?  |  '-'? '.' digits ...
+ *         | '-inf'
+ * A '.' or an exponent makes a float.
+ */
+static void lex_number(Parser *p, Tok *t)
+{
+    size_t start = p->pos;
+    bool is_float = false;
+    if (peekc(p, 0) == '-')
+        advance(p);
+    if (peekc(p, 0) == 'i') { /* "-inf"; the lexer only comes here when it matched */
+        for (int k = 0; k < 3; k++)
+            advance(p);
+        t->kind = T_FLOAT;
+        t->f = -(double)INFINITY;
+        return;
+    }
+    while (is_digit(peekc(p, 0)))
+        advance(p);
+    if (peekc(p, 0) == '.') {
+        is_float = true;
+        advance(p);
+        while (is_digit(peekc(p, 0)))
+            advance(p);
+    }
+    if (peekc(p, 0) == 'e' || peekc(p, 0) == 'E') {
+        int k = 1;
+        if (peekc(p, 1) == '+' || peekc(p, 1) == '-')
+            k = 2;
+        if (is_digit(peekc(p, (size_t)k))) {
+            is_float = true;
+            while (k--)
+                advance(p);
+            while (is_digit(peekc(p, 0)))
+                advance(p);
+        }
+    }
+    if (is_ident_char(peekc(p, 0)) || peekc(p, 0) == '.')
+        error_at(p, t->line, t->col, "malformed number");
+    size_t n = p->pos - start;
+    const char *s = p->src + start;
+    if (is_float) {
+        char buf[400];
+        if (n >= sizeof buf)
+            error_at(p, t->line, t->col, "number is too long");
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        t->kind = T_FLOAT;
+        t->f = strtod(buf, NULL);
+        return;
+    }
+    bool neg = *s == '-';
+    uint64_t mag = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (size_t k = neg; k < n; k++) {
+        unsigned dgt = (unsigned)(s[k] - '0');
+        if (mag > (limit - dgt) / 10)
+            error_at(p, t->line, t->col, "integer out of range");
+        mag = mag * 10 + dgt;
+    }
+    t->kind = T_INT;
+    t->i = neg ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
+}
+
+/* Reads the next token into p->tok, skipping blanks and '#' comments. */
+static void next(Parser *p)
+{
+    for (;;) {
+        int c = peekc(p, 0);
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            advance(p);
+        } else if (c == '#') {
+            while (peekc(p, 0) >= 0 && peekc(p, 0) != '\n')
+                advance(p);
+        } else {
+            break;
+        }
+    }
+    Tok *t = &p->tok;
+    *t = (Tok){.line = p->line, .col = p->col, .start = p->pos};
+    int c = peekc(p, 0), c1 = peekc(p, 1);
+    if (c < 0) {
+        t->kind = T_EOF;
+    } else if (is_ident_start(c)) {
+        size_t start = p->pos;
+        while (is_ident_char(peekc(p, 0)))
+            advance(p);
+        t->kind = T_IDENT;
+        t->s = arena_strndup(p->scratch, p->src + start, p->pos - start);
+    } else if (is_digit(c) || (c == '.' && is_digit(c1)) ||
+               (c == '-' && (is_digit(c1) || (c1 == '.' && is_digit(peekc(p, 2))))) ||
+               (c == '-' && c1 == 'i' && peekc(p, 2) == 'n' && peekc(p, 3) == 'f' &&
+                !is_ident_char(peekc(p, 4)))) {
+        lex_number(p, t);
+    } else if (c == '"') {
+        t->kind = T_STRING;
+        t->s = lex_string(p);
+    } else if (c == '%') {
+        advance(p);
+        t->kind = T_VALUE;
+        if (peekc(p, 0) == '"') {
+            t->s = lex_string(p);
+        } else {
+            size_t start = p->pos;
+            bool digits = true;
+            while (peekc(p, 0) >= 0 && ir_text_is_word_char(peekc(p, 0))) {
+                digits = digits && is_digit(peekc(p, 0));
+                advance(p);
+            }
+            if (p->pos == start)
+                error_at(p, t->line, t->col, "expected a value name after '%%'");
+            t->s = arena_strndup(p->scratch, p->src + start, p->pos - start);
+            if (digits) {
+                t->numbered = true;
+                t->i = p->pos - start > 9 ? INT64_MAX : atoll(t->s);
+            }
+        }
+    } else if (strchr("{}()[],:=@", c) && c != 0) {
+        t->kind = T_PUNCT;
+        t->punct = (char)c;
+        advance(p);
+    } else if (c >= 0x20 && c < 0x7f) {
+        error_at(p, t->line, t->col, "unexpected character '%c'", c);
+    } else {
+        error_at(p, t->line, t->col, "unexpected byte 0x%02x", c);
+    }
+    t->end = p->pos;
+}
+
+/* ---- token helpers ---- */
+
+static const char *describe(Parser *p, const Tok *t)
+{
+    if (t->kind == T_EOF)
+        return "end of input";
+    size_t n = t->end - t->start;
+    if (n > 24)
+        return arena_printf(p->scratch, "'%.24s...'", p->src + t->start);
+    return arena_printf(p->scratch, "'%.*s'", (int)n, p->src + t->start);
+}
+
+static _Noreturn void expected(Parser *p, const char *what)
+{
+    error_at(p, p->tok.line, p->tok.col, "expected %s, found %s", what, describe(p, &p->tok));
+}
+
+static bool is_punct(const Parser *p, char c) { return p->tok.kind == T_PUNCT && p->tok.punct == c; }
+static bool is_word(const Parser *p, const char *w)
+{
+    return p->tok.kind == T_IDENT && strcmp(p->tok.s, w) == 0;
+}
+
+static bool accept(Parser *p, char c)
+{
+    if (!is_punct(p, c))
+        return false;
+    next(p);
+    return true;
+}
+
+static void expect(Parser *p, char c)
+{
+    if (!accept(p, c)) {
+        char what[8] = {'\'', c, '\'', 0};
+        expected(p, what);
+    }
+}
+
+/* NAME := IDENT | STRING */
+static const char *parse_name(Parser *p, const char *what)
+{
+    if (p->tok.kind != T_IDENT && p->tok.kind != T_STRING)
+        expected(p, what);
+    const char *s = p->tok.s;
+    next(p);
+    return s;
+}
+
+static int64_t parse_int(Parser *p, const char *what, int64_t lo, int64_t hi)
+{
+    if (p->tok.kind != T_INT)
+        expected(p, what);
+    if (p->tok.i < lo || p->tok.i > hi)
+        error_at(p, p->tok.line, p->tok.col, "%s must be between %lld and %lld", what,
+                 (long long)lo, (long long)hi);
+    int64_t v = p->tok.i;
+    next(p);
+    return v;
+}
+
+/* ---- grammar ---- */
+
+/* TYPE := DTYPE '[' (INT (',' INT)*)? ']' */
+static void parse_type(Parser *p, DType *dt, Shape *s)
+{
+    if (p->tok.kind != T_IDENT)
+        expected(p, "a dtype such as f32");
+    if (!dtype_from_name(p->tok.s, dt))
+        error_at(p, p->tok.line, p->tok.col, "unknown dtype '%s'", p->tok.s);
+    next(p);
+    expect(p, '[');
+    *s = (Shape){0};
+    if (!is_punct(p, ']')) {
+        do {
+            if (s->rank == SHAPE_MAX_RANK)
+                error_at(p, p->tok.line, p->tok.col, "more than %d dimensions", SHAPE_MAX_RANK);
+            s->d[s->rank++] = parse_int(p, "a dimension size", 0, INT64_MAX);
+        } while (accept(p, ','));
+    }
+    expect(p, ']');
+}
+
+/* LOC := 'loc' '(' STRING (':' INT ':' INT (':' INT)?)? ')'   (optional) */
+static Loc parse_loc_opt(Parser *p)
+{
+    Loc loc = {0};
+    if (!is_word(p, "loc"))
+        return loc;
+    next(p);
+    expect(p, '(');
+    if (p->tok.kind != T_STRING)
+        expected(p, "a file name string");
+    const char *file = strmap_get(p->files, p->tok.s);
+    if (!file) {
+        char *k = arena_strdup(p->g->arena, p->tok.s);
+        strmap_put(p->files, k, k);
+        file = k;
+    }
+    loc.file = file;
+    next(p);
+    if (accept(p, ':')) {
+        loc.line = (int)parse_int(p, "a line number", 1, INT_MAX);
+        expect(p, ':');
+        loc.col = (int)parse_int(p, "a column number", 0, INT_MAX);
+        if (accept(p, ':'))
+            loc.len = (int)parse_int(p, "a length", 0, INT_MAX);
+    }
+    expect(p, ')');
+    return loc;
+}
+
+/* VALUE := INT | FLOAT | 'true' | 'false' | 'inf' | 'nan' | STRING | '[' (INT (',' INT)*)? ']' */
+static void parse_attr_value(Parser *p, IrAttr *a)
+{
+    Tok *t = &p->tok;
+    if (t->kind == T_INT) {
+        a->kind = AK_INT, a->i = t->i;
+    } else if (t->kind == T_FLOAT) {
+        a->kind = AK_FLOAT, a->f = t->f;
+    } else if (t->kind == T_STRING) {
+        a->kind = AK_STRING, a->s = t->s;
+    } else if (is_word(p, "true") || is_word(p, "false")) {
+        a->kind = AK_BOOL, a->i = is_word(p, "true");
+    } else if (is_word(p, "inf") || is_word(p, "nan")) {
+        a->kind = AK_FLOAT, a->f = is_word(p, "inf") ? (double)INFINITY : (double)NAN;
+    } else if (is_punct(p, '[')) {
+        next(p);
+        int cap = 0;
+        a->kind = AK_INTS;
+        a->n = 0;
+        if (!is_punct(p, ']')) {
+            do {
+                if (p->tok.kind == T_FLOAT)
+                    error_at(p, t->line, t->col, "only lists of ints are supported");
+                VEC_PUSH(p->scratch, a->ints, a->n, cap,
+                         parse_int(p, "an integer", INT64_MIN, INT64_MAX));
+            } while (accept(p, ','));
+        }
+        expect(p, ']');
+        return;
+    } else {
+        expected(p, "a value");
+    }
+    next(p);
+}
+
+/* ATTR := (NAME '=')? VALUE   (the name is required in a node's attributes) */
+static void parse_attr(Parser *p, IrAttr *a, bool keyed)
+{
+    *a = (IrAttr){0};
+    bool has_key = p->tok.kind == T_IDENT && !is_word(p, "true") && !is_word(p, "false") &&
+                   !is_word(p, "inf") && !is_word(p, "nan");
+    if (p->tok.kind == T_STRING) { /* a quoted key or a string value: look at what follows */
+        Parser save = *p;
+        next(p);
+        has_key = is_punct(p, '=');
+        memcpy(p, &save, sizeof save);
+    }
+    if (has_key || keyed) {
+        a->key = parse_name(p, "an attribute name");
+        expect(p, '=');
+    }
+    parse_attr_value(p, a);
+}
+
+/* A %name that must denote an input or parameter defined earlier. */
+static IrValue *parse_ref(Parser *p)
+{
+    Tok t = p->tok;
+    if (t.kind != T_VALUE)
+        expected(p, "a value such as %x or %3");
+    IrValue *v = NULL;
+    if (t.numbered) {
+        if (t.i < p->g->nnodes)
+            v = p->g->nodes[t.i]->out;
+    } else {
+        v = strmap_get(p->values, t.s);
+    }
+    if (!v)
+        error_at(p, t.line, t.col, "use of undefined value %s", describe(p, &t));
+    next(p);
+    return v;
+}
+
+/* A fresh %name for an input or parameter. */
+static const char *parse_def_name(Parser *p)
+{
+    Tok t = p->tok;
+    if (t.kind != T_VALUE)
+        expected(p, "a value name such as %x");
+    if (t.numbered)
+        error_at(p, t.line, t.col, "%s is a node number; inputs and parameters need names",
+                 describe(p, &t));
+    if (strmap_get(p->values, t.s))
+        error_at(p, t.line, t.col, "redefinition of %s", describe(p, &t));
+    next(p);
+    return t.s;
+}
+
+/* INPUT := 'input' %NAME ':' TYPE LOC? */
+static void parse_input(Parser *p)
+{
+    next(p);
+    const char *name = parse_def_name(p);
+    DType dt;
+    Shape s;
+    expect(p, ':');
+    parse_type(p, &dt, &s);
+    Loc loc = parse_loc_opt(p);
+    IrValue *v = ir_add_input(p->g, name, dt, s, loc);
+    strmap_put(p->values, v->name, v);
+}
+
+/* PARAM := 'param' %NAME ':' TYPE ('init' '(' STRING ')')? LOC? */
+static void parse_param(Parser *p)
+{
+    next(p);
+    const char *name = parse_def_name(p);
+    DType dt;
+    Shape s;
+    const char *init = NULL;
+    expect(p, ':');
+    parse_type(p, &dt, &s);
+    if (is_word(p, "init")) {
+        next(p);
+        expect(p, '(');
+        if (p->tok.kind != T_STRING)
+            expected(p, "an init name string");
+        init = p->tok.s;
+        next(p);
+        expect(p, ')');
+    }
+    Loc loc = parse_loc_opt(p);
+    IrValue *v = ir_add_param(p->g, name, dt, s, loc);
+    if (init)
+        v->init = arena_strdup(p->g->arena, init);
+    strmap_put(p->values, v->name, v);
+}
+
+/*
+ * NODE  := %N ':' TYPE '=' OP '(' (REF (',' REF)*)? ')' ('{' (ATTR (',' ATTR)*)? '}')?
+ *          ('name' '(' STRING ')')? LOC? ANNOT*
+ * ANNOT := '@' NAME ('(' (ATTR (',' ATTR)*)? ')')? LOC?
+ */
+static void parse_node(Parser *p)
+{
+    Tok res = p->tok;
+    if (!res.numbered || res.i != p->g->nnodes)
+        error_at(p, res.line, res.col, "expected %%%d here (nodes are numbered in order), found %s",
+                 p->g->nnodes, describe(p, &res));
+    next(p);
+    DType dt;
+    Shape declared;
+    expect(p, ':');
+    parse_type(p, &dt, &declared);
+    expect(p, '=');
+    Tok optok = p->tok;
+    if (optok.kind != T_IDENT)
+        expected(p, "an operator name");
+    OpKind op = op_lookup(optok.s);
+    if (op == OP__COUNT)
+        error_at(p, optok.line, optok.col, "unknown operator '%s'", optok.s);
+    next(p);
+
+    IrValue **in = NULL;
+    int nin = 0, cap_in = 0;
+    expect(p, '(');
+    if (!is_punct(p, ')')) {
+        do
+            VEC_PUSH(p->scratch, in, nin, cap_in, parse_ref(p));
+        while (accept(p, ','));
+    }
+    expect(p, ')');
+
+    IrAttr *attr = NULL;
+    int nattr = 0, cap_attr = 0;
+    if (accept(p, '{')) {
+        if (!is_punct(p, '}')) {
+            do {
+                IrAttr a;
+                parse_attr(p, &a, true);
+                VEC_PUSH(p->scratch, attr, nattr, cap_attr, a);
+            } while (accept(p, ','));
+        }
+        expect(p, '}');
+    }
+    const char *name = NULL;
+    if (is_word(p, "name")) {
+        next(p);
+        expect(p, '(');
+        if (p->tok.kind != T_STRING)
+            expected(p, "an instance name string");
+        name = p->tok.s;
+        next(p);
+        expect(p, ')');
+    }
+    Loc loc = parse_loc_opt(p);
+
+    IrAnnot *annot = NULL;
+    int nannot = 0, cap_annot = 0;
+    while (is_punct(p, '@')) {
+        IrAnnot a = {0};
+        int cap_args = 0;
+        next(p);
+        a.name = parse_name(p, "an annotation name");
+        if (accept(p, '(')) {
+            if (!is_punct(p, ')')) {
+                do {
+                    IrAttr arg;
+                    parse_attr(p, &arg, false);
+                    VEC_PUSH(p->scratch, a.args, a.nargs, cap_args, arg);
+                } while (accept(p, ','));
+            }
+            expect(p, ')');
+        }
+        a.loc = parse_loc_opt(p);
+        VEC_PUSH(p->scratch, annot, nannot, cap_annot, a);
+    }
+
+    char err[512];
+    IrNode *n = ir_add_node(p->g, op, name, nin, in, nattr, attr, loc, err, sizeof err);
+    if (!n)
+        error_at(p, optok.line, optok.col, "%s", err);
+    if (!shape_equal(&n->out->shape, &declared)) {
+        char a[200], b[200];
+        error_at(p, res.line, res.col, "%%%d is declared %s%s but %s gives %s", n->id,
+                 dtype_name(dt), shape_str(&declared, a, sizeof a), optok.s,
+                 shape_str(&n->out->shape, b, sizeof b));
+    }
+    n->out->dtype = dt;
+    for (int i = 0; i < nannot; i++)
+        ir_node_add_annot(p->g, n, &annot[i]);
+}
+
+/* OUTPUT := 'output' NAME '=' REF */
+static void parse_output(Parser *p)
+{
+    next(p);
+    const char *name = parse_name(p, "an output name");
+    expect(p, '=');
+    ir_add_output(p->g, name, parse_ref(p));
+}
+
+/* GRAPH := 'graph' NAME '{' (INPUT | PARAM | NODE | OUTPUT)* '}' EOF */
+static void parse_graph(Parser *p)
+{
+    next(p);
+    if (!is_word(p, "graph"))
+        expected(p, "'graph'");
+    next(p);
+    const char *name = parse_name(p, "a graph name");
+    p->g = ir_graph_new(name);
+    expect(p, '{');
+    for (;;) {
+        if (is_word(p, "input"))
+            parse_input(p);
+        else if (is_word(p, "param"))
+            parse_param(p);
+        else if (is_word(p, "output"))
+            parse_output(p);
+        else if (p->tok.kind == T_VALUE)
+            parse_node(p);
+        else if (accept(p, '}'))
+            break;
+        else
+            expected(p, "'input', 'param', a node, 'output' or '}'");
+    }
+    if (p->tok.kind != T_EOF)
+        expected(p, "end of input after the graph");
+}
+
+IrGraph *ir_parse(const char *path, const char *text, size_t len, Diag *d)
+{
+    /* On the heap: the parser state changes between setjmp and longjmp. */
+    Parser *p = xcalloc(1, sizeof *p);
+    p->path = path ? path : "<ir>";
+    p->src = text ? text : "";
+    p->len = text ? len : 0;
+    p->line = p->col = 1;
+    p->d = d;
+    p->scratch = arena_new();
+    p->values = strmap_new();
+    p->files = strmap_new();
+    IrGraph *g = NULL;
+    if (setjmp(p->fail) == 0) {
+        parse_graph(p);
+        g = p->g;
+    } else {
+        ir_graph_free(p->g);
+    }
+    strmap_free(p->values);
+    strmap_free(p->files);
+    arena_free(p->scratch);
+    free(p);
+    return g;
+}

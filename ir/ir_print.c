@@ -1,0 +1,271 @@
+/*
+ * ir_print.c — the textual IR, written so that ir_parse reads it back to the
+ * same graph and printing that graph gives the same text again.
+ *
+ *   graph resnet18 {
+ *     input %image : f32[1, 3, 224, 224] loc("resnet18.net":5:5)
+ *     param %conv1.weight : f32[64, 3, 7, 7] loc("resnet18.net":7:5)
+ *     param %cls_token : f32[1, 1, 768] init("zeros")
+ *     %0 : f32[1, 64, 112, 112] = conv2d(%image, %conv1.weight) {out_channels = 64, ...}
+ *         name("conv1") loc("resnet18.net":7:5) @precision(4) loc("resnet18.net":6:5)
+ *     output logits = %42
+ *   }
+ *
+ * (each node is one line.) Inputs and parameters are named by their name and
+ * state_dict key, node results by their position in the node list, so the
+ * text does not depend on value ids. Everything a pass may rely on is kept:
+ * dtypes, full shapes, attributes in their stored kinds, instance names,
+ * annotations with positional (key-less) and keyword arguments, parameter
+ * init and source locations (a `loc` right after an annotation is the
+ * annotation's own). Bound weight data is not part of the text.
+ *
+ * Lexical choices made for the round trip: floats always carry a '.', an
+ * exponent, "inf" or "nan" and use the shortest digits that strtod reads back
+ * to the identical double; names that are not plain words are quoted.
+ */
+#include "ir.h"
+#include "ir_text.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ir_text_put_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\t': fputs("\\t", out); break;
+        case '\r': fputs("\\r", out); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                fprintf(out, "\\x%02x", *p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+bool ir_text_is_ident(const char *s)
+{
+    if (!s || !(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+        return false;
+    for (s++; *s; s++)
+        if (!ir_text_is_word_char(*s) || *s == '.')
+            return false;
+    return true;
+}
+
+bool ir_text_is_word_char(int c)
+{
+    return c == '_' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9');
+}
+
+/* A value name can go bare after '%' when it is made of word characters and
+ * is not all digits (which would read as a node number). */
+static bool bare_value_name(const char *s)
+{
+    bool digits_only = true;
+    if (!*s)
+        return false;
+    for (const char *p = s; *p; p++) {
+        if (!ir_text_is_word_char((unsigned char)*p))
+            return false;
+        if (*p < '0' || *p > '9')
+            digits_only = false;
+    }
+    return !digits_only;
+}
+
+static void put_name(FILE *out, const char *s)
+{
+    if (ir_text_is_ident(s))
+        fputs(s, out);
+    else
+        ir_text_put_string(out, s ? s : "");
+}
+
+char *ir_text_format_double(double v, char *buf, size_t size)
+{
+    if (isnan(v)) {
+        snprintf(buf, size, "nan");
+        return buf;
+    }
+    if (isinf(v)) {
+        snprintf(buf, size, v < 0 ? "-inf" : "inf");
+        return buf;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    /* Mark it as a float so the parser does not read an int. */
+    if (!strpbrk(buf, ".e")) {
+        size_t l = strlen(buf);
+        if (l + 3 <= size)
+            memcpy(buf + l, ".0", 3);
+    }
+    return buf;
+}
+
+static void put_value(FILE *out, const IrAttr *a)
+{
+    char buf[48];
+    switch (a->kind) {
+    case AK_INT: fprintf(out, "%lld", (long long)a->i); break;
+    case AK_BOOL: fputs(a->i ? "true" : "false", out); break;
+    case AK_FLOAT: fputs(ir_text_format_double(a->f, buf, sizeof buf), out); break;
+    case AK_STRING: ir_text_put_string(out, a->s ? a->s : ""); break;
+    case AK_INTS:
+        fputc('[', out);
+        for (int i = 0; i < a->n; i++)
+            fprintf(out, "%s%lld", i ? ", " : "", (long long)a->ints[i]);
+        fputc(']', out);
+        break;
+    }
+}
+
+static void put_attr(FILE *out, const IrAttr *a)
+{
+    if (a->key) {
+        put_name(out, a->key);
+        fputs(" = ", out);
+    }
+    put_value(out, a);
+}
+
+static void put_type(FILE *out, DType dt, const Shape *s)
+{
+    char buf[200];
+    fprintf(out, "%s%s", dtype_name(dt), shape_str(s, buf, sizeof buf));
+}
+
+static void put_loc(FILE *out, Loc loc)
+{
+    if (!loc.file)
+        return;
+    fputs(" loc(", out);
+    ir_text_put_string(out, loc.file);
+    if (loc.line > 0) {
+        fprintf(out, ":%d:%d", loc.line, loc.col);
+        if (loc.len > 1)
+            fprintf(out, ":%d", loc.len);
+    }
+    fputc(')', out);
+}
+
+/* Node results are numbered by position; index maps a value id to it. */
+static void put_ref(FILE *out, const IrValue *v, const int *index, int nids)
+{
+    if (!v) {
+        fputs("%?", out);
+    } else if (v->kind != VK_NODE) {
+        fputc('%', out);
+        if (v->name && bare_value_name(v->name))
+            fputs(v->name, out);
+        else
+            ir_text_put_string(out, v->name ? v->name : "");
+    } else if (v->id >= 0 && v->id < nids && index[v->id] >= 0) {
+        fprintf(out, "%%%d", index[v->id]);
+    } else {
+        fputs("%?", out); /* a result of a node not in the graph: unparseable */
+    }
+}
+
+void ir_print(const IrGraph *g, FILE *out)
+{
+    int nids = g->next_value_id > 0 ? g->next_value_id : 1;
+    int *index = xmalloc((size_t)nids * sizeof *index);
+    for (int i = 0; i < nids; i++)
+        index[i] = -1;
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrValue *v = g->nodes[i]->out;
+        if (v && v->id >= 0 && v->id < nids)
+            index[v->id] = i;
+    }
+
+    fputs("graph ", out);
+    put_name(out, g->name);
+    fputs(" {\n", out);
+    for (int i = 0; i < g->ninputs; i++) {
+        const IrValue *v = g->inputs[i];
+        fputs("  input ", out);
+        put_ref(out, v, index, nids);
+        fputs(" : ", out);
+        put_type(out, v->dtype, &v->shape);
+        put_loc(out, v->loc);
+        fputc('\n', out);
+    }
+    for (int i = 0; i < g->nparams; i++) {
+        const IrValue *v = g->params[i];
+        fputs("  param ", out);
+        put_ref(out, v, index, nids);
+        fputs(" : ", out);
+        put_type(out, v->dtype, &v->shape);
+        if (v->init) {
+            fputs(" init(", out);
+            ir_text_put_string(out, v->init);
+            fputc(')', out);
+        }
+        put_loc(out, v->loc);
+        fputc('\n', out);
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = g->nodes[i];
+        fprintf(out, "  %%%d : ", i);
+        put_type(out, n->out->dtype, &n->out->shape);
+        fprintf(out, " = %s(", op_info(n->op)->name);
+        for (int k = 0; k < n->nin; k++) {
+            if (k)
+                fputs(", ", out);
+            put_ref(out, n->in[k], index, nids);
+        }
+        fputc(')', out);
+        if (n->nattr > 0) {
+            fputs(" {", out);
+            for (int k = 0; k < n->nattr; k++) {
+                if (k)
+                    fputs(", ", out);
+                put_attr(out, &n->attr[k]);
+            }
+            fputc('}', out);
+        }
+        if (n->name) {
+            fputs(" name(", out);
+            ir_text_put_string(out, n->name);
+            fputc(')', out);
+        }
+        put_loc(out, n->loc);
+        for (int k = 0; k < n->nannot; k++) {
+            const IrAnnot *a = &n->annot[k];
+            fputs(" @", out);
+            put_name(out, a->name);
+            if (a->nargs > 0) {
+                fputc('(', out);
+                for (int j = 0; j < a->nargs; j++) {
+                    if (j)
+                        fputs(", ", out);
+                    put_attr(out, &a->args[j]);
+                }
+                fputc(')', out);
+            }
+            put_loc(out, a->loc);
+        }
+        fputc('\n', out);
+    }
+    for (int i = 0; i < g->noutputs; i++) {
+        fputs("  output ", out);
+        put_name(out, g->outputs[i].name);
+        fputs(" = ", out);
+        put_ref(out, g->outputs[i].value, index, nids);
+        fputc('\n', out);
+    }
+    fputs("}\n", out);
+    free(index);
+}
