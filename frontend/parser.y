@@ -111,8 +111,9 @@ Loc ctx_loc1(const ParseCtx *c, NETC_YYLTYPE l);
        SEQ "seq" TRUE "true" FALSE "false"
        KW_INT "int" KW_FLOAT "float" KW_BOOL "bool" KW_STRING "string"
        KW_TENSOR "tensor"
-%token LPAREN "(" RPAREN ")" LBRACK "[" RBRACK "]" LBRACE "{" RBRACE "}"
-       COMMA "," SEMI ";" COLON ":" ASSIGN "=" DOT "." DOTDOT ".."
+/* Separators before closers, so lists read `expected "," or ")"`. */
+%token COMMA "," SEMI ";" COLON ":" ASSIGN "=" DOT "." DOTDOT ".."
+       LPAREN "(" RPAREN ")" LBRACK "[" RBRACK "]" LBRACE "{" RBRACE "}"
        QUESTION "?" AT "@"
        PLUS "+" MINUS "-" STAR "*" SLASH "/" PERCENT "%"
        EQ "==" NE "!=" LT "<" LE "<=" GT ">" GE ">=" ANDAND "&&" OROR "||"
