@@ -675,13 +675,18 @@ static int yyreport_syntax_error(const yypcontext_t *yc, yyscan_t scanner, Parse
     return 0;
 }
 
+/*
+ * See ast.h. text need not be NUL-terminated and may contain NUL bytes (they
+ * are reported as stray); flex scans its own copy. Success is judged by the
+ * error count, so lexical errors, semantic checks made while parsing
+ * (dtype names, argument order) and syntax errors all give NULL.
+ */
 AstFile *ast_parse(Arena *a, Diag *d, const char *path, const char *text, size_t len)
 {
     int errors_before = diag_errors(d);
     ParseCtx c = {.arena = a, .diag = d, .text = text, .line = 1, .col = 1,
                   .tok_line = 1, .tok_col = 1};
-    c.path = arena_strdup(a, path);
-    diag_add_source(d, c.path, text, len);
+    c.path = arena_strdup(a, path); /* the caller registers text with d for quoting */
     c.file = arena_alloc(a, sizeof *c.file);
     c.file->path = c.path;
     if (len > (size_t)(1 << 30)) {

@@ -35,6 +35,7 @@ static Run *run_bytes(const char *text, size_t len)
     r->arena = arena_new();
     r->out = open_memstream(&r->msgs, &r->msgs_len);
     r->diag = diag_new(r->out);
+    diag_add_source(r->diag, "t.net", text, len);
     r->file = ast_parse(r->arena, r->diag, "t.net", text, len);
     fflush(r->out);
     return r;
