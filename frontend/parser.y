@@ -51,6 +51,10 @@ typedef struct ParseCtx {
     int tok_len;
     AstFile *file;
     int cap_imports, cap_blocks;
+    /* Brackets not yet closed, innermost last: an error at the end of the
+     * file adds a note at the one that is still open. */
+    struct OpenBracket { char ch; Loc loc; } *opens;
+    int nopens, cap_opens;
 } ParseCtx;
 
 /* Growable lists while parsing; converted to the ast.h {n, items} shape. */
@@ -672,6 +676,10 @@ static int yyreport_syntax_error(const yypcontext_t *yc, yyscan_t scanner, Parse
     }
 #undef APPEND
     diag_error(c->diag, ctx_loc(c, *yypcontext_location(yc)), "%s", msg);
+    if (tok == YYSYMBOL_YYEOF && c->nopens > 0) {
+        struct OpenBracket *o = &c->opens[c->nopens - 1];
+        diag_note(c->diag, o->loc, "to match this \"%c\"", o->ch);
+    }
     return 0;
 }
 

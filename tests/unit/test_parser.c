@@ -600,6 +600,26 @@ static void test_error_caret(void **state)
     run_free(r);
 }
 
+/* At the end of the file, a note points at the bracket still open. */
+static void test_unclosed_bracket_note(void **state)
+{
+    Run *r = run("net a() {\n    if x {\n        y = 2;\n\n");
+    assert_null(r->file);
+    assert_string_equal(r->msgs,
+                        "t.net:3:15: error: syntax error: unexpected end of file, "
+                        "expected statement or \"}\"\n"
+                        "    3 |         y = 2;\n"
+                        "      |               ^\n"
+                        "t.net:2:10: note: to match this \"{\"\n"
+                        "    2 |     if x {\n"
+                        "      |          ^\n");
+    run_free(r);
+    r = run("net a() { x = [1, f(2, 3]; }");
+    assert_string_equal(first_error(r),
+                        "t.net:1:25: error: syntax error: unexpected \"]\", expected \",\" or \")\"");
+    run_free(r);
+}
+
 static int count_errors(const char *msgs)
 {
     int n = 0;
@@ -820,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_empty_and_odd_inputs),
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_error_caret),
+        cmocka_unit_test(test_unclosed_bracket_note),
         cmocka_unit_test(test_several_errors),
         cmocka_unit_test(test_nesting_limit),
         cmocka_unit_test(test_every_prefix),
