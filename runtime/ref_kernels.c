@@ -50,9 +50,15 @@ static const char *shape_text(const Shape *s, ShapeText *buf)
     return shape_str(s, buf->s, sizeof buf->s);
 }
 
+/*
+ * Attribute getters: the shape rules guarantee the attributes, but a kernel
+ * must not trust that, so a missing or mistyped one is an error. The result
+ * is always written (0 on failure).
+ */
 static bool get_int(const IrNode *n, const char *key, int64_t *v, char *err, size_t errlen)
 {
     const IrAttr *a = ir_attr(n, key);
+    *v = 0;
     if (!a || (a->kind != AK_INT && a->kind != AK_BOOL))
         FAIL("attribute '%s' is missing or not an int", key);
     *v = a->i;
@@ -63,6 +69,7 @@ static bool get_int(const IrNode *n, const char *key, int64_t *v, char *err, siz
 static bool get_int2(const IrNode *n, const char *key, int64_t v[2], char *err, size_t errlen)
 {
     const IrAttr *a = ir_attr(n, key);
+    v[0] = v[1] = 0;
     if (a && a->kind == AK_INTS && a->n == 2) {
         v[0] = a->ints[0], v[1] = a->ints[1];
         return true;
@@ -78,6 +85,8 @@ static bool get_ints(const IrNode *n, const char *key, const int64_t **v, int *c
                      size_t errlen)
 {
     const IrAttr *a = ir_attr(n, key);
+    *v = NULL;
+    *count = 0;
     if (!a || a->kind != AK_INTS)
         FAIL("attribute '%s' is missing or not a list of ints", key);
     *v = a->ints;
@@ -88,6 +97,7 @@ static bool get_ints(const IrNode *n, const char *key, const int64_t **v, int *c
 static bool get_float(const IrNode *n, const char *key, double *v, char *err, size_t errlen)
 {
     const IrAttr *a = ir_attr(n, key);
+    *v = 0;
     if (a && a->kind == AK_FLOAT)
         return *v = a->f, true;
     if (a && a->kind == AK_INT)
@@ -730,7 +740,10 @@ typedef struct PoolGeom {
     bool ceil_mode;
 } PoolGeom;
 
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
 
 /* torch's pooling_output_shape: a window must start inside input + left padding. */
 static int64_t pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil)
@@ -965,7 +978,8 @@ bool ref_permute(const IrNode *n, const Tensor *const *in, Tensor *out, char *er
 {
     const int64_t *dims;
     int count;
-    if (!check_io(n, in, out, 1, 1, err, errlen) || !get_ints(n, "dims", &dims, &count, err, errlen))
+    if (!check_io(n, in, out, 1, 1, err, errlen) ||
+        !get_ints(n, "dims", &dims, &count, err, errlen))
         return false;
     int rank = in[0]->shape.rank, perm[SHAPE_MAX_RANK];
     bool seen[SHAPE_MAX_RANK] = {false};
