@@ -513,6 +513,10 @@ static void test_empty_and_odd_inputs(void **state)
     assert_null(r->file);
     assert_string_equal(first_error(r), "t.net:1:12: error: stray '\\x00' in program");
     run_free(r);
+    r = run_bytes("net t() { x = \"a\0b\"; }", 22);
+    assert_null(r->file);
+    assert_string_equal(first_error(r), "t.net:1:17: error: NUL byte in string literal");
+    run_free(r);
 }
 
 /* ---- Diagnostics ---- */
@@ -534,6 +538,8 @@ static void test_error_messages(void **state)
     expect_error("net a() {\n    x = relu(y)\n    z = 1;\n}\n",
                  "t.net:3:5: error: syntax error: unexpected identifier 'z', expected \";\"");
     expect_error("net a() { x = \"abc;\n}\n", "t.net:1:15: error: unterminated string literal");
+    /* An escaped quote does not close the string; the newline ends it. */
+    expect_error("net a() {\n  x = \"ab\\\"\n;\n}", "t.net:2:7: error: unterminated string literal");
     expect_error("net a() { x = 1 $ 2; }", "t.net:1:17: error: stray '$' in program");
     expect_error("net a() { x = \x01; }", "t.net:1:15: error: stray '\\x01' in program");
     expect_error("net a() { x = \xe2\x80\x9cq\xe2\x80\x9d; }",
