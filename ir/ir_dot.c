@@ -1,0 +1,118 @@
+/*
+ * ir_dot.c — the graph as Graphviz `digraph`, for looking at a network.
+ *
+ * One box per node labelled op, instance name and output type; inputs are
+ * green "invhouse" shapes, outputs blue "house" shapes, so data flows from
+ * the top of the page to the bottom. Parameters are not drawn as nodes —
+ * a ResNet-50 has ~160 of them and they would drown the structure — but
+ * listed compactly (key suffix and shape) in the label of the node using
+ * them. Labels are escaped for DOT double-quoted strings.
+ */
+#include "ir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Writes s escaped for a DOT "..." string ('"' and '\' escaped, newlines as
+ * \n, other control bytes dropped). */
+static void dot_escaped(FILE *out, const char *s)
+{
+    for (; s && *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(out, "\\%c", *s);
+        else if (*s == '\n')
+            fputs("\\n", out);
+        else if ((unsigned char)*s >= 0x20)
+            fputc(*s, out);
+    }
+}
+
+static void dot_type(FILE *out, const IrValue *v)
+{
+    char buf[200];
+    fprintf(out, "%s%s", dtype_name(v->dtype), shape_str(&v->shape, buf, sizeof buf));
+}
+
+/* The DOT id of the value's producer, in<i> or n<i> by position (pos maps
+ * value ids to positions); parameters have none. */
+static bool dot_source(const IrValue *v, const int *pos, int nids, char *buf, size_t size)
+{
+    if (!v || v->kind == VK_PARAM || v->id < 0 || v->id >= nids || pos[v->id] < 0)
+        return false;
+    snprintf(buf, size, "%s%d", v->kind == VK_INPUT ? "in" : "n", pos[v->id]);
+    return true;
+}
+
+/* "conv1.weight" used by node "conv1" shows as "weight". */
+static const char *param_label(const IrNode *n, const IrValue *p)
+{
+    size_t l = n->name ? strlen(n->name) : 0;
+    if (l && strncmp(p->name, n->name, l) == 0 && p->name[l] == '.')
+        return p->name + l + 1;
+    return p->name;
+}
+
+void ir_print_dot(const IrGraph *g, FILE *out)
+{
+    int nids = g->next_value_id > 0 ? g->next_value_id : 1;
+    int *pos = xmalloc((size_t)nids * sizeof *pos);
+    for (int i = 0; i < nids; i++)
+        pos[i] = -1;
+    for (int i = 0; i < g->ninputs; i++)
+        pos[g->inputs[i]->id] = i;
+    for (int i = 0; i < g->nnodes; i++)
+        pos[g->nodes[i]->out->id] = i;
+
+    fputs("digraph \"", out);
+    dot_escaped(out, g->name);
+    fputs("\" {\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", "
+          "fillcolor=white, fontname=\"Helvetica\", fontsize=10];\n",
+          out);
+    for (int i = 0; i < g->ninputs; i++) {
+        const IrValue *v = g->inputs[i];
+        fprintf(out, "  in%d [shape=invhouse, fillcolor=\"#d9f2d9\", label=\"input ", i);
+        dot_escaped(out, v->name);
+        fputs("\\n", out);
+        dot_type(out, v);
+        fputs("\"];\n", out);
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = g->nodes[i];
+        char src[32];
+        fprintf(out, "  n%d [label=\"%s", i, op_info(n->op)->name);
+        if (n->name) {
+            fputc(' ', out);
+            dot_escaped(out, n->name);
+        }
+        fputs("\\n", out);
+        dot_type(out, n->out);
+        for (int k = 0; k < n->nin; k++) {
+            const IrValue *p = n->in[k];
+            if (p->kind != VK_PARAM)
+                continue;
+            char buf[200];
+            fputs("\\n", out);
+            dot_escaped(out, param_label(n, p));
+            fprintf(out, " %s", shape_str(&p->shape, buf, sizeof buf));
+        }
+        for (int k = 0; k < n->nannot; k++) {
+            fputs("\\n@", out);
+            dot_escaped(out, n->annot[k].name);
+        }
+        fputs("\"];\n", out);
+        for (int k = 0; k < n->nin; k++)
+            if (dot_source(n->in[k], pos, nids, src, sizeof src))
+                fprintf(out, "  %s -> n%d;\n", src, i);
+    }
+    for (int i = 0; i < g->noutputs; i++) {
+        const IrOutput *o = &g->outputs[i];
+        char src[32];
+        fprintf(out, "  out%d [shape=house, fillcolor=\"#d9e6f2\", label=\"output ", i);
+        dot_escaped(out, o->name);
+        fputs("\"];\n", out);
+        if (dot_source(o->value, pos, nids, src, sizeof src))
+            fprintf(out, "  %s -> out%d;\n", src, i);
+    }
+    fputs("}\n", out);
+    free(pos);
+}

@@ -1,0 +1,215 @@
+/*
+ * ir_stats.c — model size and cost: parameters, multiply-accumulates and
+ * activation memory, per layer and in total.
+ *
+ * Conventions (so numbers compare with published ones): a MAC is one
+ * multiply-add, counted by the op's macs rule as torchvision / fvcore do;
+ * parameters are element counts, each parameter counted once even when
+ * several nodes share it (per layer it is charged to its first user);
+ * activation bytes are a node's output size.
+ *
+ * PyTorch counts only learnable tensors as parameters; batchnorm running
+ * statistics are buffers there but state_dict entries (so IR parameters)
+ * here. The total counts every IR parameter, and the printout also gives
+ * the learnable count so it can be checked against torchvision's numbers.
+ *
+ * Peak activation memory simulates running the nodes in order: graph inputs
+ * are live from the start, a node's output is allocated while its inputs
+ * are still live, and every value is freed after its last use (graph
+ * outputs live to the end).
+ *
+ * The graph is assumed to pass ir_verify (value ids index the tables here).
+ */
+#include "ir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* 25557032 -> "25,557,032" */
+static char *with_commas(int64_t v, char *buf, size_t size)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%lld", (long long)(v < 0 ? -v : v));
+    size_t k = 0;
+    if (v < 0 && k + 1 < size)
+        buf[k++] = '-';
+    for (int i = 0; i < n && k + 1 < size; i++) {
+        buf[k++] = digits[i];
+        int left = n - 1 - i;
+        if (left > 0 && left % 3 == 0 && k + 1 < size)
+            buf[k++] = ',';
+    }
+    buf[k] = '\0';
+    return buf;
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+static int64_t value_bytes(const IrValue *v)
+{
+    int64_t n = shape_numel(&v->shape), r;
+    if (n < 0 || __builtin_mul_overflow(n, (int64_t)dtype_size(v->dtype), &r))
+        return INT64_MAX;
+    return r;
+}
+
+enum { COLS = 6 };
+
+typedef struct Row {
+    const char *cell[COLS];
+} Row;
+
+static void print_table(FILE *out, Row *rows, int nrows)
+{
+    static const bool right[COLS] = {false, false, false, true, true, true};
+    int w[COLS] = {0};
+    for (int r = 0; r < nrows; r++)
+        for (int c = 0; c < COLS; c++) {
+            int l = (int)strlen(rows[r].cell[c]);
+            w[c] = l > w[c] ? l : w[c];
+        }
+    for (int r = 0; r < nrows; r++) {
+        for (int c = 0; c < COLS; c++) {
+            const char *sep = c ? "  " : "";
+            if (right[c])
+                fprintf(out, "%s%*s", sep, w[c], rows[r].cell[c]);
+            else if (c == COLS - 1)
+                fprintf(out, "%s%s", sep, rows[r].cell[c]);
+            else
+                fprintf(out, "%s%-*s", sep, w[c], rows[r].cell[c]);
+        }
+        fputc('\n', out);
+        if (r == 0) { /* rule under the header */
+            int total = 0;
+            for (int c = 0; c < COLS; c++)
+                total += w[c] + (c ? 2 : 0);
+            for (int i = 0; i < total; i++)
+                fputc('-', out);
+            fputc('\n', out);
+        }
+    }
+}
+
+IrStats ir_stats(const IrGraph *g, FILE *out)
+{
+    IrStats st = {0};
+    int nids = g->next_value_id > 0 ? g->next_value_id : 1;
+    /* last_use[id]: index of the last node reading the value; nnodes for
+     * graph outputs; -1 when nothing reads it. */
+    int *last_use = xmalloc((size_t)nids * sizeof *last_use);
+    bool *charged = xcalloc((size_t)nids, sizeof *charged);
+    for (int i = 0; i < nids; i++)
+        last_use[i] = -1;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i]->nin; k++)
+            last_use[g->nodes[i]->in[k]->id] = i;
+    for (int i = 0; i < g->noutputs; i++)
+        last_use[g->outputs[i].value->id] = g->nnodes;
+
+    for (int i = 0; i < g->nparams; i++) {
+        int64_t n = shape_numel(&g->params[i]->shape);
+        st.params = sat_add(st.params, n > 0 ? n : 0);
+    }
+
+    /* Parameters in a "running_*" slot of their op (batchnorm statistics). */
+    int64_t buffers = 0;
+    bool *is_buffer = xcalloc((size_t)nids, sizeof *is_buffer);
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = g->nodes[i];
+        const char *sfx[8];
+        int nd = op_data_inputs(n), np = op_param_suffixes(n, sfx, 8);
+        for (int k = 0; k < np && k < 8 && nd + k < n->nin; k++) {
+            const IrValue *v = n->in[nd + k];
+            if (v->kind == VK_PARAM && strncmp(sfx[k], "running_", 8) == 0 && !is_buffer[v->id]) {
+                is_buffer[v->id] = true;
+                buffers = sat_add(buffers, shape_numel(&v->shape));
+            }
+        }
+    }
+
+    int64_t live = 0;
+    for (int i = 0; i < g->ninputs; i++)
+        live = sat_add(live, value_bytes(g->inputs[i]));
+    st.peak_activation_bytes = live;
+    for (int i = 0; i < g->ninputs; i++)
+        if (last_use[g->inputs[i]->id] < 0)
+            live -= value_bytes(g->inputs[i]);
+
+    Arena *a = out ? arena_new() : NULL;
+    Row *rows = out ? xmalloc((size_t)(g->nnodes + 1) * sizeof *rows) : NULL;
+    if (out)
+        rows[0] = (Row){{"layer", "op", "output", "params", "MACs", "activation bytes"}};
+
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = g->nodes[i];
+        const OpInfo *o = op_info(n->op);
+        int64_t params = 0, macs = o->macs ? o->macs(n) : 0, bytes = value_bytes(n->out);
+        for (int k = 0; k < n->nin; k++) {
+            const IrValue *v = n->in[k];
+            if (v->kind == VK_PARAM && !charged[v->id]) {
+                charged[v->id] = true;
+                params = sat_add(params, shape_numel(&v->shape));
+            }
+        }
+        st.macs = sat_add(st.macs, macs);
+        st.activation_bytes = sat_add(st.activation_bytes, bytes);
+
+        live = sat_add(live, bytes);
+        if (live > st.peak_activation_bytes)
+            st.peak_activation_bytes = live;
+        if (last_use[n->out->id] == -1)
+            live -= bytes; /* dead result: freed right away */
+        for (int k = 0; k < n->nin; k++) {
+            const IrValue *v = n->in[k];
+            bool first = true; /* free a value read twice by this node only once */
+            for (int j = 0; j < k; j++)
+                first = first && n->in[j] != v;
+            if (first && v->kind != VK_PARAM && last_use[v->id] == i)
+                live -= value_bytes(v);
+        }
+
+        if (out) {
+            char sh[200], p[32], m[32], b[32];
+            Row *r = &rows[i + 1];
+            r->cell[0] = n->name ? arena_strdup(a, n->name)
+                                 : arena_printf(a, "%s#%d", o->name, i);
+            r->cell[1] = arena_strdup(a, o->name);
+            r->cell[2] = arena_printf(a, "%s%s", dtype_name(n->out->dtype),
+                                      shape_str(&n->out->shape, sh, sizeof sh));
+            r->cell[3] = arena_strdup(a, params ? with_commas(params, p, sizeof p) : "-");
+            r->cell[4] = arena_strdup(a, macs ? with_commas(macs, m, sizeof m) : "-");
+            r->cell[5] = arena_strdup(a, with_commas(bytes, b, sizeof b));
+        }
+    }
+
+    if (out) {
+        char p[32], m[32], b[32], k[32];
+        print_table(out, rows, g->nnodes + 1);
+        fprintf(out, "\n");
+        char l[32], r[32];
+        fprintf(out, "total parameters:       %s", with_commas(st.params, p, sizeof p));
+        if (buffers)
+            fprintf(out, " (%s learnable + %s batchnorm running statistics)",
+                    with_commas(st.params - buffers, l, sizeof l),
+                    with_commas(buffers, r, sizeof r));
+        fputc('\n', out);
+        fprintf(out, "total MACs:             %s (%.2f GMACs)\n",
+                with_commas(st.macs, m, sizeof m), (double)st.macs / 1e9);
+        fprintf(out, "activation bytes:       %s (%.2f MiB)\n",
+                with_commas(st.activation_bytes, b, sizeof b),
+                (double)st.activation_bytes / (1024.0 * 1024.0));
+        fprintf(out, "peak activation memory: %s (%.2f MiB)\n",
+                with_commas(st.peak_activation_bytes, k, sizeof k),
+                (double)st.peak_activation_bytes / (1024.0 * 1024.0));
+        free(rows);
+        arena_free(a);
+    }
+    free(last_use);
+    free(charged);
+    free(is_buffer);
+    return st;
+}
