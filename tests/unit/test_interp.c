@@ -16,6 +16,7 @@
 
 #include "../../runtime/interp.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,40 @@ static void test_output_twice(void **state)
     ir_graph_free(g);
 }
 
+/*
+ * Values that stay live across several nodes (x until the last node, a
+ * across two) must survive until their last reader: under ASan an early
+ * free would be a use-after-free. y = (relu(x) + sigmoid(relu(x))) * x.
+ */
+static void test_long_lived_values(void **state)
+{
+    IrGraph *g = ir_graph_new("net");
+    char err[256];
+    IrValue *x = ir_add_input(g, "x", DT_F32, (Shape){1, {4}}, at(1, 1));
+    IrNode *a = ir_add_node(g, OP_RELU, NULL, 1, &x, 0, NULL, at(2, 1), err, sizeof err);
+    IrNode *b = ir_add_node(g, OP_SIGMOID, NULL, 1, &a->out, 0, NULL, at(3, 1), err, sizeof err);
+    IrValue *ab[] = {a->out, b->out};
+    IrNode *c = ir_add_node(g, OP_ADD, NULL, 2, ab, 0, NULL, at(4, 1), err, sizeof err);
+    IrValue *cx[] = {c->out, x};
+    IrNode *y = ir_add_node(g, OP_MUL, NULL, 2, cx, 0, NULL, at(5, 1), err, sizeof err);
+    assert_non_null(y);
+    ir_add_output(g, "y", y->out);
+    float xs[] = {-2, 0, 1, 3};
+    Tensor *in = tens(DT_F32, (Shape){1, {4}}, xs);
+    Tensor *outs[1];
+    Captured cap;
+    capture(&cap);
+    assert_true(rt_interp_run(g, (Tensor *const[]){in}, outs, cap.d));
+    for (int i = 0; i < 4; i++) {
+        double r = xs[i] > 0 ? xs[i] : 0, want = (r + 1 / (1 + exp(-r))) * xs[i];
+        assert_true(fabs(((float *)outs[0]->data)[i] - want) < 1e-6);
+    }
+    tensor_free(outs[0]);
+    tensor_free(in);
+    release(&cap);
+    ir_graph_free(g);
+}
+
 static void test_input_shape_mismatch(void **state)
 {
     Net t = build(DT_F32, true, true, DT_F32);
@@ -320,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_end_to_end),
         cmocka_unit_test(test_f16_converted),
         cmocka_unit_test(test_output_twice),
+        cmocka_unit_test(test_long_lived_values),
         cmocka_unit_test(test_input_shape_mismatch),
         cmocka_unit_test(test_input_dtype_mismatch),
         cmocka_unit_test(test_missing_input),

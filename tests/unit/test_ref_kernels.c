@@ -75,6 +75,7 @@ typedef struct AttrList {
     int n;
     IrAttr a[16];
     int64_t ints[16][SHAPE_MAX_RANK + 1];
+    char strs[16][128];
 } AttrList;
 
 static bool lookup_given(const char *given, const char *key, char *val, size_t size)
@@ -125,7 +126,10 @@ static void build_attrs(OpKind op, const char *given, AttrList *L)
         case ATK_INT: a->kind = AK_INT, a->i = strtoll(val, NULL, 10); break;
         case ATK_BOOL: a->kind = AK_BOOL, a->i = strcmp(val, "true") == 0; break;
         case ATK_FLOAT: a->kind = AK_FLOAT, a->f = strtod(val, NULL); break;
-        case ATK_STRING: a->kind = AK_STRING, a->s = spec[i].dflt; break;
+        case ATK_STRING:
+            snprintf(L->strs[i], sizeof L->strs[i], "%s", val);
+            a->kind = AK_STRING, a->s = L->strs[i];
+            break;
         case ATK_INT2:
         case ATK_INTS: {
             a->kind = AK_INTS;
