@@ -24,8 +24,10 @@
 typedef bool (*RefKernel)(const IrNode *n, const Tensor *const *in, Tensor *out, char *err,
                           size_t errlen);
 
-/* One declaration per distinct kernel of ops.def (ref_matmul serves matmul
- * and bmm; ref_copy serves flatten, reshape and dropout). */
+/* A prototype for every kernel named in ops.def, so the table and the
+ * definitions cannot drift apart. A kernel serving several ops (ref_matmul:
+ * matmul and bmm; ref_copy: flatten, reshape, dropout) is declared once per
+ * op, which C allows. */
 #define OP(e, name, mn, mx, attrs, params, shape, pfn, macs, kernel)                         \
     bool kernel(const IrNode *n, const Tensor *const *in, Tensor *out, char *err, size_t errlen);
 #include "../ir/ops.def"
