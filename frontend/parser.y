@@ -68,12 +68,12 @@ typedef struct PType { ParamType type; AstTensorType *tensor; } PType;
 
 %code provides {
 /* lexer.l: runs the scanner and yyparse over text[0..len). */
-int lex_and_parse(ParseCtx *c, const char *text, size_t len);
+int lexer_run_parser(ParseCtx *c, const char *text, size_t len);
 int netc_yylex(NETC_YYSTYPE *lval, NETC_YYLTYPE *lloc, yyscan_t scanner);
 /* The Loc of a token or a span: its extent when on one line, else a caret. */
-Loc ctx_loc(const ParseCtx *c, NETC_YYLTYPE l);
+Loc parser_loc(const ParseCtx *c, NETC_YYLTYPE l);
 /* Just a caret at the start of l. */
-Loc ctx_loc1(const ParseCtx *c, NETC_YYLTYPE l);
+Loc parser_caret(const ParseCtx *c, NETC_YYLTYPE l);
 }
 
 %define api.prefix {netc_yy}
@@ -152,7 +152,7 @@ static AstExpr *new_expr(ParseCtx *c, ExprKind kind, Loc loc)
 
 static AstExpr *new_binary(ParseCtx *c, AstOp op, AstExpr *a, AstExpr *b, NETC_YYLTYPE l)
 {
-    AstExpr *e = new_expr(c, E_BINARY, ctx_loc(c, l));
+    AstExpr *e = new_expr(c, E_BINARY, parser_loc(c, l));
     e->u.op.op = op;
     e->u.op.a = a;
     e->u.op.b = b;
@@ -192,7 +192,7 @@ file:
 item:
   "import" STRING ";"
     {
-        AstImport imp = {$2, ctx_loc(ctx, @2)};
+        AstImport imp = {$2, parser_loc(ctx, @2)};
         VEC_PUSH(ctx->arena, ctx->file->imports, ctx->file->nimports, ctx->cap_imports, imp);
     }
 | annots block_kw IDENT "(" params_opt ")" body
@@ -204,7 +204,7 @@ item:
         b->params = $5.items;
         b->body = stmts_of($7);
         b->annots = (AstAnnots){$1.n, $1.items};
-        b->loc = ctx_loc(ctx, @3);
+        b->loc = parser_loc(ctx, @3);
         b->file = ctx->path;
         VEC_PUSH(ctx->arena, ctx->file->blocks, ctx->file->nblocks, ctx->cap_blocks, b);
     }
@@ -232,9 +232,9 @@ params:
 /* param := IDENT ':' ptype ('=' expr)? */
 param:
   IDENT ":" ptype
-    { $$ = (AstParam){$1, $3.type, $3.tensor, NULL, ctx_loc(ctx, @1)}; }
+    { $$ = (AstParam){$1, $3.type, $3.tensor, NULL, parser_loc(ctx, @1)}; }
 | IDENT ":" ptype "=" expr
-    { $$ = (AstParam){$1, $3.type, $3.tensor, $5, ctx_loc(ctx, @1)}; }
+    { $$ = (AstParam){$1, $3.type, $3.tensor, $5, parser_loc(ctx, @1)}; }
 ;
 
 ptype:
@@ -252,12 +252,12 @@ tensor_type:
     {
         $$ = arena_alloc(ctx->arena, sizeof *$$);
         if (!dtype_from_name($1, &$$->dtype)) {
-            diag_error(ctx->diag, ctx_loc(ctx, @1), "unknown dtype '%s'", $1);
+            diag_error(ctx->diag, parser_loc(ctx, @1), "unknown dtype '%s'", $1);
             $$->dtype = DT_F32;
         }
         $$->rank = $3.n;
         $$->dims = $3.items;
-        $$->loc = ctx_loc(ctx, @$);
+        $$->loc = parser_loc(ctx, @$);
     }
 ;
 
@@ -282,40 +282,40 @@ stmt:
 simple:
   "in" IDENT ":" tensor_type ";"
     {
-        $$ = new_stmt(ctx, S_IN, ctx_loc(ctx, span(@1, @4)));
+        $$ = new_stmt(ctx, S_IN, parser_loc(ctx, span(@1, @4)));
         $$->u.in.name = $2;
-        $$->u.in.name_loc = ctx_loc(ctx, @2);
+        $$->u.in.name_loc = parser_loc(ctx, @2);
         $$->u.in.type = *$4;
     }
 | "out" IDENT "=" expr ";"
     {
-        $$ = new_stmt(ctx, S_OUT, ctx_loc(ctx, span(@1, @4)));
+        $$ = new_stmt(ctx, S_OUT, parser_loc(ctx, span(@1, @4)));
         $$->u.out.name = $2;
-        $$->u.out.name_loc = ctx_loc(ctx, @2);
+        $$->u.out.name_loc = parser_loc(ctx, @2);
         $$->u.out.value = $4;
     }
 | "out" IDENT ":" tensor_type "=" expr ";"
     {
-        $$ = new_stmt(ctx, S_OUT, ctx_loc(ctx, span(@1, @6)));
+        $$ = new_stmt(ctx, S_OUT, parser_loc(ctx, span(@1, @6)));
         $$->u.out.name = $2;
-        $$->u.out.name_loc = ctx_loc(ctx, @2);
+        $$->u.out.name_loc = parser_loc(ctx, @2);
         $$->u.out.type = $4;
         $$->u.out.value = $6;
     }
   /* target '=' expr: '=' never follows an expression, so IDENT/STRING here is LALR(1). */
 | IDENT "=" expr ";"
     {
-        $$ = new_stmt(ctx, S_ASSIGN, ctx_loc(ctx, span(@1, @3)));
+        $$ = new_stmt(ctx, S_ASSIGN, parser_loc(ctx, span(@1, @3)));
         $$->u.assign.target = $1;
-        $$->u.assign.target_loc = ctx_loc(ctx, @1);
+        $$->u.assign.target_loc = parser_loc(ctx, @1);
         $$->u.assign.value = $3;
     }
 | STRING "=" expr ";"  /* a name template: "layer{i}" = ... */
     {
-        $$ = new_stmt(ctx, S_ASSIGN, ctx_loc(ctx, span(@1, @3)));
+        $$ = new_stmt(ctx, S_ASSIGN, parser_loc(ctx, span(@1, @3)));
         $$->u.assign.target = $1;
         $$->u.assign.is_template = 1;
-        $$->u.assign.target_loc = ctx_loc(ctx, @1);
+        $$->u.assign.target_loc = parser_loc(ctx, @1);
         $$->u.assign.value = $3;
     }
 | expr ";"
@@ -325,14 +325,14 @@ simple:
     }
 | "return" expr ";"
     {
-        $$ = new_stmt(ctx, S_RETURN, ctx_loc(ctx, span(@1, @2)));
+        $$ = new_stmt(ctx, S_RETURN, parser_loc(ctx, span(@1, @2)));
         $$->u.expr.value = $2;
     }
 | "for" IDENT "in" expr ".." expr body
     {
-        $$ = new_stmt(ctx, S_FOR, ctx_loc(ctx, span(@1, @6)));
+        $$ = new_stmt(ctx, S_FOR, parser_loc(ctx, span(@1, @6)));
         $$->u.for_.var = $2;
-        $$->u.for_.var_loc = ctx_loc(ctx, @2);
+        $$->u.for_.var_loc = parser_loc(ctx, @2);
         $$->u.for_.lo = $4;
         $$->u.for_.hi = $6;
         $$->u.for_.body = stmts_of($7);
@@ -340,12 +340,12 @@ simple:
 | if_stmt
 | "assert" expr ";"
     {
-        $$ = new_stmt(ctx, S_ASSERT, ctx_loc(ctx, span(@1, @2)));
+        $$ = new_stmt(ctx, S_ASSERT, parser_loc(ctx, span(@1, @2)));
         $$->u.assert_.cond = $2;
     }
 | "assert" expr "," STRING ";"
     {
-        $$ = new_stmt(ctx, S_ASSERT, ctx_loc(ctx, span(@1, @4)));
+        $$ = new_stmt(ctx, S_ASSERT, parser_loc(ctx, span(@1, @4)));
         $$->u.assert_.cond = $2;
         $$->u.assert_.message = $4;
     }
@@ -355,20 +355,20 @@ simple:
 if_stmt:
   "if" expr body
     {
-        $$ = new_stmt(ctx, S_IF, ctx_loc(ctx, span(@1, @2)));
+        $$ = new_stmt(ctx, S_IF, parser_loc(ctx, span(@1, @2)));
         $$->u.if_.cond = $2;
         $$->u.if_.then = stmts_of($3);
     }
 | "if" expr body "else" body
     {
-        $$ = new_stmt(ctx, S_IF, ctx_loc(ctx, span(@1, @2)));
+        $$ = new_stmt(ctx, S_IF, parser_loc(ctx, span(@1, @2)));
         $$->u.if_.cond = $2;
         $$->u.if_.then = stmts_of($3);
         $$->u.if_.els = stmts_of($5);
     }
 | "if" expr body "else" if_stmt
     {
-        $$ = new_stmt(ctx, S_IF, ctx_loc(ctx, span(@1, @2)));
+        $$ = new_stmt(ctx, S_IF, parser_loc(ctx, span(@1, @2)));
         $$->u.if_.cond = $2;
         $$->u.if_.then = stmts_of($3);
         $$->u.if_.els.n = 1;
@@ -385,11 +385,11 @@ annots:
 /* annotation := '@' IDENT ('(' args? ')')? */
 annotation:
   "@" IDENT %prec BARE_ANNOTATION
-    { $$ = (AstAnnot){$2, {0, NULL}, ctx_loc(ctx, span(@1, @2))}; }
+    { $$ = (AstAnnot){$2, {0, NULL}, parser_loc(ctx, span(@1, @2))}; }
 | "@" IDENT "(" ")"
-    { $$ = (AstAnnot){$2, {0, NULL}, ctx_loc(ctx, span(@1, @2))}; }
+    { $$ = (AstAnnot){$2, {0, NULL}, parser_loc(ctx, span(@1, @2))}; }
 | "@" IDENT "(" args ")"
-    { $$ = (AstAnnot){$2, args_of($4), ctx_loc(ctx, span(@1, @2))}; }
+    { $$ = (AstAnnot){$2, args_of($4), parser_loc(ctx, span(@1, @2))}; }
 ;
 
 expr: ternary ;
@@ -399,7 +399,7 @@ ternary:
   or_expr
 | or_expr "?" expr ":" ternary
     {
-        $$ = new_expr(ctx, E_TERNARY, ctx_loc(ctx, @$));
+        $$ = new_expr(ctx, E_TERNARY, parser_loc(ctx, @$));
         $$->u.ternary.cond = $1;
         $$->u.ternary.then = $3;
         $$->u.ternary.els = $5;
@@ -445,13 +445,13 @@ unary:
   postfix
 | "-" unary
     {
-        $$ = new_expr(ctx, E_UNARY, ctx_loc(ctx, @$));
+        $$ = new_expr(ctx, E_UNARY, parser_loc(ctx, @$));
         $$->u.op.op = TOK_OP_NEG;
         $$->u.op.a = $2;
     }
 | "!" unary
     {
-        $$ = new_expr(ctx, E_UNARY, ctx_loc(ctx, @$));
+        $$ = new_expr(ctx, E_UNARY, parser_loc(ctx, @$));
         $$->u.op.op = TOK_OP_NOT;
         $$->u.op.a = $2;
     }
@@ -461,29 +461,29 @@ postfix:
   primary
 | postfix "[" expr "]"
     {
-        $$ = new_expr(ctx, E_INDEX, ctx_loc(ctx, @$));
+        $$ = new_expr(ctx, E_INDEX, parser_loc(ctx, @$));
         $$->u.index.base = $1;
         $$->u.index.index = $3;
     }
 ;
 
 primary:
-  INT     { $$ = new_expr(ctx, E_INT, ctx_loc(ctx, @1)); $$->u.ival = $1; }
-| FLOAT   { $$ = new_expr(ctx, E_FLOAT, ctx_loc(ctx, @1)); $$->u.fval = $1; }
-| STRING  { $$ = new_expr(ctx, E_STRING, ctx_loc(ctx, @1)); $$->u.sval = $1; }
-| "true"  { $$ = new_expr(ctx, E_BOOL, ctx_loc(ctx, @1)); $$->u.bval = 1; }
-| "false" { $$ = new_expr(ctx, E_BOOL, ctx_loc(ctx, @1)); $$->u.bval = 0; }
-| IDENT   { $$ = new_expr(ctx, E_NAME, ctx_loc(ctx, @1)); $$->u.name = $1; }
+  INT     { $$ = new_expr(ctx, E_INT, parser_loc(ctx, @1)); $$->u.ival = $1; }
+| FLOAT   { $$ = new_expr(ctx, E_FLOAT, parser_loc(ctx, @1)); $$->u.fval = $1; }
+| STRING  { $$ = new_expr(ctx, E_STRING, parser_loc(ctx, @1)); $$->u.sval = $1; }
+| "true"  { $$ = new_expr(ctx, E_BOOL, parser_loc(ctx, @1)); $$->u.bval = 1; }
+| "false" { $$ = new_expr(ctx, E_BOOL, parser_loc(ctx, @1)); $$->u.bval = 0; }
+| IDENT   { $$ = new_expr(ctx, E_NAME, parser_loc(ctx, @1)); $$->u.name = $1; }
   /* An op or block call; the node's Loc is the callee name. */
 | IDENT "(" ")"
     {
-        $$ = new_expr(ctx, E_CALL, ctx_loc(ctx, @1));
+        $$ = new_expr(ctx, E_CALL, parser_loc(ctx, @1));
         $$->u.call.callee = $1;
         $$->u.call.callee_loc = $$->loc;
     }
 | IDENT "(" args ")"
     {
-        $$ = new_expr(ctx, E_CALL, ctx_loc(ctx, @1));
+        $$ = new_expr(ctx, E_CALL, parser_loc(ctx, @1));
         $$->u.call.callee = $1;
         $$->u.call.callee_loc = $$->loc;
         $$->u.call.args = args_of($3);
@@ -491,15 +491,15 @@ primary:
   /* seq(input) { stmts } — the Loc spans `seq(input)`. */
 | "seq" "(" expr ")" body
     {
-        $$ = new_expr(ctx, E_SEQ, ctx_loc(ctx, span(@1, @4)));
+        $$ = new_expr(ctx, E_SEQ, parser_loc(ctx, span(@1, @4)));
         $$->u.seq.input = $3;
         $$->u.seq.body = stmts_of($5);
     }
 | "[" "]"
-    { $$ = new_expr(ctx, E_LIST, ctx_loc(ctx, @$)); }
+    { $$ = new_expr(ctx, E_LIST, parser_loc(ctx, @$)); }
 | "[" exprs "]"
     {
-        $$ = new_expr(ctx, E_LIST, ctx_loc(ctx, @$));
+        $$ = new_expr(ctx, E_LIST, parser_loc(ctx, @$));
         $$->u.list.n = $2.n;
         $$->u.list.items = $2.items;
     }
@@ -532,12 +532,12 @@ args:
 /* arg := expr | IDENT '=' expr — the '=' decides, as for statement targets. */
 arg:
   expr              { $$ = (AstArg){NULL, $1, $1->loc}; }
-| IDENT "=" expr    { $$ = (AstArg){$1, $3, ctx_loc(ctx, @1)}; }
+| IDENT "=" expr    { $$ = (AstArg){$1, $3, parser_loc(ctx, @1)}; }
 ;
 
 %%
 
-Loc ctx_loc(const ParseCtx *c, NETC_YYLTYPE l)
+Loc parser_loc(const ParseCtx *c, NETC_YYLTYPE l)
 {
     Loc r = {c->path, l.first_line, l.first_column, 1};
     if (l.last_line == l.first_line && l.last_column > l.first_column)
@@ -545,7 +545,7 @@ Loc ctx_loc(const ParseCtx *c, NETC_YYLTYPE l)
     return r;
 }
 
-Loc ctx_loc1(const ParseCtx *c, NETC_YYLTYPE l)
+Loc parser_caret(const ParseCtx *c, NETC_YYLTYPE l)
 {
     return (Loc){c->path, l.first_line, l.first_column, 1};
 }
@@ -554,9 +554,9 @@ Loc ctx_loc1(const ParseCtx *c, NETC_YYLTYPE l)
 static void yyerror(NETC_YYLTYPE *loc, yyscan_t scanner, ParseCtx *c, const char *msg)
 {
     if (strcmp(msg, "memory exhausted") == 0)
-        diag_error(c->diag, ctx_loc(c, *loc), "nesting too deep for the parser");
+        diag_error(c->diag, parser_loc(c, *loc), "nesting too deep for the parser");
     else
-        diag_error(c->diag, ctx_loc(c, *loc), "%s", msg);
+        diag_error(c->diag, parser_loc(c, *loc), "%s", msg);
 }
 
 /* Token classes folded together in the "expected ..." list. */
@@ -675,7 +675,7 @@ static int yyreport_syntax_error(const yypcontext_t *yc, yyscan_t scanner, Parse
             APPEND("%s%s", i == 0 ? "" : i == k - 1 ? " or " : ", ", names[i]);
     }
 #undef APPEND
-    diag_error(c->diag, ctx_loc(c, *yypcontext_location(yc)), "%s", msg);
+    diag_error(c->diag, parser_loc(c, *yypcontext_location(yc)), "%s", msg);
     if (tok == YYSYMBOL_YYEOF && c->nopens > 0) {
         struct OpenBracket *o = &c->opens[c->nopens - 1];
         diag_note(c->diag, o->loc, "to match this \"%c\"", o->ch);
@@ -701,7 +701,7 @@ AstFile *ast_parse(Arena *a, Diag *d, const char *path, const char *text, size_t
         diag_file_error(d, c.path, "file too large to parse (%zu bytes)", len);
         return NULL;
     }
-    int rc = lex_and_parse(&c, text, len);
+    int rc = lexer_run_parser(&c, text, len);
     if (rc != 0 || diag_errors(d) > errors_before)
         return NULL;
     return c.file;
