@@ -429,13 +429,14 @@ static void parse_attr_value(Parser *p, IrAttr *a)
 static void parse_attr(Parser *p, IrAttr *a, bool keyed)
 {
     *a = (IrAttr){0};
-    bool has_key = p->tok.kind == T_IDENT && !is_word(p, "true") && !is_word(p, "false") &&
-                   !is_word(p, "inf") && !is_word(p, "nan");
-    if (p->tok.kind == T_STRING) { /* a quoted key or a string value: look at what follows */
+    bool has_key = false;
+    if (p->tok.kind == T_IDENT || p->tok.kind == T_STRING) {
+        /* a key ("inf = ...", "\"odd key\" = ...") or a value ("inf", "text"):
+         * the '=' that follows decides */
         Parser save = *p;
         next(p);
         has_key = is_punct(p, '=');
-        memcpy(p, &save, sizeof save);
+        *p = save;
     }
     if (has_key || keyed) {
         a->key = parse_name(p, "an attribute name");

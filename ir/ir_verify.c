@@ -165,16 +165,15 @@ bool ir_verify(const IrGraph *g, Diag *d)
             report(&v, loc_none(), "node %d is missing", i);
             continue;
         }
-        if ((unsigned)n->op >= OP__COUNT) {
-            report(&v, n->loc, "node %%%d has invalid operator kind %d", i, (int)n->op);
+        if (!n->out) {
+            report(&v, n->loc, "node %%%d has no result value", i);
             continue;
         }
         node_label(n, i, who, sizeof who);
-        if (!n->out) {
-            report(&v, n->loc, "%s: has no result value", who);
-            continue;
-        }
-        check_node(&v, n, i);
+        if ((unsigned)n->op >= OP__COUNT)
+            report(&v, n->loc, "node %%%d has invalid operator kind %d", i, (int)n->op);
+        else
+            check_node(&v, n, i);
         if (n->out->kind != VK_NODE || n->out->def != n)
             report(&v, n->loc, "%s: result value does not point back to its node", who);
         define(&v, n->out, "node result");

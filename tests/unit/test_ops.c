@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "../../ir/ir.h"
+#include "ir_test_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +40,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* SH(rank, dims...): SH(2, 3, 4) is [3, 4], SH(0) is a scalar. */
-static Shape shape_of(const int64_t *v) { return shape_make((int)v[0], v + 1); }
-#define SH(...) shape_of((const int64_t[]){__VA_ARGS__})
-
 static IrValue *input(Shape s)
 {
     static int k;
@@ -56,75 +53,11 @@ static IrValue *param(const char *key, Shape s)
     return ir_add_param(G, key, DT_F32, s, loc_none());
 }
 
-/* Parses one attribute value as the spec kind t: "3", "[1, 2]", "true", "0.5". */
-static IrAttr value_of(const char *key, AttrType t, const char *text)
-{
-    IrAttr a = {.key = key};
-    switch (t) {
-    case ATK_INT: a.kind = AK_INT, a.i = strtoll(text, NULL, 10); break;
-    case ATK_FLOAT: a.kind = AK_FLOAT, a.f = strtod(text, NULL); break;
-    case ATK_BOOL: a.kind = AK_BOOL, a.i = strcmp(text, "true") == 0; break;
-    case ATK_STRING: a.kind = AK_STRING, a.s = text; break;
-    case ATK_INT2:
-    case ATK_INTS: {
-        a.kind = AK_INTS;
-        a.ints = arena_alloc(G->arena, 16 * sizeof *a.ints);
-        const char *p = text + (*text == '[');
-        while (*p && *p != ']' && a.n < 16) {
-            char *end;
-            a.ints[a.n++] = strtoll(p, &end, 10);
-            p = end;
-            while (*p == ',' || *p == ' ')
-                p++;
-        }
-        if (t == ATK_INT2 && a.n == 1)
-            a.ints[a.n++] = a.ints[0];
-        break;
-    }
-    }
-    return a;
-}
-
-/*
- * Attributes for op from "key=value key=value" (lists without spaces), the
- * rest from the spec defaults, in spec order — what the elaborator does.
- */
-static int make_attrs(OpKind op, const char *text, IrAttr *out)
-{
-    int ns;
-    const AttrSpec *spec = op_attr_specs(op, &ns);
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", text ? text : "");
-    const char *given[16] = {0};
-    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
-        char *eq = strchr(tok, '=');
-        assert_non_null(eq);
-        *eq = '\0';
-        int k = 0;
-        while (k < ns && strcmp(spec[k].name, tok) != 0)
-            k++;
-        assert_true(k < ns);
-        given[k] = arena_strdup(G->arena, eq + 1);
-    }
-    for (int k = 0; k < ns; k++) {
-        const char *v = given[k] ? given[k] : spec[k].dflt;
-        assert_non_null(v); /* a required attribute the test forgot */
-        int j = 0;
-        while (j < k && strcmp(spec[j].name, v) != 0)
-            j++;
-        if (j < k) /* a default naming another attribute (stride=kernel_size) */
-            out[k] = out[j], out[k].key = spec[k].name;
-        else
-            out[k] = value_of(spec[k].name, spec[k].type, v);
-    }
-    return ns;
-}
-
 /* Adds a node; returns it or NULL with ERR set. */
 static IrNode *node(OpKind op, const char *attrs, int nin, IrValue **in)
 {
     IrAttr a[16];
-    int na = make_attrs(op, attrs, a);
+    int na = make_attrs(G->arena, op, attrs, a);
     ERR[0] = '\0';
     return ir_add_node(G, op, "layer", nin, in, na, a, loc_none(), ERR, sizeof ERR);
 }
@@ -274,7 +207,7 @@ static void test_params_rules(void **state)
     /* the params rule validates too (the elaborator calls it first) */
     IrValue *x = input(SH(3, 1, 3, 8));
     IrAttr a[8];
-    int na = make_attrs(OP_CONV2D, "out_channels=4 kernel_size=3", a);
+    int na = make_attrs(G->arena, OP_CONV2D, "out_channels=4 kernel_size=3", a);
     IrNode probe = {.op = OP_CONV2D, .nin = 1, .in = &x, .nattr = na, .attr = a};
     assert_int_equal(op_info(OP_CONV2D)->params(&probe, ps, ERR, sizeof ERR), -1);
     assert_non_null(strstr(ERR, "4-D"));
@@ -385,7 +318,7 @@ static void test_malformed_nodes(void **state)
 {
     IrValue *x = input(SH(4, 1, 3, 8, 8));
     IrAttr a[8];
-    int na = make_attrs(OP_CONV2D, "out_channels=4 kernel_size=3", a);
+    int na = make_attrs(G->arena, OP_CONV2D, "out_channels=4 kernel_size=3", a);
 
     /* no inputs at all */
     assert_null(ir_add_node(G, OP_CONV2D, NULL, 0, NULL, na, a, loc_none(), ERR, sizeof ERR));
