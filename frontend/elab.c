@@ -53,6 +53,12 @@ void elab_error(Ctx *c, Loc loc, const char *fmt, ...)
     va_start(ap, fmt);
     char *msg = arena_vprintf(c->arena, fmt, ap);
     va_end(ap);
+    const char *key = arena_printf(c->arena, "%s:%d:%d: %s", loc.file ? loc.file : "", loc.line, loc.col, msg);
+    if (strmap_get(c->reported, key)) {
+        diag_error_silent(c->diag);
+        return;
+    }
+    strmap_put(c->reported, key, msg);
     diag_error(c->diag, loc, "%s", msg);
     int notes = 0;
     for (Frame *f = c->frame; f && f->block && !f->block->is_net; f = f->caller) {
@@ -323,7 +329,7 @@ static Val eval_seq(Ctx *c, const AstExpr *e, const char *inst)
     c->frame->seq = &seq;
     exec_stmts(c, &e->u.seq.body);
     c->frame->seq = outer;
-    if (seq.next_index == 0 && seq.last.kind == input.kind && seq.last.t == input.t)
+    if (seq.children == 0 && input.kind != V_POISON)
         diag_warning(c->diag, e->loc, "seq '%s' has no layers", inst);
     return seq.last;
 }
@@ -709,6 +715,8 @@ static void exec_assign(Ctx *c, const AstStmt *s)
         bind(c, name, v);
     if (seq && v.kind == V_TENSOR)
         seq->last = v;
+    if (seq && (v.kind == V_TENSOR || v.kind == V_POISON))
+        seq->children++;
 }
 
 static void exec_expr_stmt(Ctx *c, const AstStmt *s)
@@ -721,6 +729,7 @@ static void exec_expr_stmt(Ctx *c, const AstStmt *s)
         return;
     }
     const char *inst = arena_printf(c->arena, "%s.%d", seq->path, seq->next_index++);
+    seq->children++;
     Val v = eval_expr(c, s->u.expr.value, inst);
     if (v.kind == V_POISON) {
         seq->last = v;
@@ -910,13 +919,15 @@ IrGraph *elab_file(Arena *a, Diag *d, const char *path, const ElabOptions *opt)
     Program *prog = prog_load(a, d, path);
     if (!prog)
         return NULL;
-    Ctx c = {.arena = a, .diag = d, .prog = prog, .batch = opt->batch, .checked_annots = strmap_new()};
+    Ctx c = {.arena = a, .diag = d, .prog = prog, .batch = opt->batch, .checked_annots = strmap_new(),
+             .reported = strmap_new()};
     const AstBlock *net = find_net(&c, path, opt->net);
     if (net) {
         c.g = ir_graph_new(net->name);
         elab_net(&c, net, opt);
     }
     strmap_free(c.checked_annots);
+    strmap_free(c.reported);
     strmap_free(prog->blocks);
     if (diag_errors(d) > 0) {
         ir_graph_free(c.g);

@@ -51,7 +51,8 @@ Program *prog_load(Arena *a, Diag *d, const char *path);
 
 typedef struct SeqCtx {
     const char *path; /* instance path of the seq; children are path.N */
-    int next_index;
+    int next_index;   /* the number of the next unnamed child */
+    int children;     /* children so far, named or numbered */
     Val last;         /* `_` */
 } SeqCtx;
 
@@ -80,6 +81,8 @@ typedef struct Ctx {
     IrAnnot *annots;      /* annotations in force for nodes being created */
     int nannots, cap_annots;
     StrMap *checked_annots; /* annotations already validated (by address) */
+    StrMap *reported;     /* "loc: message" of errors printed, so a loop
+                             repeating a mistake reports it once */
 } Ctx;
 
 /* Reports an error at loc, then a note for each block call on the stack. */

@@ -44,6 +44,7 @@ void diag_add_source(Diag *d, const char *path, const char *text, size_t len)
 }
 
 int diag_errors(const Diag *d) { return d->nerrors; }
+void diag_error_silent(Diag *d) { d->nerrors++; }
 void diag_set_limit(Diag *d, int max_errors) { d->limit = max_errors; }
 
 static const Source *find_source(const Diag *d, const char *path)

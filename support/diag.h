@@ -38,6 +38,8 @@ void diag_report(Diag *d, Severity sev, Loc loc, const char *fmt, ...)
 void diag_file_error(Diag *d, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int diag_errors(const Diag *d);
+/* Counts an error without printing it (a repeat of one already shown). */
+void diag_error_silent(Diag *d);
 /* Stop printing after this many errors (0 = no limit); counting goes on. */
 void diag_set_limit(Diag *d, int max_errors);
 

@@ -12,7 +12,8 @@
 # --update rewrites the expected files from the current netc (review the diff
 # with git before committing). Never edit expected files by hand.
 set -u
-netc=$1 kind=$2 update=${3:-}
+netc=$(realpath "$1") kind=$2 update=${3:-}
+[ -x "$netc" ] || { echo "run_golden: no netc at $1"; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$here/golden/$kind
 cd "$here/golden" || exit 2   # paths in messages are relative: kind/name.net
@@ -29,7 +30,7 @@ for src in "$kind"/*.net; do
     ir)
         expected=$name.ir
         # shellcheck disable=SC2086
-        actual=$("$netc" dump $args "$src" 2>&1; echo "exit status: $?")
+        actual=$("$netc" dump $args "$src" 2>/dev/null; echo "exit status: $?")
         ;;
     *) echo "unknown kind $kind"; exit 2 ;;
     esac
@@ -42,7 +43,7 @@ for src in "$kind"/*.net; do
         # The dump must parse back to the same text.
         tmp=$(mktemp --suffix=.ir)
         "$netc" dump $args "$src" > "$tmp" 2>/dev/null
-        again=$("$netc" dump "$tmp" 2>&1; echo "exit status: $?")
+        again=$("$netc" dump "$tmp" 2>/dev/null; echo "exit status: $?")
         rm -f "$tmp"
         if [ "$again" != "$actual" ]; then
             echo "FAIL $src: dump does not round-trip"
