@@ -3,6 +3,7 @@
 #
 #   tests/example_test.sh NETC NPY_COMPARE MODEL
 #
+# 0. the IR dump of the example parses back to identical text;
 # 1. names: the parameters netc creates for examples/MODEL.net are exactly
 #    the state_dict of the torchvision model (tests/golden/torch/MODEL.keys,
 #    written by tools/torch_keys.py; num_batches_tracked buffers aside),
@@ -22,6 +23,11 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 
 "$netc" dump "$net" > "$tmp/dump.ir" || exit 1
+if "$netc" dump "$tmp/dump.ir" | cmp -s - "$tmp/dump.ir"; then
+    echo "ok round-trip: the IR dump parses back to the same text"
+else
+    echo "FAIL round-trip: netc dump of the dump differs"; fail=1
+fi
 sed -n 's/^  param %\([^ ]*\) : f32\(\[[^]]*\]\).*/\1 \2/p' "$tmp/dump.ir" | sort > "$tmp/netc.keys"
 grep -v 'num_batches_tracked' "$gold/$model.keys" | sort > "$tmp/torch.keys"
 if diff "$tmp/torch.keys" "$tmp/netc.keys" > "$tmp/keys.diff"; then

@@ -1,0 +1,167 @@
+/*
+ * weights.c — the commands that move tensors: `init` writes deterministic
+ * weights for a network, `run` binds weights and inputs and executes the
+ * reference interpreter.
+ */
+#include "../runtime/init.h"
+#include "../runtime/interp.h"
+#include "../runtime/npy.h"
+#include "../runtime/safetensors.h"
+#include "../runtime/weights.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_init(Session *s)
+{
+    if (!s->cli->output) {
+        fprintf(stderr, "netc: error: init needs -o FILE.safetensors\n");
+        return EXIT_USAGE;
+    }
+    IrGraph *g = netc_load(s);
+    if (!g)
+        return EXIT_INPUT;
+    bool ok = rt_init_weights(g, s->cli->seed, s->diag);
+    if (ok) {
+        TensorList w = {0};
+        ok = rt_weights_export(g, &w, s->diag);
+        char seed[32];
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->cli->seed);
+        rt_tlist_set_meta(&w, "netc.net", g->name);
+        rt_tlist_set_meta(&w, "netc.seed", seed);
+        ok = ok && rt_safetensors_write(s->cli->output, &w, s->diag);
+        rt_tlist_free(&w);
+    }
+    ir_graph_free(g);
+    return ok ? EXIT_OK : EXIT_INPUT;
+}
+
+/* Reads one .npy per graph input: --input NAME=FILE by name, plain --input
+ * FILE in the order the inputs are declared. */
+static bool read_inputs(Session *s, const IrGraph *g, Tensor **in)
+{
+    const Cli *cli = s->cli;
+    int positional = 0;
+    bool ok = true;
+    for (int k = 0; k < cli->ninputs; k++) {
+        const CliNamedPath *p = &cli->inputs[k];
+        int slot = -1;
+        if (p->name) {
+            for (int i = 0; i < g->ninputs; i++)
+                if (!strcmp(g->inputs[i]->name, p->name))
+                    slot = i;
+            if (slot < 0) {
+                diag_error(s->diag, loc_none(), "--input %s=%s: the net has no input '%s'", p->name, p->path, p->name);
+                ok = false;
+                continue;
+            }
+        } else {
+            slot = positional++;
+            if (slot >= g->ninputs) {
+                diag_error(s->diag, loc_none(), "--input %s: the net has only %d input%s", p->path, g->ninputs,
+                           g->ninputs == 1 ? "" : "s");
+                ok = false;
+                continue;
+            }
+        }
+        if (in[slot]) {
+            diag_error(s->diag, loc_none(), "input '%s' given twice", g->inputs[slot]->name);
+            ok = false;
+            continue;
+        }
+        in[slot] = rt_npy_read(p->path, s->diag);
+        ok &= in[slot] != NULL;
+    }
+    for (int i = 0; i < g->ninputs && ok; i++)
+        if (!in[i]) {
+            diag_error(s->diag, loc_none(), "no tensor for input '%s' (give --input %s=FILE.npy)", g->inputs[i]->name,
+                       g->inputs[i]->name);
+            ok = false;
+        }
+    return ok;
+}
+
+/* Without an output file, shows the output's shape and largest entries. */
+static void summarize(const char *name, const Tensor *t)
+{
+    char buf[160];
+    printf("%s: %s%s", name, dtype_name(t->dtype), shape_str(&t->shape, buf, sizeof buf));
+    const float *x = t->data;
+    int64_t n = tensor_numel(t);
+    int top[5], ntop = 0;
+    for (int k = 0; k < 5 && k < n; k++) {
+        int best = -1;
+        for (int64_t i = 0; i < n; i++) {
+            bool taken = false;
+            for (int j = 0; j < ntop; j++)
+                taken |= top[j] == i;
+            if (!taken && (best < 0 || x[i] > x[best]))
+                best = (int)i;
+        }
+        top[ntop++] = best;
+    }
+    printf("  top-%d:", ntop);
+    for (int k = 0; k < ntop; k++)
+        printf(" [%d]=%.6g", top[k], x[top[k]]);
+    printf("\n");
+}
+
+static bool write_outputs(Session *s, const IrGraph *g, Tensor **out)
+{
+    const Cli *cli = s->cli;
+    if (cli->output && g->noutputs > 1) {
+        diag_error(s->diag, loc_none(), "the net has %d outputs; name a file for each with --output NAME=FILE",
+                   g->noutputs);
+        return false;
+    }
+    bool ok = true;
+    for (int k = 0; k < cli->noutputs; k++) {
+        bool known = false;
+        for (int i = 0; i < g->noutputs; i++)
+            known |= !strcmp(g->outputs[i].name, cli->outputs[k].name);
+        if (!known) {
+            diag_error(s->diag, loc_none(), "--output %s: the net has no output '%s'", cli->outputs[k].name,
+                       cli->outputs[k].name);
+            ok = false;
+        }
+    }
+    for (int i = 0; i < g->noutputs && ok; i++) {
+        const char *path = g->noutputs == 1 ? cli->output : NULL;
+        for (int k = 0; k < cli->noutputs; k++)
+            if (!strcmp(cli->outputs[k].name, g->outputs[i].name))
+                path = cli->outputs[k].path;
+        if (path)
+            ok = rt_npy_write(path, out[i], s->diag);
+        else
+            summarize(g->outputs[i].name, out[i]);
+    }
+    return ok;
+}
+
+int cmd_run(Session *s)
+{
+    IrGraph *g = netc_load(s);
+    if (!g)
+        return EXIT_INPUT;
+    bool ok = true;
+    if (s->cli->weights) {
+        ok = rt_weights_load(g, s->cli->weights, true, s->diag);
+    } else if (g->nparams > 0) {
+        diag_error(s->diag, loc_none(), "the net has %d learned parameters; give them with --weights FILE.safetensors "
+                   "(or create some with 'netc init')", g->nparams);
+        ok = false;
+    }
+    Tensor **in = xcalloc((size_t)g->ninputs + 1, sizeof *in);
+    Tensor **out = xcalloc((size_t)g->noutputs + 1, sizeof *out);
+    ok = ok && read_inputs(s, g, in) && rt_interp_run(g, in, out, s->diag) && write_outputs(s, g, out);
+    for (int i = 0; i < g->ninputs; i++)
+        tensor_free(in[i]);
+    for (int i = 0; i < g->noutputs; i++)
+        tensor_free(out[i]);
+    free(in);
+    free(out);
+    ir_graph_free(g);
+    return ok ? EXIT_OK : EXIT_INPUT;
+}
