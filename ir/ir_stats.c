@@ -29,7 +29,8 @@
 static char *with_commas(int64_t v, char *buf, size_t size)
 {
     char digits[32];
-    int n = snprintf(digits, sizeof digits, "%lld", (long long)(v < 0 ? -v : v));
+    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)mag);
     size_t k = 0;
     if (v < 0 && k + 1 < size)
         buf[k++] = '-';
@@ -47,6 +48,26 @@ static int64_t sat_add(int64_t a, int64_t b)
 {
     int64_t r;
     return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+/* Live memory in the peak simulation. Sizes near int64's range only occur
+ * in absurd graphs; once a sum overflows the count sticks at INT64_MAX
+ * rather than going negative when values are freed. */
+typedef struct Live {
+    int64_t bytes;
+    bool saturated;
+} Live;
+
+static void live_alloc(Live *l, int64_t b)
+{
+    if (l->saturated || __builtin_add_overflow(l->bytes, b, &l->bytes))
+        l->bytes = INT64_MAX, l->saturated = true;
+}
+
+static void live_free(Live *l, int64_t b)
+{
+    if (!l->saturated)
+        l->bytes -= b;
 }
 
 static int64_t value_bytes(const IrValue *v)
@@ -131,13 +152,13 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
         }
     }
 
-    int64_t live = 0;
+    Live live = {0};
     for (int i = 0; i < g->ninputs; i++)
-        live = sat_add(live, value_bytes(g->inputs[i]));
-    st.peak_activation_bytes = live;
+        live_alloc(&live, value_bytes(g->inputs[i]));
+    st.peak_activation_bytes = live.bytes;
     for (int i = 0; i < g->ninputs; i++)
         if (last_use[g->inputs[i]->id] < 0)
-            live -= value_bytes(g->inputs[i]);
+            live_free(&live, value_bytes(g->inputs[i]));
 
     Arena *a = out ? arena_new() : NULL;
     Row *rows = out ? xmalloc((size_t)(g->nnodes + 1) * sizeof *rows) : NULL;
@@ -158,18 +179,18 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
         st.macs = sat_add(st.macs, macs);
         st.activation_bytes = sat_add(st.activation_bytes, bytes);
 
-        live = sat_add(live, bytes);
-        if (live > st.peak_activation_bytes)
-            st.peak_activation_bytes = live;
+        live_alloc(&live, bytes);
+        if (live.bytes > st.peak_activation_bytes)
+            st.peak_activation_bytes = live.bytes;
         if (last_use[n->out->id] == -1)
-            live -= bytes; /* dead result: freed right away */
+            live_free(&live, bytes); /* dead result: freed right away */
         for (int k = 0; k < n->nin; k++) {
             const IrValue *v = n->in[k];
             bool first = true; /* free a value read twice by this node only once */
             for (int j = 0; j < k; j++)
                 first = first && n->in[j] != v;
             if (first && v->kind != VK_PARAM && last_use[v->id] == i)
-                live -= value_bytes(v);
+                live_free(&live, value_bytes(v));
         }
 
         if (out) {
