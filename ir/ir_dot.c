@@ -5,8 +5,8 @@
  * green "invhouse" shapes, outputs blue "house" shapes, so data flows from
  * the top of the page to the bottom. Parameters are not drawn as nodes —
  * a ResNet-50 has ~160 of them and they would drown the structure — but
- * listed compactly (key suffix and shape) in the label of the node using
- * them. Labels are escaped for DOT double-quoted strings.
+ * listed compactly (key suffix and shape, equal shapes sharing a line) in
+ * the label of the node using them. Labels are escaped for DOT double-quoted strings.
  */
 #include "ir.h"
 
@@ -86,14 +86,21 @@ void ir_print_dot(const IrGraph *g, FILE *out)
         }
         fputs("\\n", out);
         dot_type(out, n->out);
-        for (int k = 0; k < n->nin; k++) {
-            const IrValue *p = n->in[k];
-            if (p->kind != VK_PARAM)
+        /* one line per run of parameters with equal shapes: batchnorm's four
+         * become "weight, bias, running_mean, running_var [64]" */
+        const IrValue *run = NULL;
+        for (int k = 0; k <= n->nin; k++) {
+            const IrValue *p = k < n->nin ? n->in[k] : NULL;
+            if (p && p->kind != VK_PARAM)
                 continue;
             char buf[200];
-            fputs("\\n", out);
+            if (run && (!p || !shape_equal(&p->shape, &run->shape)))
+                fprintf(out, " %s", shape_str(&run->shape, buf, sizeof buf));
+            if (!p)
+                break;
+            fputs(run && shape_equal(&p->shape, &run->shape) ? ", " : "\\n", out);
             dot_escaped(out, param_label(n, p));
-            fprintf(out, " %s", shape_str(&p->shape, buf, sizeof buf));
+            run = p;
         }
         for (int k = 0; k < n->nannot; k++) {
             fputs("\\n@", out);

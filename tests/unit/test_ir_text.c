@@ -719,6 +719,8 @@ static void test_dot(void **state)
     assert_non_null(strstr(text, "label=\"input image\\nf32[1, 3, 16, 16]\"]"));
     assert_non_null(strstr(text, "n0 [label=\"conv2d stem.0\\nf32[1, 8, 16, 16]\\nweight [8, 3, 3, 3]\\n@precision\"];"));
     assert_non_null(strstr(text, "\\nweight [10, 8]\\nbias [10]"));
+    assert_non_null(strstr(text, "n1 [label=\"batchnorm stem.1\\nf32[1, 8, 16, 16]\\n"
+                                 "weight, bias, running_mean, running_var [8]\"];"));
     /* a free parameter keeps its full key; params are not nodes or edges */
     assert_non_null(strstr(text, "\\npos_embed [1, 8, 16, 16]"));
     assert_non_null(strstr(text, "in0 -> n0;"));
