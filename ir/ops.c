@@ -19,7 +19,8 @@
  * shapes of a graph are consistent" is one check, here.
  *
  * Attribute and parameter spec strings are parsed once, on first use, into a
- * static table; malformed specs are a bug in ops.def and abort.
+ * static table (the compiler is single-threaded); malformed specs are a bug
+ * in ops.def and abort.
  */
 #include "ir.h"
 
