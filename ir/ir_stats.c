@@ -10,8 +10,8 @@
  *
  * PyTorch counts only learnable tensors as parameters; batchnorm running
  * statistics are buffers there but state_dict entries (so IR parameters)
- * here. The total counts every IR parameter, and the printout also gives
- * the learnable count so it can be checked against torchvision's numbers.
+ * here. The total counts learnable parameters, as torchvision does, and
+ * reports the running statistics beside it as buffers.
  *
  * Peak activation memory simulates running the nodes in order: graph inputs
  * are live from the start, a node's output is allocated while its inputs
@@ -137,7 +137,6 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
     }
 
     /* Parameters in a "running_*" slot of their op (batchnorm statistics). */
-    int64_t buffers = 0;
     bool *is_buffer = xcalloc((size_t)nids, sizeof *is_buffer);
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = g->nodes[i];
@@ -147,10 +146,11 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
             const IrValue *v = n->in[nd + k];
             if (v->kind == VK_PARAM && strncmp(sfx[k], "running_", 8) == 0 && !is_buffer[v->id]) {
                 is_buffer[v->id] = true;
-                buffers = sat_add(buffers, shape_numel(&v->shape));
+                st.buffers = sat_add(st.buffers, shape_numel(&v->shape));
             }
         }
     }
+    st.params -= st.buffers;
 
     Live live = {0};
     for (int i = 0; i < g->ninputs; i++)
@@ -211,12 +211,10 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
         char p[32], m[32], b[32], k[32];
         print_table(out, rows, g->nnodes + 1);
         fprintf(out, "\n");
-        char l[32], r[32];
+        char r[32];
         fprintf(out, "total parameters:       %s", with_commas(st.params, p, sizeof p));
-        if (buffers)
-            fprintf(out, " (%s learnable + %s batchnorm running statistics)",
-                    with_commas(st.params - buffers, l, sizeof l),
-                    with_commas(buffers, r, sizeof r));
+        if (st.buffers)
+            fprintf(out, " (plus %s in batchnorm running statistics)", with_commas(st.buffers, r, sizeof r));
         fputc('\n', out);
         fprintf(out, "total MACs:             %s (%.2f GMACs)\n",
                 with_commas(st.macs, m, sizeof m), (double)st.macs / 1e9);
