@@ -1,5 +1,6 @@
 #!/bin/sh
-# make_torch_goldens.sh -- regenerate the PyTorch goldens of the examples.
+# make_torch_goldens.sh -- regenerate (or check netc against) the PyTorch
+# goldens of the examples.
 #
 # For every line of tests/golden/torch/MANIFEST (or only the models named
 # on the command line): netc writes seeded random weights for
@@ -8,9 +9,14 @@
 # stored as tests/golden/torch/<model>.input.npy / <model>.expected.npy;
 # the weights are not kept (netc regenerates them from the seed).
 #
-# Usage: tools/make_torch_goldens.sh [model ...]
+# With --check nothing is written: netc's reference interpreter runs each
+# example on the stored input and its output is compared with the stored
+# PyTorch output (torch_golden.py compare; only numpy is needed).
+#
+# Usage: tools/make_torch_goldens.sh [--check] [model ...]
 #   NETC    netc binary (default: build/netc)
-#   PYTHON  a python with torch + torchvision (default: /usr/bin/python3)
+#   PYTHON  a python with numpy, and torch + torchvision unless --check
+#           (default: /usr/bin/python3)
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +24,11 @@ NETC=${NETC:-$root/build/netc}
 PYTHON=${PYTHON:-/usr/bin/python3}
 SEED=1
 gold=$root/tests/golden/torch
+check=false
+if [ "${1:-}" = "--check" ]; then
+    check=true
+    shift
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
@@ -34,6 +45,8 @@ wanted() {
     return 1
 }
 
+# The loop runs in a subshell (pipe); failures are counted in a file.
+: >"$tmp/failed"
 grep -v '^#' "$gold/MANIFEST" | while read -r model size shape; do
     [ -n "$model" ] || continue
     wanted "$model" "$@" || continue
@@ -42,13 +55,30 @@ grep -v '^#' "$gold/MANIFEST" | while read -r model size shape; do
     else
         define="-D image_size=$size" ; torch_size="--image-size $size"
     fi
-    echo "== $model (image_size $size, input $shape)"
+    net=$root/examples/$model.net
+    w=$tmp/w.safetensors
     # shellcheck disable=SC2086  # $define / $torch_size are word lists
-    "$NETC" init "$root/examples/$model.net" $define --seed "$SEED" -o "$tmp/w.safetensors" </dev/null
-    "$PYTHON" "$root/tools/torch_golden.py" input --shape "$shape" --seed "$SEED" \
-        --out "$gold/$model.input.npy" </dev/null
-    # shellcheck disable=SC2086
-    "$PYTHON" "$root/tools/torch_golden.py" "$model" $torch_size --weights "$tmp/w.safetensors" \
-        --input "$gold/$model.input.npy" --out "$gold/$model.expected.npy" </dev/null
-    rm -f "$tmp/w.safetensors"
+    "$NETC" init "$net" $define --seed "$SEED" -o "$w" </dev/null
+    if $check; then
+        # shellcheck disable=SC2086
+        if ! "$NETC" run "$net" $define --weights "$w" --input "$gold/$model.input.npy" \
+                -o "$tmp/out.npy" </dev/null ||
+           ! "$PYTHON" "$root/tools/torch_golden.py" compare --name "$model" \
+                "$tmp/out.npy" "$gold/$model.expected.npy" </dev/null; then
+            echo "$model" >>"$tmp/failed"
+        fi
+    else
+        echo "== $model (image_size $size, input $shape)"
+        "$PYTHON" "$root/tools/torch_golden.py" input --shape "$shape" --seed "$SEED" \
+            --out "$gold/$model.input.npy" </dev/null
+        # shellcheck disable=SC2086
+        "$PYTHON" "$root/tools/torch_golden.py" "$model" $torch_size --weights "$w" \
+            --input "$gold/$model.input.npy" --out "$gold/$model.expected.npy" </dev/null
+    fi
+    rm -f "$w"
 done
+
+if [ -s "$tmp/failed" ]; then
+    echo "make_torch_goldens: mismatch: $(tr '\n' ' ' <"$tmp/failed")" >&2
+    exit 1
+fi

@@ -11,6 +11,7 @@ Usage:
   torch_golden.py MODEL --weights W.safetensors --input X.npy --out Y.npy
                   [--image-size N] [--num-classes K]
   torch_golden.py input --shape 1,3,64,64 --seed 1 --out X.npy
+  torch_golden.py compare GOT.npy EXPECTED.npy [--tol 1e-4] [--name M]
 
 Run with /usr/bin/python3 (Debian's python3-torch 1.13, torchvision 0.14).
 The model table MODELS is shared with torch_keys.py.
@@ -179,7 +180,32 @@ def make_input(args):
     np.save(args.out, x.astype(np.float32))
 
 
+def compare(args):
+    """Exit status 1 unless GOT matches EXPECTED in shape and within
+    tol * max(1, max|EXPECTED|) elementwise (float32 summation order differs
+    between netc and PyTorch, so exact equality is not expected)."""
+    got, want = np.load(args.got), np.load(args.expected)
+    name = args.name or args.got
+    if got.shape != want.shape:
+        print("%s: shape %s, expected %s" % (name, list(got.shape), list(want.shape)))
+        sys.exit(1)
+    diff = float(np.abs(got.astype(np.float64) - want).max()) if want.size else 0.0
+    scale = max(1.0, float(np.abs(want).max()) if want.size else 0.0)
+    ok = diff <= args.tol * scale and not np.isnan(got).any()
+    print("%-14s %s  max |diff| %.3g (scale %.3g)" % (name, "ok" if ok else "MISMATCH", diff, scale))
+    sys.exit(0 if ok else 1)
+
+
 def main(argv):
+    if argv and argv[0] == "compare":
+        p = argparse.ArgumentParser(prog="torch_golden.py compare",
+                                    description="compare two .npy outputs")
+        p.add_argument("got")
+        p.add_argument("expected")
+        p.add_argument("--tol", type=float, default=1e-4)
+        p.add_argument("--name", default=None)
+        compare(p.parse_args(argv[1:]))
+        return
     if argv and argv[0] == "input":
         p = argparse.ArgumentParser(prog="torch_golden.py input",
                                     description="write a deterministic input")
