@@ -154,7 +154,8 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
         } else if (!strcmp(opt, "--batch") || !strcmp(opt, "--max-errors")) {
             uint64_t v;
             if (!parse_u64(val, &v) || v > (1u << 30) || (v == 0 && opt[2] == 'b'))
-                return usage_error("expected a positive integer, not '%s'", val);
+                return usage_error(opt[2] == 'b' ? "--batch needs a positive integer, not '%s'"
+                                                 : "--max-errors needs a non-negative integer, not '%s'", val);
             if (opt[2] == 'b')
                 cli->elab.batch = (int64_t)v;
             else

@@ -18,7 +18,13 @@
 #include <string.h>
 
 /* Limits that turn runaway descriptions into errors instead of hangs. */
-enum { MAX_CALL_DEPTH = 256, MAX_WORK = 20 * 1000 * 1000, MAX_NOTES = 8 };
+enum {
+    MAX_CALL_DEPTH = 256,
+    MAX_EXPR_DEPTH = 1000,   /* nested sub-expressions; evaluation recurses */
+    MAX_WORK = 20 * 1000 * 1000,
+    MAX_NODES = 250 * 1000,  /* far beyond real networks (ViT-B: 142); bounds memory */
+    MAX_NOTES = 8
+};
 
 const char *val_kind_name(ValKind k)
 {
@@ -353,7 +359,29 @@ static Val eval_call(Ctx *c, const AstExpr *e, const char *inst)
     return val_poison();
 }
 
+static Val eval_expr_kind(Ctx *c, const AstExpr *e, const char *inst);
+
+/* Long operator chains (1+1+...+1) nest deeply although the parser's stack
+ * stays flat, so the evaluator bounds its own recursion. */
 Val eval_expr(Ctx *c, const AstExpr *e, const char *inst)
+{
+    if (c->expr_depth >= MAX_EXPR_DEPTH) {
+        elab_error(c, e->loc, "expression nested more than %d deep", MAX_EXPR_DEPTH);
+        return val_poison();
+    }
+    if (c->g && c->g->nnodes >= MAX_NODES) {
+        if (c->g->nnodes == MAX_NODES)
+            elab_error(c, e->loc, "network too large: more than %d operators", MAX_NODES);
+        c->work = MAX_WORK + 2; /* stop executing statements */
+        return val_poison();
+    }
+    c->expr_depth++;
+    Val v = eval_expr_kind(c, e, inst);
+    c->expr_depth--;
+    return v;
+}
+
+static Val eval_expr_kind(Ctx *c, const AstExpr *e, const char *inst)
 {
     switch (e->kind) {
     case E_INT: return val_int(e->u.ival);
@@ -415,9 +443,12 @@ static bool match_tensor_type(Ctx *c, const AstParam *p, const Val *arg, Loc arg
     const IrValue *t = arg->t;
     char got[160];
     shape_str(&t->shape, got, sizeof got);
+    Frame *callee = c->frame;
     if (t->dtype != ty->dtype || t->shape.rank != ty->rank) {
-        elab_error(c, arg_loc, "argument '%s' is %s%s, but the block expects a %s tensor of rank %d",
+        c->frame = callee->caller; /* report at the call, not in the callee */
+        elab_error(c, arg_loc, "argument '%s' is %s%s, but the block expects dtype %s and rank %d",
                    p->name, dtype_name(t->dtype), got, dtype_name(ty->dtype), ty->rank);
+        c->frame = callee;
         diag_note(c->diag, p->loc, "parameter '%s' is declared here", p->name);
         return false;
     }
@@ -435,8 +466,7 @@ static bool match_tensor_type(Ctx *c, const AstParam *p, const Val *arg, Loc arg
             return false;
         }
         if (dv.i != t->shape.d[i]) {
-            Frame *callee = c->frame;
-            c->frame = callee->caller; /* report at the call, not in the callee */
+            c->frame = callee->caller;
             elab_error(c, arg_loc, "argument '%s' has shape %s, but dimension %d must be %lld",
                        p->name, got, i, (long long)dv.i);
             c->frame = callee;
@@ -447,7 +477,9 @@ static bool match_tensor_type(Ctx *c, const AstParam *p, const Val *arg, Loc arg
     return true;
 }
 
-static bool check_param_type(Ctx *c, const AstParam *p, Val *v, Loc loc)
+/* Checks (and widens int to float) a value for parameter p; is_default says
+ * whether it came from the declaration rather than a call. */
+static bool check_param_type(Ctx *c, const AstParam *p, Val *v, Loc loc, bool is_default)
 {
     ValKind want = p->type == PT_INT ? V_INT : p->type == PT_FLOAT ? V_FLOAT
                  : p->type == PT_BOOL ? V_BOOL : p->type == PT_STRING ? V_STRING : V_TENSOR;
@@ -456,9 +488,10 @@ static bool check_param_type(Ctx *c, const AstParam *p, Val *v, Loc loc)
     if (want == V_FLOAT && v->kind == V_INT)
         *v = val_float((double)v->i);
     if (v->kind != want) {
-        elab_error(c, loc, "argument '%s' must be %s, not %s", p->name, val_kind_name(want),
-                   val_kind_name(v->kind));
-        diag_note(c->diag, p->loc, "parameter '%s' is declared here", p->name);
+        elab_error(c, loc, "%s '%s' must be %s, not %s", is_default ? "the default of parameter" : "argument",
+                   p->name, val_kind_name(want), val_kind_name(v->kind));
+        if (!is_default)
+            diag_note(c->diag, p->loc, "parameter '%s' is declared here", p->name);
         return false;
     }
     return true;
@@ -508,7 +541,7 @@ static bool bind_args(Ctx *c, const AstBlock *b, const AstArgs *args, Frame *cal
     for (int k = 0; k < b->nparams; k++) {
         if (given[k]) {
             vals[k] = eval_expr(c, given[k], NULL);
-            if (!check_param_type(c, &b->params[k], &vals[k], given_loc[k]))
+            if (!check_param_type(c, &b->params[k], &vals[k], given_loc[k], false))
                 ok = false;
         }
     }
@@ -527,7 +560,7 @@ static bool bind_args(Ctx *c, const AstBlock *b, const AstArgs *args, Frame *cal
                 break;
             }
             vals[k] = eval_expr(c, p->dflt, NULL);
-            if (!check_param_type(c, p, &vals[k], p->dflt->loc)) {
+            if (!check_param_type(c, p, &vals[k], p->dflt->loc, true)) {
                 ok = false;
                 break;
             }
@@ -549,6 +582,11 @@ static Val call_block(Ctx *c, const AstBlock *b, const AstExpr *call, const char
             diag_note(c->diag, b->loc, "'%s' is defined here", b->name);
             return val_poison();
         }
+    if (!inst) {
+        elab_error(c, call->u.call.callee_loc, "call of block '%s' needs an instance name "
+                   "(bind it: name = %s(...))", b->name, b->name);
+        return val_poison();
+    }
     if (c->depth >= MAX_CALL_DEPTH) {
         elab_error(c, call->loc, "blocks nested more than %d deep", MAX_CALL_DEPTH);
         return val_poison();
@@ -560,19 +598,16 @@ static Val call_block(Ctx *c, const AstBlock *b, const AstExpr *call, const char
         int mark = c->nannots;
         c->frame = &callee;
         c->depth++;
-        bool annots_ok = true;
         for (int i = 0; i < b->annots.n; i++)
-            annots_ok &= elab_push_annot(c, &b->annots.items[i]);
-        if (annots_ok)
-            exec_stmts(c, &b->body);
+            elab_push_annot(c, &b->annots.items[i]);
+        exec_stmts(c, &b->body);
         elab_pop_annots(c, mark);
+        if (!callee.returned)
+            elab_error(c, b->loc, "block '%s' ends without 'return'", b->name);
         c->depth--;
         c->frame = callee.caller;
         if (callee.returned)
             result = callee.ret;
-        else if (annots_ok && diag_errors(c->diag) == 0) {
-            elab_error(c, b->loc, "block '%s' ends without 'return'", b->name);
-        }
     }
     strmap_free(callee.vars);
     return result;
@@ -651,15 +686,19 @@ static void exec_in(Ctx *c, const AstStmt *s)
 {
     if (!in_net(c) || c->frame->seq) {
         elab_error(c, s->loc, "'in' declarations belong at the top level of a net");
+        bind(c, s->u.in.name, val_poison());
         return;
     }
     Shape shape;
-    if (!eval_tensor_type(c, &s->u.in.type, &shape))
+    if (!eval_tensor_type(c, &s->u.in.type, &shape)) {
+        bind(c, s->u.in.name, val_poison()); /* later uses stay quiet */
         return;
+    }
     if (c->batch > 0 && shape.rank > 0)
         shape.d[0] = c->batch;
     if (lookup(c, s->u.in.name) || ir_find_input(c->g, s->u.in.name)) {
         elab_error(c, s->u.in.name_loc, "redefinition of '%s'", s->u.in.name);
+        bind(c, s->u.in.name, val_poison());
         return;
     }
     IrValue *v = ir_add_input(c->g, s->u.in.name, s->u.in.type.dtype, shape, s->u.in.name_loc);
@@ -770,11 +809,10 @@ static void exec_assert(Ctx *c, const AstStmt *s)
 static void exec_stmt(Ctx *c, const AstStmt *s)
 {
     int mark = c->nannots;
+    /* A bad annotation is reported and dropped; the statement still runs so
+     * the names it defines exist and later lines report nothing spurious. */
     for (int i = 0; i < s->annots.n; i++)
-        if (!elab_push_annot(c, &s->annots.items[i])) {
-            elab_pop_annots(c, mark);
-            return;
-        }
+        elab_push_annot(c, &s->annots.items[i]);
     switch (s->kind) {
     case S_IN: exec_in(c, s); break;
     case S_OUT: exec_out(c, s); break;
@@ -817,17 +855,21 @@ static const AstBlock *find_net(Ctx *c, const char *path, const char *want)
             if (!want || strcmp(f->blocks[i]->name, want) == 0)
                 found = f->blocks[i];
         }
+    const char *names = "";
+    for (int i = 0; i < f->nblocks; i++)
+        if (f->blocks[i]->is_net)
+            names = arena_printf(c->arena, "%s%s'%s'", names, *names ? ", " : "", f->blocks[i]->name);
     if (want && !found) {
         const AstBlock *b = strmap_get(c->prog->blocks, want);
         if (b && b->is_net)
             return b;
-        diag_file_error(c->diag, path, "no net named '%s'", want);
+        diag_file_error(c->diag, path, "no net named '%s'%s%s", want, nnets ? "; it defines " : "", names);
         return NULL;
     }
     if (!found)
         diag_file_error(c->diag, path, "defines no net (a file to compile needs 'net name(...) { ... }')");
     else if (nnets > 1 && !want) {
-        diag_file_error(c->diag, path, "defines %d nets; choose one with --net NAME", nnets);
+        diag_file_error(c->diag, path, "defines %d nets (%s); choose one with --net NAME", nnets, names);
         return NULL;
     }
     return found;
@@ -840,7 +882,7 @@ static bool parse_define(Ctx *c, const AstParam *p, const char *text, Val *out)
     switch (p->type) {
     case PT_INT: {
         errno = 0;
-        long long v = strtoll(text, &end, 0);
+        long long v = strtoll(text, &end, 10);
         if (*text && !*end && errno == 0)
             return *out = val_int(v), true;
         break;
@@ -874,8 +916,15 @@ static void elab_net(Ctx *c, const AstBlock *net, const ElabOptions *opt)
             if (strcmp(net->params[j].name, opt->defines[k].name) == 0)
                 found = j;
         if (found < 0) {
+            const char *names = "";
+            for (int j = 0; j < net->nparams; j++)
+                names = arena_printf(c->arena, "%s%s%s", names, j ? ", " : "", net->params[j].name);
             diag_error(c->diag, loc_none(), "-D %s: net '%s' has no parameter '%s'", opt->defines[k].name,
                        net->name, opt->defines[k].name);
+            if (net->nparams)
+                diag_note(c->diag, net->loc, "net '%s' has the parameters %s", net->name, names);
+            else
+                diag_note(c->diag, net->loc, "net '%s' has no parameters", net->name);
             ok = false;
         }
     }
@@ -896,7 +945,7 @@ static void elab_net(Ctx *c, const AstBlock *net, const ElabOptions *opt)
             ok = false;
         } else {
             v = eval_expr(c, p->dflt, NULL);
-            ok = check_param_type(c, p, &v, p->dflt->loc);
+            ok = check_param_type(c, p, &v, p->dflt->loc, true);
         }
         bind(c, p->name, v);
     }

@@ -13,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_ATTRS = 16, MAX_PARAMS = 8, MAX_DATA = 64 };
+enum { MAX_ATTRS = 16, MAX_PARAMS = 8, MAX_DATA = 64, MAX_LIST_ATTR = 64 };
+
+/* The largest learned tensor accepted (2^34 elements, 64 GiB of f32): far
+ * beyond real layers, small enough that sizes never overflow later. */
+#define MAX_PARAM_ELEMS ((int64_t)1 << 34)
 
 static const char *attr_type_name(AttrType t)
 {
@@ -39,7 +43,7 @@ static bool to_attr(Ctx *c, const Val *v, AttrType t, IrAttr *out)
             items = &one, n = 1;
         else if (v->kind != V_LIST)
             return false;
-        if ((t == ATK_INT2 && n != 1 && n != 2) || n > SHAPE_MAX_RANK)
+        if ((t == ATK_INT2 && n != 1 && n != 2) || n > MAX_LIST_ATTR)
             return false;
         int len = t == ATK_INT2 ? 2 : n;
         out->kind = AK_INTS, out->n = len;
@@ -84,6 +88,18 @@ static Val parse_default(const char *text, AttrType t)
     return val_int(strtoll(text, NULL, 10));
 }
 
+/* Points at where a clashing parameter key was first made; when that is the
+ * same place, a loop made it twice. */
+static void note_first_param(Ctx *c, const char *key, Loc now)
+{
+    Loc first = ir_find_param(c->g, key)->loc;
+    if (first.file == now.file && first.line == now.line && first.col == now.col)
+        diag_note(c->diag, loc_none(), "'%s' is created again on each pass of the enclosing loop or seq; "
+                  "give each instance its own name, e.g. with a name template \"name_{i}\"", key);
+    else
+        diag_note(c->diag, first, "'%s' was first created here", key);
+}
+
 Val elab_make_node(Ctx *c, OpKind op, const char *inst, int ndata, IrValue **data, int nattr,
                    IrAttr *attr, Loc loc)
 {
@@ -107,10 +123,17 @@ Val elab_make_node(Ctx *c, OpKind op, const char *inst, int ndata, IrValue **dat
         }
         for (int i = 0; i < np; i++) {
             const char *key = arena_printf(c->arena, "%s.%s", inst, ps[i].suffix);
+            int64_t numel = shape_numel(&ps[i].shape);
+            if (numel < 0 || numel > MAX_PARAM_ELEMS) {
+                char buf[200];
+                elab_error(c, loc, "%s: parameter '%s' would have shape %s, more than 2^34 elements", info->name,
+                           key, shape_str(&ps[i].shape, buf, sizeof buf));
+                return val_poison();
+            }
             IrValue *p = ir_add_param(c->g, key, DT_F32, ps[i].shape, loc);
             if (!p) {
                 elab_error(c, loc, "duplicate parameter name '%s'", key);
-                diag_note(c->diag, ir_find_param(c->g, key)->loc, "'%s' was first created here", key);
+                note_first_param(c, key, loc);
                 return val_poison();
             }
             in[nin++] = p;
@@ -352,7 +375,7 @@ static Val builtin_param(Ctx *c, const AstExpr *call, const Args *a, const char 
     IrValue *p = ir_add_param(c->g, inst, DT_F32, s, call->loc);
     if (!p) {
         elab_error(c, at, "duplicate parameter name '%s'", inst);
-        diag_note(c->diag, ir_find_param(c->g, inst)->loc, "'%s' was first created here", inst);
+        note_first_param(c, inst, call->loc);
         return val_poison();
     }
     p->init = arena_strdup(c->g->arena, init);
@@ -416,10 +439,12 @@ static bool has_word(const char *list, const char *w)
     return false;
 }
 
-/* Checks the value rules of the known annotations; returns an error text. */
-static const char *check_annot_values(Ctx *c, const IrAnnot *an)
+/* Checks the value rules of the known annotations; returns an error text and
+ * the index of the offending argument in *bad. */
+static const char *check_annot_values(Ctx *c, const IrAnnot *an, int *bad)
 {
     for (int i = 0; i < an->nargs; i++) {
+        *bad = i;
         const IrAttr *x = &an->args[i];
         const char *k = x->key ? x->key : "";
         if (!strcmp(an->name, "precision")) {
@@ -492,10 +517,11 @@ bool elab_push_annot(Ctx *c, const AstAnnot *a)
                            rule->npos == 1 ? "" : "s", npos);
             ok = false;
         }
-        const char *why = ok ? check_annot_values(c, &an) : NULL;
+        int bad = 0;
+        const char *why = ok ? check_annot_values(c, &an, &bad) : NULL;
         if (why) {
             if (report)
-                elab_error(c, a->loc, "%s", why);
+                elab_error(c, v.ast[bad].loc, "%s", why);
             ok = false;
         }
     }

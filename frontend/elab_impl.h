@@ -77,6 +77,7 @@ typedef struct Ctx {
     Frame *frame;
     int64_t batch;        /* --batch: first dim of every input, 0 = as declared */
     int depth;            /* nested block calls, bounded */
+    int expr_depth;       /* nested expression evaluation, bounded */
     int64_t work;         /* statements executed, bounded so nothing hangs */
     IrAnnot *annots;      /* annotations in force for nodes being created */
     int nannots, cap_annots;

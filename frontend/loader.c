@@ -22,7 +22,12 @@ typedef struct Loader {
     Diag *diag;
     Program *prog;
     StrMap *loaded;     /* canonical path -> AstFile* (or the sentinel below while loading) */
-    const char *stack[MAX_IMPORT_DEPTH];
+    /* The chain of files being loaded: each one's canonical key, its path as
+     * written and the import statement that brought it in. */
+    struct {
+        const char *key, *path;
+        Loc from;
+    } stack[MAX_IMPORT_DEPTH];
     int depth;
     bool failed;
 } Loader;
@@ -74,9 +79,12 @@ static AstFile *load_file(Loader *L, const char *path, Loc from)
     const char *key = realpath(path, real) ? arena_strdup(L->arena, real) : path;
     void *seen = strmap_get(L->loaded, key);
     if (seen == &loading_sentinel) {
-        diag_error(L->diag, from, "import cycle: '%s' imports itself", path);
-        for (int i = 0; i < L->depth; i++)
-            diag_note(L->diag, loc_none(), "  %s%s", L->stack[i], i + 1 < L->depth ? " imports" : "");
+        int start = 0;
+        while (start < L->depth && strcmp(L->stack[start].key, key) != 0)
+            start++;
+        diag_error(L->diag, from, "import cycle: '%s' is already being imported", path);
+        for (int i = start + 1; i < L->depth; i++)
+            diag_note(L->diag, L->stack[i].from, "'%s' imports '%s'", L->stack[i - 1].path, L->stack[i].path);
         L->failed = true;
         return NULL;
     }
@@ -101,7 +109,9 @@ static AstFile *load_file(Loader *L, const char *path, Loc from)
         return NULL;
     }
     strmap_put(L->loaded, key, &loading_sentinel);
-    L->stack[L->depth++] = kept_path;
+    L->stack[L->depth].key = key;
+    L->stack[L->depth].path = kept_path;
+    L->stack[L->depth++].from = from;
     const char *dir = dir_of(L->arena, kept_path);
     for (int i = 0; i < f->nimports; i++) {
         const char *p = f->imports[i].path;

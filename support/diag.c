@@ -29,6 +29,9 @@ Diag *diag_new(FILE *out)
 
 void diag_free(Diag *d)
 {
+    if (d && d->limit && d->nerrors > d->limit)
+        fprintf(d->out, "netc: note: %d more error%s not shown (--max-errors %d)\n", d->nerrors - d->limit,
+                d->nerrors - d->limit == 1 ? "" : "s", d->limit);
     if (d)
         free(d->src);
     free(d);

@@ -25,6 +25,7 @@ typedef enum { SEV_ERROR, SEV_WARNING, SEV_NOTE } Severity;
 typedef struct Diag Diag;
 
 Diag *diag_new(FILE *out);
+/* Says how many errors the limit hid, then frees d. */
 void diag_free(Diag *d);
 /* Registers the text of a source file so diagnostics can quote it. The text is
  * not copied and must outlive the Diag. */

@@ -34,6 +34,12 @@ for src in "$kind"/*.net; do
         ;;
     *) echo "unknown kind $kind"; exit 2 ;;
     esac
+    case $actual in
+    *"exit status: 126"|*"exit status: 127"|*"exit status: 13"[0-9])
+        echo "ERROR $src: netc did not run or crashed (${actual##*exit status: }); nothing recorded"
+        fail=$((fail + 1))
+        continue ;;
+    esac
     if [ "$update" = --update ]; then
         printf '%s\n' "$actual" > "$expected"
         echo "updated $expected"
@@ -62,4 +68,4 @@ for src in "$kind"/*.net; do
 done
 rm -f /tmp/golden.diff.$$
 echo "golden $kind: $pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ] || [ "$update" = --update ]
+[ "$fail" -eq 0 ] && { [ "$pass" -gt 0 ] || [ "$update" = --update ]; }
