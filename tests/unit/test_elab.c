@@ -268,6 +268,35 @@ static void test_runaway_loop_is_an_error(void **state)
     result_free(&r);
 }
 
+/* 20,000 chained additions nest 20,000 deep although the parser's stack
+ * stays flat: an error, not a stack overflow. */
+static void test_deep_expression_is_an_error(void **state)
+{
+    size_t n = 20000, len = 0;
+    char *text = malloc(4 * n + 200);
+    len += (size_t)sprintf(text, "net n() {\n  in x: f32[1, 4];\n  k = ");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(text + len, "1+");
+    sprintf(text + len, "1;\n  out y = relu(x);\n}\n");
+    Result r = elab(text);
+    free(text);
+    assert_null(r.g);
+    assert_non_null(strstr(r.messages, "main.net:3:7: error: expression nested more than 1000 deep"));
+    result_free(&r);
+}
+
+static void test_absurd_layer_size_is_an_error(void **state)
+{
+    Result r = elab("net n() {\n"
+                    "  in x: f32[1, 3, 8, 8];\n"
+                    "  c = conv2d(x, 1099511627776, 3);\n"
+                    "  out y = c;\n"
+                    "}\n");
+    assert_null(r.g);
+    assert_non_null(strstr(r.messages, "parameter 'c.weight' would have shape [1099511627776, 3, 3, 3]"));
+    result_free(&r);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir))
@@ -283,6 +312,8 @@ int main(void)
         cmocka_unit_test(test_errors_are_collected_and_located),
         cmocka_unit_test(test_duplicate_params_and_recursion),
         cmocka_unit_test(test_runaway_loop_is_an_error),
+        cmocka_unit_test(test_deep_expression_is_an_error),
+        cmocka_unit_test(test_absurd_layer_size_is_an_error),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[600];
