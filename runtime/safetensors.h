@@ -60,8 +60,8 @@ void rt_tlist_free(TensorList *l);
  * Reads every tensor of a .safetensors file and appends them to out (in data
  * order). With to_f32, F16 and BF16 tensors are converted to F32 (exactly:
  * every half value is a float) and file_dtype keeps the stored dtype; other
- * dtypes are kept as stored. Returns false after reporting to d, leaving out
- * as it was.
+ * dtypes are kept as stored. out must own its tensors (not borrowed).
+ * Returns false after reporting to d, leaving out as it was.
  */
 bool rt_safetensors_read(const char *path, TensorList *out, bool to_f32, Diag *d);
 

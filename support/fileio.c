@@ -38,6 +38,7 @@ char *fio_read_all(const char *path, size_t max_size, size_t *len, Diag *d)
         cap = (size_t)st.st_size + 2; /* +1 for the NUL, +1 to see EOF in one read */
     }
     char *buf = xmalloc(cap);
+    size_t limit = max_size < SIZE_MAX ? max_size + 1 : SIZE_MAX; /* one past: detects "too big" */
     for (;;) {
         if (n == cap - 1) {
             if (n >= max_size)
@@ -46,8 +47,8 @@ char *fio_read_all(const char *path, size_t max_size, size_t *len, Diag *d)
             buf = xrealloc(buf, cap);
         }
         size_t want = cap - 1 - n;
-        if (want > max_size + 1 - n) /* read one byte past the cap to detect it */
-            want = max_size + 1 - n;
+        if (want > limit - n)
+            want = limit - n;
         size_t got = fread(buf + n, 1, want, f);
         n += got;
         if (n > max_size)

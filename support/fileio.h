@@ -10,7 +10,8 @@
  * temporary file in the target's directory (mkstemp), and fio_atomic_commit
  * flushes, fsyncs and renames it over the target. On any failure the
  * temporary file is removed and an existing target is left untouched, so an
- * interrupted run never leaves a half-written weights file behind.
+ * interrupted run never leaves a half-written weights file behind. (A
+ * symbolic link at the target is replaced by the new file, not followed.)
  *
  * Every failure is reported to the Diag as `path: error: <what>: <strerror>`.
  */
