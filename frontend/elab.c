@@ -602,7 +602,7 @@ static Val call_block(Ctx *c, const AstBlock *b, const AstExpr *call, const char
             elab_push_annot(c, &b->annots.items[i]);
         exec_stmts(c, &b->body);
         elab_pop_annots(c, mark);
-        if (!callee.returned)
+        if (!callee.returned && !c->halted)
             elab_error(c, b->loc, "block '%s' ends without 'return'", b->name);
         c->depth--;
         c->frame = callee.caller;
@@ -670,7 +670,7 @@ static void exec_stmt(Ctx *c, const AstStmt *s);
 
 static void exec_stmts(Ctx *c, const AstStmts *body)
 {
-    for (int i = 0; i < body->n && !c->frame->returned; i++) {
+    for (int i = 0; i < body->n && !c->frame->returned && !c->halted; i++) {
         if (++c->work > MAX_WORK) {
             if (c->work == MAX_WORK + 1)
                 elab_error(c, body->items[i]->loc, "network too large: more than %d statements executed", MAX_WORK);
@@ -804,6 +804,7 @@ static void exec_assert(Ctx *c, const AstStmt *s)
     if (s->u.assert_.message && !msg)
         return;
     elab_error(c, s->u.assert_.cond->loc, "assertion failed%s%s", msg ? ": " : "", msg ? msg : "");
+    c->halted = true; /* what follows relied on the assertion */
 }
 
 static void exec_stmt(Ctx *c, const AstStmt *s)
@@ -827,7 +828,10 @@ static void exec_stmt(Ctx *c, const AstStmt *s)
             elab_error(c, s->loc, "'return' inside seq");
             break;
         }
-        c->frame->ret = eval_expr(c, s->u.expr.value, NULL);
+        /* The returned expression is the block instance itself, so
+         * `return seq(x) { ... }` numbers its layers right under the
+         * block's name, as a module that is an nn.Sequential. */
+        c->frame->ret = eval_expr(c, s->u.expr.value, c->frame->prefix);
         c->frame->returned = true;
         break;
     case S_FOR: exec_for(c, s); break;

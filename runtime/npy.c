@@ -182,7 +182,7 @@ static bool hp_shape(HeaderParser *p, Shape *s)
         return hp_fail(p, "expected a shape tuple");
     s->rank = 0;
     while (!hp_accept(p, close)) {
-        int64_t v;
+        int64_t v = 0;
         size_t at = p->pos;
         if (!hp_dim(p, &v))
             return false;

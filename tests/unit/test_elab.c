@@ -119,6 +119,26 @@ static void test_seq_numbering(void **state)
     result_free(&r);
 }
 
+/* `return seq(...)` makes the block itself the Sequential: its layers are
+ * numbered right under the block's instance name. */
+static void test_return_seq_names_under_the_block(void **state)
+{
+    Result r = elab("block ConvBN(x: f32[N, C, H, W], c: int) {\n"
+                    "  return seq(x) { conv2d(_, c, 3, padding = 1, bias = false); batchnorm(_); relu6(_); };\n"
+                    "}\n"
+                    "net n() {\n"
+                    "  in x: f32[1, 3, 8, 8];\n"
+                    "  features = seq(x) { ConvBN(_, 8); ConvBN(_, 4); };\n"
+                    "  out y = features;\n"
+                    "}\n");
+    assert_non_null(r.g);
+    assert_true(has_param(r.g, "features.0.0.weight", 4, (int64_t[]){8, 3, 3, 3}));
+    assert_true(has_param(r.g, "features.0.1.running_var", 1, (int64_t[]){8}));
+    assert_true(has_param(r.g, "features.1.0.weight", 4, (int64_t[]){4, 8, 3, 3}));
+    assert_int_equal(r.g->nparams, 10);
+    result_free(&r);
+}
+
 static void test_name_templates_and_loops(void **state)
 {
     Result r = elab("net n(layers: int = 3) {\n"
@@ -304,6 +324,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_assignment_names_instances),
         cmocka_unit_test(test_seq_numbering),
+        cmocka_unit_test(test_return_seq_names_under_the_block),
         cmocka_unit_test(test_name_templates_and_loops),
         cmocka_unit_test(test_typed_params_bind_dims),
         cmocka_unit_test(test_ternary_is_lazy),
