@@ -8,7 +8,11 @@
 #   diag  <name>.net -> <name>.err   stderr and exit status of `netc check`
 #   ir    <name>.net -> <name>.ir    stdout of `netc dump`, which must also
 #                                    round-trip: dump of the .ir equals itself
-# A case may begin with a line `# args: ...` giving extra netc options.
+#   cli   <name>.sh  -> <name>.err   stdout + stderr + exit status of a small
+#                                    script run with $NETC and a scratch
+#                                    directory $TMP (shown as $TMP in output):
+#                                    errors of run/init/usage, bad files
+# A .net case may begin with a line `# args: ...` giving extra netc options.
 # --update rewrites the expected files from the current netc (review the diff
 # with git before committing). Never edit expected files by hand.
 set -u
@@ -18,8 +22,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 dir=$here/golden/$kind
 cd "$here/golden" || exit 2   # paths in messages are relative: kind/name.net
 pass=0 fail=0
-for src in "$kind"/*.net; do
-    name=${src%.net}
+ext=net
+[ "$kind" = cli ] && ext=sh
+for src in "$kind"/*."$ext"; do
+    name=${src%."$ext"}
     args=$(sed -n '1s/^# args: //p' "$src")
     case $kind in
     diag)
@@ -31,6 +37,13 @@ for src in "$kind"/*.net; do
         expected=$name.ir
         # shellcheck disable=SC2086
         actual=$("$netc" dump $args "$src" 2>/dev/null; echo "exit status: $?")
+        ;;
+    cli)
+        expected=$name.err
+        scratch=$(mktemp -d)
+        actual=$(NETC=$netc TMP=$scratch bash "$src" 2>&1; echo "exit status: $?")
+        actual=${actual//$scratch/\$TMP}
+        rm -rf "$scratch"
         ;;
     *) echo "unknown kind $kind"; exit 2 ;;
     esac

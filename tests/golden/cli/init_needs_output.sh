@@ -1,0 +1,2 @@
+# init writes a weights file, so it needs -o.
+"$NETC" init ../../examples/mlp.net

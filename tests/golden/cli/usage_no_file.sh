@@ -1,0 +1,2 @@
+# A command without an input file.
+"$NETC" stats

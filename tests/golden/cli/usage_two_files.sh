@@ -1,0 +1,2 @@
+# Two input files.
+"$NETC" check ../../examples/mlp.net ../../examples/lenet.net

@@ -1,0 +1,2 @@
+# An unknown command.
+"$NETC" compile ../../examples/mlp.net

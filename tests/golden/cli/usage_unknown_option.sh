@@ -1,0 +1,2 @@
+# An unknown option.
+"$NETC" check --frobnicate ../../examples/mlp.net
