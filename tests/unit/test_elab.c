@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "../../frontend/elab.h"
+#include "test_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,16 +25,10 @@ typedef struct Result {
     int errors;
 } Result;
 
-static char tmpdir[] = "/tmp/netc-test-elab-XXXXXX";
-
 static const char *write_source(const char *name, const char *text)
 {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    const char *path = tmp_path(name);
+    write_bytes(path, text, strlen(text));
     return path;
 }
 
@@ -41,14 +36,12 @@ static Result elab_opts(const char *text, const ElabOptions *opt)
 {
     Result r = {0};
     const char *path = write_source("main.net", text);
-    size_t len = 0;
-    FILE *out = open_memstream(&r.messages, &len);
+    Captured c;
+    cap_open(&c);
     Arena *a = arena_new();
-    Diag *d = diag_new(out);
-    r.g = elab_file(a, d, path, opt);
-    r.errors = diag_errors(d);
-    diag_free(d);
-    fclose(out);
+    r.g = elab_file(a, c.d, path, opt);
+    r.errors = diag_errors(c.d);
+    r.messages = cap_finish(&c);
     arena_free(a);
     return r;
 }
@@ -319,8 +312,6 @@ static void test_absurd_layer_size_is_an_error(void **state)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir))
-        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_assignment_names_instances),
         cmocka_unit_test(test_seq_numbering),
@@ -336,10 +327,5 @@ int main(void)
         cmocka_unit_test(test_deep_expression_is_an_error),
         cmocka_unit_test(test_absurd_layer_size_is_an_error),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0)
-        return 1;
-    return failed;
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

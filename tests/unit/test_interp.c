@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "../../runtime/interp.h"
+#include "test_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -41,35 +42,6 @@ static Tensor *tens(DType dt, Shape s, const float *vals)
 }
 
 static Loc at(int line, int col) { return (Loc){"net.net", line, col, 1}; }
-
-/* Diagnostics written to a memory buffer. */
-typedef struct Captured {
-    char *text;
-    size_t len;
-    FILE *f;
-    Diag *d;
-} Captured;
-
-static void capture(Captured *c)
-{
-    c->text = NULL;
-    c->f = open_memstream(&c->text, &c->len);
-    assert_non_null(c->f);
-    c->d = diag_new(c->f);
-}
-
-static const char *captured(Captured *c)
-{
-    fflush(c->f);
-    return c->text ? c->text : "";
-}
-
-static void release(Captured *c)
-{
-    diag_free(c->d);
-    fclose(c->f);
-    free(c->text);
-}
 
 static void expect_contains(const char *text, const char *needle)
 {
@@ -147,10 +119,10 @@ static void run_and_check(DType in_dt, DType weight_dt)
     Tensor *x = tens(in_dt, (Shape){2, {2, 3}}, x_vals);
     Tensor *outs[3] = {NULL, NULL, NULL};
     Captured c;
-    capture(&c);
+    cap_open(&c);
     bool ok = rt_interp_run(t.g, (Tensor *const[]){x}, outs, c.d);
     if (!ok)
-        fail_msg("run failed:\n%s", captured(&c));
+        fail_msg("run failed:\n%s", cap_text(&c));
     assert_int_equal(diag_errors(c.d), 0);
     expect_values(outs[0], (Shape){2, {2, 2}}, (float[]){0, 9, 0, 1});
     expect_values(outs[1], (Shape){2, {2, 2}}, (float[]){0, 3, 0, 1});
@@ -161,7 +133,7 @@ static void run_and_check(DType in_dt, DType weight_dt)
     for (int i = 0; i < 3; i++)
         tensor_free(outs[i]);
     tensor_free(x);
-    release(&c);
+    cap_close(&c);
     ir_graph_free(t.g);
 }
 
@@ -183,7 +155,7 @@ static void test_output_twice(void **state)
     Tensor *in = tens(DT_F32, (Shape){1, {3}}, (float[]){-1, 0, 2});
     Tensor *outs[2];
     Captured c;
-    capture(&c);
+    cap_open(&c);
     assert_true(rt_interp_run(g, (Tensor *const[]){in}, outs, c.d));
     assert_ptr_not_equal(outs[0], outs[1]);
     expect_values(outs[0], (Shape){1, {3}}, (float[]){0, 0, 2});
@@ -191,7 +163,7 @@ static void test_output_twice(void **state)
     tensor_free(outs[0]);
     tensor_free(outs[1]);
     tensor_free(in);
-    release(&c);
+    cap_close(&c);
     ir_graph_free(g);
 }
 
@@ -217,7 +189,7 @@ static void test_long_lived_values(void **state)
     Tensor *in = tens(DT_F32, (Shape){1, {4}}, xs);
     Tensor *outs[1];
     Captured cap;
-    capture(&cap);
+    cap_open(&cap);
     assert_true(rt_interp_run(g, (Tensor *const[]){in}, outs, cap.d));
     for (int i = 0; i < 4; i++) {
         double r = xs[i] > 0 ? xs[i] : 0, want = (r + 1 / (1 + exp(-r))) * xs[i];
@@ -225,7 +197,7 @@ static void test_long_lived_values(void **state)
     }
     tensor_free(outs[0]);
     tensor_free(in);
-    release(&cap);
+    cap_close(&cap);
     ir_graph_free(g);
 }
 
@@ -235,15 +207,15 @@ static void test_input_shape_mismatch(void **state)
     Tensor *x = tens(DT_F32, (Shape){2, {3, 2}}, x_vals);
     Tensor *outs[3] = {(Tensor *)1, (Tensor *)1, (Tensor *)1};
     Captured c;
-    capture(&c);
+    cap_open(&c);
     assert_false(rt_interp_run(t.g, (Tensor *const[]){x}, outs, c.d));
-    const char *msg = captured(&c);
+    const char *msg = cap_text(&c);
     expect_contains(msg, "net.net:2:5: error: input 'x' expects f32[2, 3], got f32[3, 2]");
     assert_int_equal(diag_errors(c.d), 1);
     for (int i = 0; i < 3; i++)
         assert_null(outs[i]);
     tensor_free(x);
-    release(&c);
+    cap_close(&c);
     ir_graph_free(t.g);
 }
 
@@ -253,11 +225,11 @@ static void test_input_dtype_mismatch(void **state)
     Tensor *x = tens(DT_I32, (Shape){2, {2, 3}}, x_vals);
     Tensor *outs[3];
     Captured c;
-    capture(&c);
+    cap_open(&c);
     assert_false(rt_interp_run(t.g, (Tensor *const[]){x}, outs, c.d));
-    expect_contains(captured(&c), "input 'x' expects f32[2, 3], got i32[2, 3]");
+    expect_contains(cap_text(&c), "input 'x' expects f32[2, 3], got i32[2, 3]");
     tensor_free(x);
-    release(&c);
+    cap_close(&c);
     ir_graph_free(t.g);
 }
 
@@ -266,10 +238,10 @@ static void test_missing_input(void **state)
     Net t = build(DT_F32, true, true, DT_F32);
     Tensor *outs[3];
     Captured c;
-    capture(&c);
+    cap_open(&c);
     assert_false(rt_interp_run(t.g, (Tensor *const[]){NULL}, outs, c.d));
-    expect_contains(captured(&c), "input 'x' was not given");
-    release(&c);
+    expect_contains(cap_text(&c), "input 'x' was not given");
+    cap_close(&c);
     ir_graph_free(t.g);
 }
 
@@ -280,16 +252,16 @@ static void test_unbound_params(void **state)
     Tensor *x = tens(DT_F32, (Shape){2, {2, 3}}, x_vals);
     Tensor *outs[3];
     Captured c;
-    capture(&c);
+    cap_open(&c);
     assert_false(rt_interp_run(t.g, (Tensor *const[]){x}, outs, c.d));
-    const char *msg = captured(&c);
+    const char *msg = cap_text(&c);
     expect_contains(msg, "net.net:3:5: error: parameter 'fc.weight' has no data bound");
     expect_contains(msg, "parameter 'fc.bias' has no data bound");
     assert_int_equal(diag_errors(c.d), 2);
     for (int i = 0; i < 3; i++)
         assert_null(outs[i]);
     tensor_free(x);
-    release(&c);
+    cap_close(&c);
     ir_graph_free(t.g);
 }
 
@@ -300,11 +272,11 @@ static void test_param_wrong_shape(void **state)
     Tensor *x = tens(DT_F32, (Shape){2, {2, 3}}, x_vals);
     Tensor *outs[3];
     Captured c;
-    capture(&c);
+    cap_open(&c);
     assert_false(rt_interp_run(t.g, (Tensor *const[]){x}, outs, c.d));
-    expect_contains(captured(&c), "parameter 'fc.bias' expects shape [2], bound data has [3]");
+    expect_contains(cap_text(&c), "parameter 'fc.bias' expects shape [2], bound data has [3]");
     tensor_free(x);
-    release(&c);
+    cap_close(&c);
     ir_graph_free(t.g);
 }
 
@@ -316,15 +288,15 @@ static void test_kernel_error_names_node(void **state)
     Tensor *x = tens(DT_F32, (Shape){2, {2, 3}}, x_vals);
     Tensor *outs[3];
     Captured c;
-    capture(&c);
+    cap_open(&c);
     assert_false(rt_interp_run(t.g, (Tensor *const[]){x}, outs, c.d));
-    const char *msg = captured(&c);
+    const char *msg = cap_text(&c);
     expect_contains(msg, "net.net:3:5: error: fc (linear): output shape [2, 5] disagrees");
     assert_int_equal(diag_errors(c.d), 1);
     for (int i = 0; i < 3; i++)
         assert_null(outs[i]);
     tensor_free(x);
-    release(&c);
+    cap_close(&c);
     ir_graph_free(t.g);
 }
 
@@ -341,11 +313,11 @@ static void test_kernel_error_unnamed_node(void **state)
     Tensor *in = tens(DT_F32, (Shape){1, {3}}, (float[]){1, 2, 3});
     Tensor *outs[1];
     Captured c;
-    capture(&c);
+    cap_open(&c);
     assert_false(rt_interp_run(g, (Tensor *const[]){in}, outs, c.d));
-    expect_contains(captured(&c), "net.net:7:9: error: relu #0: ");
+    expect_contains(cap_text(&c), "net.net:7:9: error: relu #0: ");
     tensor_free(in);
-    release(&c);
+    cap_close(&c);
     ir_graph_free(g);
 }
 

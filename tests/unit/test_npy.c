@@ -15,93 +15,12 @@
 #include <cmocka.h>
 
 #include "../../runtime/npy.h"
+#include "test_util.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ---- helpers: a temporary directory and captured diagnostics ---- */
-
-static char tmpdir[64];
-
-static int setup_dir(void **state)
-{
-    strcpy(tmpdir, "/tmp/netc_npy_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    DIR *dir = opendir(tmpdir);
-    struct dirent *e;
-    char p[512];
-    while (dir && (e = readdir(dir)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name), unlink(p);
-    if (dir)
-        closedir(dir);
-    return rmdir(tmpdir);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char p[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n + 1);
-    assert_int_equal(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
-/* Diagnostics go to a memory stream so tests can look at the text. */
-typedef struct Captured {
-    Diag *d;
-    FILE *f;
-    char *text;
-    size_t len;
-} Captured;
-
-static void cap_open(Captured *c)
-{
-    c->text = NULL;
-    c->f = open_memstream(&c->text, &c->len);
-    c->d = diag_new(c->f);
-}
-
-static const char *cap_text(Captured *c)
-{
-    fflush(c->f);
-    return c->text;
-}
-
-static void cap_close(Captured *c)
-{
-    diag_free(c->d);
-    fclose(c->f);
-    free(c->text);
-}
 
 /* ---- round trips ---- */
 
@@ -448,7 +367,7 @@ static void test_missing_file(void **state)
     cap_open(&c);
     assert_null(rt_npy_read(tmp_path("nonexistent.npy"), c.d));
     assert_non_null(strstr(cap_text(&c), "nonexistent.npy: error: cannot open: No such file"));
-    assert_null(rt_npy_read(tmpdir, c.d));
+    assert_null(rt_npy_read(test_dir(), c.d));
     assert_non_null(strstr(cap_text(&c), "not a regular file"));
     cap_close(&c);
 }
@@ -466,5 +385,5 @@ int main(void)
         cmocka_unit_test(test_truncated_everywhere),
         cmocka_unit_test(test_missing_file),
     };
-    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -18,14 +18,12 @@
 #include <string.h>
 
 #include "../../frontend/ast.h"
+#include "test_util.h"
 
 /* One parse with its diagnostics captured in memory. */
 typedef struct Run {
     Arena *arena;
-    Diag *diag;
-    FILE *out;
-    char *msgs;
-    size_t msgs_len;
+    Captured cap; /* cap.text: the diagnostics */
     AstFile *file;
 } Run;
 
@@ -33,11 +31,10 @@ static Run *run_bytes(const char *text, size_t len)
 {
     Run *r = calloc(1, sizeof *r);
     r->arena = arena_new();
-    r->out = open_memstream(&r->msgs, &r->msgs_len);
-    r->diag = diag_new(r->out);
-    diag_add_source(r->diag, "t.net", text, len);
-    r->file = ast_parse(r->arena, r->diag, "t.net", text, len);
-    fflush(r->out);
+    cap_open(&r->cap);
+    diag_add_source(r->cap.d, "t.net", text, len);
+    r->file = ast_parse(r->arena, r->cap.d, "t.net", text, len);
+    cap_text(&r->cap); /* flushes: cap.text now holds every message */
     return r;
 }
 
@@ -45,9 +42,7 @@ static Run *run(const char *text) { return run_bytes(text, strlen(text)); }
 
 static void run_free(Run *r)
 {
-    diag_free(r->diag);
-    fclose(r->out);
-    free(r->msgs);
+    cap_close(&r->cap);
     arena_free(r->arena);
     free(r);
 }
@@ -56,7 +51,7 @@ static void run_free(Run *r)
 static const char *first_error(const Run *r)
 {
     static char line[512];
-    const char *m = r->msgs ? r->msgs : "";
+    const char *m = r->cap.text ? r->cap.text : "";
     size_t n = strcspn(m, "\n");
     snprintf(line, sizeof line, "%.*s", (int)n, m);
     return line;
@@ -67,7 +62,7 @@ static Run *ok(const char *text)
 {
     Run *r = run(text);
     if (!r->file)
-        fail_msg("unexpected parse failure:\n%s", r->msgs);
+        fail_msg("unexpected parse failure:\n%s", r->cap.text);
     return r;
 }
 
@@ -529,7 +524,7 @@ static void expect_error(const char *src, const char *first)
         fail_msg("parsed without error: %s", src);
     if (strcmp(first_error(r), first) != 0)
         fail_msg("for:\n%s\nexpected: %s\n     got: %s\nall:\n%s", src, first, first_error(r),
-                 r->msgs);
+                 r->cap.text);
     run_free(r);
 }
 
@@ -592,14 +587,14 @@ static void test_error_caret(void **state)
 {
     Run *r = run("net a() {\n    y = conv2d(x, 3 3);\n}\n");
     assert_null(r->file);
-    assert_string_equal(r->msgs,
+    assert_string_equal(r->cap.text,
                         "t.net:2:21: error: syntax error: unexpected integer literal '3', "
                         "expected \",\" or \")\"\n"
                         "    2 |     y = conv2d(x, 3 3);\n"
                         "      |                     ^\n");
     run_free(r);
     r = run("net a() { x: f32[1] = 2; in y: float16[1]; }");
-    assert_string_equal(strstr(r->msgs, "unknown dtype"),
+    assert_string_equal(strstr(r->cap.text, "unknown dtype"),
                         "unknown dtype 'float16'\n"
                         "    1 | net a() { x: f32[1] = 2; in y: float16[1]; }\n"
                         "      |                                ^~~~~~~\n");
@@ -611,7 +606,7 @@ static void test_unclosed_bracket_note(void **state)
 {
     Run *r = run("net a() {\n    if x {\n        y = 2;\n\n");
     assert_null(r->file);
-    assert_string_equal(r->msgs,
+    assert_string_equal(r->cap.text,
                         "t.net:3:15: error: syntax error: unexpected end of file, "
                         "expected statement or \"}\"\n"
                         "    3 |         y = 2;\n"
@@ -647,15 +642,15 @@ static void test_several_errors(void **state)
                  "blok B() { t = 1; }\n"          /* 8: misspelt keyword */
                  "net c() { in q: f33[1]; }\n");  /* 9: unknown dtype */
     assert_null(r->file);
-    assert_int_equal(diag_errors(r->diag), 7);
-    assert_int_equal(count_errors(r->msgs), 7);
+    assert_int_equal(diag_errors(r->cap.d), 7);
+    assert_int_equal(count_errors(r->cap.text), 7);
     const char *lines[] = {"t.net:1:16:", "t.net:3:5:", "t.net:4:18:", "t.net:5:18:",
                            "t.net:6:16:", "t.net:8:1:", "t.net:9:17:"};
-    const char *p = r->msgs;
+    const char *p = r->cap.text;
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
         p = strstr(p, lines[i]);
         if (!p)
-            fail_msg("missing %s in:\n%s", lines[i], r->msgs);
+            fail_msg("missing %s in:\n%s", lines[i], r->cap.text);
     }
     run_free(r);
 }
@@ -719,7 +714,7 @@ static void test_every_prefix(void **state)
         char *copy = malloc(i ? i : 1);
         memcpy(copy, valid_program, i);
         Run *r = run_bytes(copy, i);
-        assert_true(r->file != NULL || diag_errors(r->diag) > 0);
+        assert_true(r->file != NULL || diag_errors(r->cap.d) > 0);
         run_free(r);
         free(copy);
     }
@@ -741,7 +736,7 @@ static void survive(const char *text, size_t len)
     char *copy = malloc(len ? len : 1);
     memcpy(copy, text, len);
     Run *r = run_bytes(copy, len);
-    assert_true(r->file != NULL || diag_errors(r->diag) > 0);
+    assert_true(r->file != NULL || diag_errors(r->cap.d) > 0);
     run_free(r);
     free(copy);
 }
@@ -826,7 +821,7 @@ static void test_examples_parse(void **state)
         fclose(f);
         Run *r = run_bytes(text, len);
         if (!r->file)
-            fail_msg("%s does not parse:\n%s", path, r->msgs);
+            fail_msg("%s does not parse:\n%s", path, r->cap.text);
         assert_true(r->file->nblocks > 0);
         run_free(r);
         free(text);

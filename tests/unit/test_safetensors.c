@@ -19,105 +19,13 @@
 
 #include "../../runtime/safetensors.h"
 #include "../../support/fileio.h"
+#include "test_util.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- helpers: a temporary directory and captured diagnostics ---- */
-
-static char tmpdir[64];
-
-static int count_dir_entries(void)
-{
-    DIR *dir = opendir(tmpdir);
-    struct dirent *e;
-    int n = 0;
-    while (dir && (e = readdir(dir)))
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    if (dir)
-        closedir(dir);
-    return n;
-}
-
-static int setup_dir(void **state)
-{
-    strcpy(tmpdir, "/tmp/netc_st_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    DIR *dir = opendir(tmpdir);
-    struct dirent *e;
-    char p[512];
-    while (dir && (e = readdir(dir)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name), unlink(p);
-    if (dir)
-        closedir(dir);
-    return rmdir(tmpdir);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char p[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n + 1);
-    assert_int_equal(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
-typedef struct Captured {
-    Diag *d;
-    FILE *f;
-    char *text;
-    size_t len;
-} Captured;
-
-static void cap_open(Captured *c)
-{
-    c->text = NULL;
-    c->f = open_memstream(&c->text, &c->len);
-    c->d = diag_new(c->f);
-}
-
-static const char *cap_text(Captured *c)
-{
-    fflush(c->f);
-    return c->text;
-}
-
-static void cap_close(Captured *c)
-{
-    diag_free(c->d);
-    fclose(c->f);
-    free(c->text);
-}
 
 static Tensor *patterned(DType dt, int rank, const int64_t *dims, int seed)
 {
@@ -351,7 +259,7 @@ static void test_write_refusals(void **state)
     Captured c;
     cap_open(&c);
     int64_t d1[] = {1};
-    int files = count_dir_entries();
+    int files = test_dir_entries();
     TensorList l = {0};
     rt_tlist_add(&l, "a", patterned(DT_F32, 1, d1, 0));
     rt_tlist_add(&l, "a", patterned(DT_F32, 1, d1, 0));
@@ -371,7 +279,7 @@ static void test_write_refusals(void **state)
     assert_false(rt_safetensors_write(tmp_path("bad.safetensors"), &l, c.d));
     rt_tlist_free(&l);
     /* nothing was created, no temporary file left over */
-    assert_int_equal(count_dir_entries(), files);
+    assert_int_equal(test_dir_entries(), files);
     cap_close(&c);
 }
 
@@ -384,7 +292,7 @@ static void test_atomic_output(void **state)
     const char *p = tmp_path("target.bin");
     mode_t old_mask = umask(022);
     assert_true(fio_write_file(p, "first", 5, c.d));
-    int files = count_dir_entries();
+    int files = test_dir_entries();
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0644);
@@ -400,7 +308,7 @@ static void test_atomic_output(void **state)
     assert_int_equal(n, 5);
     assert_memory_equal(b, "first", 5);
     free(b);
-    assert_int_equal(count_dir_entries(), files);
+    assert_int_equal(test_dir_entries(), files);
 
     /* a write error (simulated) is reported at commit; the target survives */
     assert_true(fio_atomic_open(&w, p, c.d));
@@ -411,7 +319,7 @@ static void test_atomic_output(void **state)
     b = read_bytes(p, &n);
     assert_memory_equal(b, "first", 5);
     free(b);
-    assert_int_equal(count_dir_entries(), files);
+    assert_int_equal(test_dir_entries(), files);
 
     /* success replaces the target and keeps its mode */
     assert_true(fio_write_file(p, "second!", 7, c.d));
@@ -421,7 +329,7 @@ static void test_atomic_output(void **state)
     free(b);
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    assert_int_equal(count_dir_entries(), files);
+    assert_int_equal(test_dir_entries(), files);
 
     /* a directory that does not exist */
     int before = diag_errors(c.d);
@@ -654,5 +562,5 @@ int main(void)
         cmocka_unit_test(test_reports_every_entry),
         cmocka_unit_test(test_truncated_everywhere),
     };
-    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }
