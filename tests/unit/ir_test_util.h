@@ -1,7 +1,9 @@
 /*
- * ir_test_util.h — shared by the IR unit tests: compact shapes and node
- * attributes written as text, with the op's defaults filled in the way the
- * elaborator fills them. Include after cmocka.h and ir.h.
+ * ir_test_util.h — shared by the IR unit tests: compact shapes, node
+ * attributes written as text with the op's defaults filled in the way the
+ * elaborator fills them, and nodes added from such text. Static inline, so
+ * a test that does not use a helper gets no warning for it. Include after
+ * cmocka.h and ir.h.
  */
 #ifndef NETC_IR_TEST_UTIL_H
 #define NETC_IR_TEST_UTIL_H
@@ -10,11 +12,11 @@
 #include <string.h>
 
 /* SH(rank, dims...): SH(2, 3, 4) is [3, 4], SH(0) is a scalar. */
-static Shape shape_of(const int64_t *v) { return shape_make((int)v[0], v + 1); }
+static inline Shape shape_of(const int64_t *v) { return shape_make((int)v[0], v + 1); }
 #define SH(...) shape_of((const int64_t[]){__VA_ARGS__})
 
 /* Parses one attribute value as the spec kind t: "3", "[1, 2]", "true", "0.5". */
-static IrAttr value_of(Arena *arena, const char *key, AttrType t, const char *text)
+static inline IrAttr value_of(Arena *arena, const char *key, AttrType t, const char *text)
 {
     IrAttr a = {.key = key};
     switch (t) {
@@ -47,7 +49,7 @@ static IrAttr value_of(Arena *arena, const char *key, AttrType t, const char *te
  * rest from the spec defaults, in spec order — what the elaborator does.
  * Strings and lists are allocated in arena.
  */
-static int make_attrs(Arena *arena, OpKind op, const char *text, IrAttr *out)
+static inline int make_attrs(Arena *arena, OpKind op, const char *text, IrAttr *out)
 {
     int ns;
     const AttrSpec *spec = op_attr_specs(op, &ns);
@@ -76,6 +78,21 @@ static int make_attrs(Arena *arena, OpKind op, const char *text, IrAttr *out)
             out[k] = value_of(arena, spec[k].name, spec[k].type, v);
     }
     return ns;
+}
+
+/* Adds a node with attributes from text (see make_attrs); fails the test
+ * when ir_add_node refuses it. */
+static inline IrNode *add_node(IrGraph *g, OpKind op, const char *name, const char *attrs,
+                               int nin, IrValue **in, Loc loc)
+{
+    IrAttr a[16];
+    char err[512];
+    int na = make_attrs(g->arena, op, attrs, a);
+    IrNode *n = ir_add_node(g, op, name, nin, in, na, a, loc, err, sizeof err);
+    if (!n)
+        fail_msg("%s %s (attributes '%s'): %s", op_info(op)->name, name ? name : "(unnamed)",
+                 attrs ? attrs : "", err);
+    return n;
 }
 
 #endif

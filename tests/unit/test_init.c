@@ -22,38 +22,12 @@
 #include "../../runtime/init.h"
 #include "../../runtime/interp.h"
 #include "ir_test_util.h"
+#include "test_util.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct Captured {
-    Diag *d;
-    FILE *f;
-    char *text;
-    size_t len;
-} Captured;
-
-static void cap_open(Captured *c)
-{
-    c->text = NULL;
-    c->f = open_memstream(&c->text, &c->len);
-    c->d = diag_new(c->f);
-}
-
-static const char *cap_text(Captured *c)
-{
-    fflush(c->f);
-    return c->text ? c->text : "";
-}
-
-static void cap_close(Captured *c)
-{
-    diag_free(c->d);
-    fclose(c->f);
-    free(c->text);
-}
 
 static void assert_float_bits(float got, float want)
 {
@@ -213,13 +187,7 @@ static IrGraph *G;
 
 static IrNode *node(OpKind op, const char *name, const char *attrs, int nin, IrValue **in)
 {
-    IrAttr a[16];
-    char err[256];
-    int na = make_attrs(G->arena, op, attrs, a);
-    IrNode *n = ir_add_node(G, op, name, nin, in, na, a, loc_none(), err, sizeof err);
-    if (!n)
-        fail_msg("%s: %s", name, err);
-    return n;
+    return add_node(G, op, name, attrs, nin, in, loc_none());
 }
 
 static IrValue *param_of(const char *key, Shape s)

@@ -19,6 +19,7 @@
 
 #include "../../ir/ir.h"
 #include "ir_test_util.h"
+#include "test_util.h"
 
 #include <float.h>
 #include <math.h>
@@ -30,18 +31,6 @@ static const Loc L1 = {"nets/small.net", 3, 5, 6};
 static const Loc L2 = {"nets/small.net", 4, 9, 0};
 
 /* ---- building graphs ---- */
-
-static IrNode *add(IrGraph *g, OpKind op, const char *name, const char *attrs, int nin,
-                   IrValue **in, Loc loc)
-{
-    IrAttr a[16];
-    char err[512];
-    int na = make_attrs(g->arena, op, attrs, a);
-    IrNode *n = ir_add_node(g, op, name, nin, in, na, a, loc, err, sizeof err);
-    if (!n)
-        fail_msg("%s: %s", op_info(op)->name, err);
-    return n;
-}
 
 /* Adds a node with its parameters, created as the elaborator would. */
 static IrNode *add_with_params(IrGraph *g, OpKind op, const char *name, const char *attrs,
@@ -61,7 +50,7 @@ static IrNode *add_with_params(IrGraph *g, OpKind op, const char *name, const ch
         in[i + 1] = ir_add_param(g, key, DT_F32, ps[i].shape, loc);
         assert_non_null(in[i + 1]);
     }
-    return add(g, op, name, attrs, np + 1, in, loc);
+    return add_node(g, op, name, attrs, np + 1, in, loc);
 }
 
 static void annotate(IrGraph *g, IrNode *n, const char *name, int nargs, IrAttr *args, Loc loc)
@@ -79,22 +68,22 @@ static IrGraph *small_net(void)
     IrAttr prec[] = {{.kind = AK_INT, .i = 4}};
     annotate(g, c, "precision", 1, prec, L2);
     IrNode *b = add_with_params(g, OP_BATCHNORM, "stem.1", NULL, c->out, L1);
-    IrNode *r = add(g, OP_RELU, NULL, NULL, 1, &b->out, L2);
+    IrNode *r = add_node(g, OP_RELU, NULL, NULL, 1, &b->out, L2);
     IrNode *c2 = add_with_params(g, OP_CONV2D, "block.conv", "out_channels=8 kernel_size=3 padding=1", r->out, L1);
     IrAttr prune[] = {{.key = "ratio", .kind = AK_FLOAT, .f = 0.5},
                       {.key = "granularity", .kind = AK_STRING, .s = "channel"}};
     annotate(g, c2, "prune", 2, prune, L2);
     annotate(g, c2, "tome", 0, NULL, loc_none());
     IrValue *sum_in[] = {c2->out, r->out};
-    IrNode *s = add(g, OP_ADD, NULL, NULL, 2, sum_in, L2);
+    IrNode *s = add_node(g, OP_ADD, NULL, NULL, 2, sum_in, L2);
     IrValue *pos = ir_add_param(g, "pos_embed", DT_F32, SH(4, 1, 8, 16, 16), L2);
     pos->init = "zeros";
     IrValue *pe_in[] = {s->out, pos};
-    IrNode *pe = add(g, OP_ADD, NULL, NULL, 2, pe_in, loc_none());
-    IrNode *p = add(g, OP_GLOBAL_AVGPOOL, NULL, NULL, 1, &pe->out, L2);
-    IrNode *f = add(g, OP_FLATTEN, NULL, NULL, 1, &p->out, L2);
+    IrNode *pe = add_node(g, OP_ADD, NULL, NULL, 2, pe_in, loc_none());
+    IrNode *p = add_node(g, OP_GLOBAL_AVGPOOL, NULL, NULL, 1, &pe->out, L2);
+    IrNode *f = add_node(g, OP_FLATTEN, NULL, NULL, 1, &p->out, L2);
     IrNode *fc = add_with_params(g, OP_LINEAR, "fc", "out_features=10", f->out, L1);
-    IrNode *sm = add(g, OP_SOFTMAX, NULL, "dim=-1", 1, &fc->out, L2);
+    IrNode *sm = add_node(g, OP_SOFTMAX, NULL, "dim=-1", 1, &fc->out, L2);
     ir_add_output(g, "probs", sm->out);
     ir_add_output(g, "features", f->out);
     return g;
@@ -113,43 +102,43 @@ static IrGraph *every_op(void)
 
     IrNode *n = add_with_params(g, OP_CONV2D, "conv", "out_channels=8 kernel_size=[3,1] stride=[2,1] padding=[1,0] dilation=1 groups=4", x, L1);
     IrValue *h = n->out;
-    IrValue *m = add(g, OP_MAXPOOL, NULL, "kernel_size=2 ceil_mode=true", 1, &h, L2)->out;
-    add(g, OP_AVGPOOL, NULL, "kernel_size=3 stride=1 padding=1 count_include_pad=false", 1, &m, L2);
-    add(g, OP_ADAPTIVE_AVGPOOL, NULL, "output_size=[2,1]", 1, &m, L2);
+    IrValue *m = add_node(g, OP_MAXPOOL, NULL, "kernel_size=2 ceil_mode=true", 1, &h, L2)->out;
+    add_node(g, OP_AVGPOOL, NULL, "kernel_size=3 stride=1 padding=1 count_include_pad=false", 1, &m, L2);
+    add_node(g, OP_ADAPTIVE_AVGPOOL, NULL, "output_size=[2,1]", 1, &m, L2);
     IrValue *bn = add_with_params(g, OP_BATCHNORM, "bn", NULL, h, L1)->out;
     assert_true(ir_attr(bn->def, "eps")->f == 1e-5);
     static const OpKind acts[] = {OP_RELU, OP_RELU6, OP_GELU, OP_SILU, OP_SIGMOID, OP_HARDSWISH};
     IrValue *a = bn;
     for (size_t i = 0; i < sizeof acts / sizeof *acts; i++)
-        a = add(g, acts[i], NULL, NULL, 1, &a, loc_none())->out;
-    IrValue *gp = add(g, OP_GLOBAL_AVGPOOL, NULL, NULL, 1, &a, loc_none())->out;
-    IrValue *fl = add(g, OP_FLATTEN, NULL, "start_dim=1 end_dim=-1", 1, &gp, loc_none())->out;
+        a = add_node(g, acts[i], NULL, NULL, 1, &a, loc_none())->out;
+    IrValue *gp = add_node(g, OP_GLOBAL_AVGPOOL, NULL, NULL, 1, &a, loc_none())->out;
+    IrValue *fl = add_node(g, OP_FLATTEN, NULL, "start_dim=1 end_dim=-1", 1, &gp, loc_none())->out;
     IrValue *pair[] = {fl, odd};
-    IrValue *sum = add(g, OP_ADD, NULL, NULL, 2, pair, loc_none())->out;
+    IrValue *sum = add_node(g, OP_ADD, NULL, NULL, 2, pair, loc_none())->out;
     pair[1] = odd2;
-    IrValue *diff = add(g, OP_SUB, NULL, NULL, 2, pair, loc_none())->out;
+    IrValue *diff = add_node(g, OP_SUB, NULL, NULL, 2, pair, loc_none())->out;
     pair[0] = sum, pair[1] = diff;
-    IrValue *prod = add(g, OP_MUL, "mul \"x\"", NULL, 2, pair, loc_none())->out;
+    IrValue *prod = add_node(g, OP_MUL, "mul \"x\"", NULL, 2, pair, loc_none())->out;
     pair[0] = prod, pair[1] = scalar;
-    prod = add(g, OP_MUL, NULL, NULL, 2, pair, loc_none())->out;
+    prod = add_node(g, OP_MUL, NULL, NULL, 2, pair, loc_none())->out;
     IrValue *lin = add_with_params(g, OP_LINEAR, "head.fc", "out_features=6 bias=false", prod, L1)->out;
-    IrValue *dr = add(g, OP_DROPOUT, NULL, "p=0.1", 1, &lin, loc_none())->out;
+    IrValue *dr = add_node(g, OP_DROPOUT, NULL, "p=0.1", 1, &lin, loc_none())->out;
 
     IrValue *ln = add_with_params(g, OP_LAYERNORM, "enc.ln", "eps=1e-6", seq, L1)->out;
     IrNode *att = add_with_params(g, OP_MHA, "enc.attn", "num_heads=2", ln, L1);
     IrValue *at = att->out;
-    IrValue *t = add(g, OP_TRANSPOSE, NULL, "dim0=1 dim1=-1", 1, &at, loc_none())->out;
+    IrValue *t = add_node(g, OP_TRANSPOSE, NULL, "dim0=1 dim1=-1", 1, &at, loc_none())->out;
     pair[0] = at, pair[1] = t;
-    IrValue *mm = add(g, OP_MATMUL, NULL, NULL, 2, pair, loc_none())->out;
-    IrValue *bm = add(g, OP_BMM, NULL, NULL, 2, pair, loc_none())->out;
-    IrValue *sm = add(g, OP_SOFTMAX, NULL, "dim=2", 1, &bm, loc_none())->out;
-    IrValue *pm = add(g, OP_PERMUTE, NULL, "dims=[2,0,1]", 1, &sm, loc_none())->out;
-    IrValue *rs = add(g, OP_RESHAPE, NULL, "shape=[-1,12]", 1, &pm, loc_none())->out;
-    IrValue *ex = add(g, OP_EXPAND, NULL, "shape=[3,-1,12]", 1, &rs, loc_none())->out;
-    IrValue *sl = add(g, OP_SLICE, NULL, "dim=1 start=-100 end=5 step=2", 1, &ex, loc_none())->out;
-    IrValue *se = add(g, OP_SELECT, NULL, "dim=0 index=-1", 1, &sl, loc_none())->out;
+    IrValue *mm = add_node(g, OP_MATMUL, NULL, NULL, 2, pair, loc_none())->out;
+    IrValue *bm = add_node(g, OP_BMM, NULL, NULL, 2, pair, loc_none())->out;
+    IrValue *sm = add_node(g, OP_SOFTMAX, NULL, "dim=2", 1, &bm, loc_none())->out;
+    IrValue *pm = add_node(g, OP_PERMUTE, NULL, "dims=[2,0,1]", 1, &sm, loc_none())->out;
+    IrValue *rs = add_node(g, OP_RESHAPE, NULL, "shape=[-1,12]", 1, &pm, loc_none())->out;
+    IrValue *ex = add_node(g, OP_EXPAND, NULL, "shape=[3,-1,12]", 1, &rs, loc_none())->out;
+    IrValue *sl = add_node(g, OP_SLICE, NULL, "dim=1 start=-100 end=5 step=2", 1, &ex, loc_none())->out;
+    IrValue *se = add_node(g, OP_SELECT, NULL, "dim=0 index=-1", 1, &sl, loc_none())->out;
     IrValue *three[] = {se, se, mm};
-    IrValue *cat = add(g, OP_CONCAT, NULL, "dim=0", 2, three, loc_none())->out;
+    IrValue *cat = add_node(g, OP_CONCAT, NULL, "dim=0", 2, three, loc_none())->out;
     (void)cat;
 
     /* annotation arguments of every kind and awkward values */
@@ -201,13 +190,11 @@ typedef struct Parsed {
 static Parsed parse_text(const char *text, size_t len)
 {
     Parsed r = {0};
-    size_t n = 0;
-    FILE *f = open_memstream(&r.messages, &n);
-    Diag *d = diag_new(f);
-    r.g = ir_parse("t.ir", text, len, d);
-    r.errors = diag_errors(d);
-    diag_free(d);
-    fclose(f);
+    Captured c;
+    cap_open(&c);
+    r.g = ir_parse("t.ir", text, len, c.d);
+    r.errors = diag_errors(c.d);
+    r.messages = cap_finish(&c);
     return r;
 }
 
@@ -237,13 +224,10 @@ static IrGraph *round_trip(const IrGraph *g)
 
 static bool verify_quiet(const IrGraph *g, char **messages)
 {
-    size_t n = 0;
-    char *buf = NULL;
-    FILE *f = open_memstream(&buf, &n);
-    Diag *d = diag_new(f);
-    bool ok = ir_verify(g, d);
-    diag_free(d);
-    fclose(f);
+    Captured c;
+    cap_open(&c);
+    bool ok = ir_verify(g, c.d);
+    char *buf = cap_finish(&c);
     if (messages)
         *messages = buf;
     else
@@ -260,7 +244,7 @@ static void test_print_format(void **state)
     IrNode *fc = add_with_params(g, OP_LINEAR, "fc", "out_features=2", x, L2);
     IrAttr p[] = {{.kind = AK_INT, .i = 8}};
     annotate(g, fc, "precision", 1, p, L1);
-    IrNode *d = add(g, OP_DROPOUT, NULL, NULL, 1, &fc->out, loc_none());
+    IrNode *d = add_node(g, OP_DROPOUT, NULL, NULL, 1, &fc->out, loc_none());
     ir_add_output(g, "y", d->out);
     char *text = print_text(g, NULL);
     assert_string_equal(text,
@@ -384,7 +368,7 @@ static void test_round_trip_empty_and_dtypes(void **state)
     /* a pass may change a result's dtype: the text keeps it */
     g = ir_graph_new("q");
     IrValue *x = ir_add_input(g, "x", DT_F32, SH(1, 3), loc_none());
-    IrNode *r = add(g, OP_RELU, NULL, NULL, 1, &x, loc_none());
+    IrNode *r = add_node(g, OP_RELU, NULL, NULL, 1, &x, loc_none());
     r->out->dtype = DT_I8;
     ir_add_output(g, "y", x);
     IrGraph *h = round_trip(g);
@@ -626,15 +610,11 @@ static void test_verify_corruptions(void **state)
     /* several problems are all reported */
     g->nodes[3]->out->shape.d[1] = 7;
     g->params[1]->name = g->params[0]->name;
-    size_t n = 0;
-    char *buf = NULL;
-    FILE *f = open_memstream(&buf, &n);
-    Diag *d = diag_new(f);
-    assert_false(ir_verify(g, d));
-    assert_true(diag_errors(d) >= 2);
-    diag_free(d);
-    fclose(f);
-    free(buf);
+    Captured c;
+    cap_open(&c);
+    assert_false(ir_verify(g, c.d));
+    assert_true(diag_errors(c.d) >= 2);
+    cap_close(&c);
     g->nodes[3]->out->shape.d[1] = 8;
     g->params[1]->name = key;
     assert_true(verify_quiet(g, NULL));
@@ -651,12 +631,12 @@ static void test_stats(void **state)
     IrGraph *g = ir_graph_new("s");
     IrValue *x = ir_add_input(g, "x", DT_F32, SH(2, 1, 4), loc_none());
     IrNode *h = add_with_params(g, OP_LINEAR, "fc1", "out_features=8", x, loc_none());
-    IrNode *r = add(g, OP_RELU, NULL, NULL, 1, &h->out, loc_none());
+    IrNode *r = add_node(g, OP_RELU, NULL, NULL, 1, &h->out, loc_none());
     IrNode *a = add_with_params(g, OP_LINEAR, "fc2", "out_features=2", r->out, loc_none());
     IrValue *shared[] = {r->out, ir_find_param(g, "fc2.weight"), ir_find_param(g, "fc2.bias")};
-    IrNode *b = add(g, OP_LINEAR, "fc2_again", "out_features=2", 3, shared, loc_none());
+    IrNode *b = add_node(g, OP_LINEAR, "fc2_again", "out_features=2", 3, shared, loc_none());
     IrValue *ab[] = {a->out, b->out};
-    IrNode *s = add(g, OP_ADD, NULL, NULL, 2, ab, loc_none());
+    IrNode *s = add_node(g, OP_ADD, NULL, NULL, 2, ab, loc_none());
     ir_add_output(g, "y", s->out);
 
     IrStats st = ir_stats(g, NULL);
@@ -691,8 +671,8 @@ static void test_stats(void **state)
     IrGraph *g2 = ir_graph_new("d");
     IrValue *big = ir_add_input(g2, "big", DT_F32, SH(1, 100), loc_none());
     IrValue *y = ir_add_input(g2, "y", DT_I8, SH(1, 10), loc_none());
-    add(g2, OP_RELU, NULL, NULL, 1, &y, loc_none());
-    IrNode *z = add(g2, OP_RELU, NULL, NULL, 1, &y, loc_none());
+    add_node(g2, OP_RELU, NULL, NULL, 1, &y, loc_none());
+    IrNode *z = add_node(g2, OP_RELU, NULL, NULL, 1, &y, loc_none());
     ir_add_output(g2, "z", z->out);
     (void)big;
     st = ir_stats(g2, NULL);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "../../runtime/ref_kernels.h"
+#include "ir_test_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -30,17 +31,6 @@ static float frand(void)
 {
     rng_state = rng_state * 1664525u + 1013904223u;
     return (float)((rng_state >> 8) / 8388608.0 - 1.0);
-}
-
-static Shape shp(int rank, ...)
-{
-    Shape s = {.rank = rank};
-    va_list ap;
-    va_start(ap, rank);
-    for (int i = 0; i < rank; i++)
-        s.d[i] = va_arg(ap, int);
-    va_end(ap);
-    return s;
 }
 
 static float *fdata(const Tensor *t) { return t->data; }
@@ -65,102 +55,6 @@ static Tensor *iota(Shape s)
     return t;
 }
 
-/*
- * The full attribute list of op in spec order: values from `given`
- * ("stride=2 padding=1,0 dims=0,2,1 eps=1e-3 bias=false"), defaults for the
- * rest (a default naming another attribute copies it, as stride=kernel_size).
- * int2 takes "3" or "3,2"; ints takes "1,2,3".
- */
-typedef struct AttrList {
-    int n;
-    IrAttr a[16];
-    int64_t ints[16][SHAPE_MAX_RANK + 1];
-    char strs[16][128];
-} AttrList;
-
-static bool lookup_given(const char *given, const char *key, char *val, size_t size)
-{
-    size_t kl = strlen(key);
-    for (const char *p = given; p && *p;) {
-        while (*p == ' ')
-            p++;
-        const char *end = strchr(p, ' ');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
-            snprintf(val, size, "%.*s", (int)(len - kl - 1), p + kl + 1);
-            return true;
-        }
-        p = end;
-    }
-    return false;
-}
-
-static void build_attrs(OpKind op, const char *given, AttrList *L)
-{
-    int ns;
-    const AttrSpec *spec = op_attr_specs(op, &ns);
-    assert_true(ns <= 16);
-    L->n = ns;
-    for (int i = 0; i < ns; i++) {
-        char val[128];
-        IrAttr *a = &L->a[i];
-        *a = (IrAttr){.key = spec[i].name};
-        if (!lookup_given(given, spec[i].name, val, sizeof val)) {
-            if (!spec[i].dflt)
-                fail_msg("test bug: required attribute '%s' not given", spec[i].name);
-            snprintf(val, sizeof val, "%s", spec[i].dflt);
-        }
-        /* A default naming an earlier attribute copies its value. */
-        bool copied = false;
-        for (int j = 0; j < i && !copied; j++)
-            if (strcmp(val, spec[j].name) == 0) {
-                *a = L->a[j];
-                a->key = spec[i].name;
-                memcpy(L->ints[i], L->ints[j], sizeof L->ints[i]);
-                a->ints = L->ints[i];
-                copied = true;
-            }
-        if (copied)
-            continue;
-        switch (spec[i].type) {
-        case ATK_INT: a->kind = AK_INT, a->i = strtoll(val, NULL, 10); break;
-        case ATK_BOOL: a->kind = AK_BOOL, a->i = strcmp(val, "true") == 0; break;
-        case ATK_FLOAT: a->kind = AK_FLOAT, a->f = strtod(val, NULL); break;
-        case ATK_STRING:
-            snprintf(L->strs[i], sizeof L->strs[i], "%s", val);
-            a->kind = AK_STRING, a->s = L->strs[i];
-            break;
-        case ATK_INT2:
-        case ATK_INTS: {
-            a->kind = AK_INTS;
-            a->ints = L->ints[i];
-            char *p = val;
-            while (*p) {
-                assert_true(a->n <= SHAPE_MAX_RANK);
-                a->ints[a->n++] = strtoll(p, &p, 10);
-                if (*p == ',')
-                    p++;
-            }
-            if (spec[i].type == ATK_INT2 && a->n == 1)
-                a->ints[a->n++] = a->ints[0];
-            break;
-        }
-        }
-    }
-}
-
-/* Adds a node with attributes `given` (defaults for the rest); fails the test on error. */
-static IrNode *node(IrGraph *g, OpKind op, int nin, IrValue **in, const char *given)
-{
-    AttrList L = {0};
-    build_attrs(op, given, &L);
-    char err[256] = "";
-    IrNode *n = ir_add_node(g, op, NULL, nin, in, L.n, L.a, loc_none(), err, sizeof err);
-    if (!n)
-        fail_msg("ir_add_node(%s, %s): %s", op_info(op)->name, given, err);
-    return n;
-}
-
 /* A graph value with t's shape (an input; kernels only look at the shape). */
 static IrValue *val(IrGraph *g, const Tensor *t)
 {
@@ -178,7 +72,7 @@ static Tensor *run_op(RefKernel k, OpKind op, int nin, Tensor *const *ts, const 
     IrValue *v[16];
     for (int i = 0; i < nin; i++)
         v[i] = val(g, ts[i]);
-    IrNode *n = node(g, op, nin, v, given);
+    IrNode *n = add_node(g, op, NULL, given, nin, v, loc_none());
     Tensor *out = tensor_new(DT_F32, &n->out->shape);
     char err[256] = "";
     if (!k(n, (const Tensor *const *)ts, out, err, sizeof err))
@@ -226,17 +120,17 @@ static void test_conv2d_by_hand(void **state)
 {
     /* 3x3 input 1..9, a 2x2 kernel of ones, bias 0.5: sums of each 2x2 block. */
     float xs[] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, ws[] = {1, 1, 1, 1}, bs[] = {0.5f};
-    Tensor *t[] = {tens(shp(4, 1, 1, 3, 3), xs), tens(shp(4, 1, 1, 2, 2), ws),
-                   tens(shp(1, 1), bs)};
+    Tensor *t[] = {tens(SH(4, 1, 1, 3, 3), xs), tens(SH(4, 1, 1, 2, 2), ws),
+                   tens(SH(1, 1), bs)};
     Tensor *y = run_op(ref_conv2d, OP_CONV2D, 3, t, "out_channels=1 kernel_size=2");
-    expect_floats(y, shp(4, 1, 1, 2, 2), (float[]){12.5f, 16.5f, 24.5f, 28.5f}, 0);
+    expect_floats(y, SH(4, 1, 1, 2, 2), (float[]){12.5f, 16.5f, 24.5f, 28.5f}, 0);
     tensor_free(y);
 
     /* padding 1, stride 2, no bias: corners see 2x2 of the input. */
-    Tensor *t2[] = {t[0], tens(shp(4, 1, 1, 3, 3), (float[]){1, 1, 1, 1, 1, 1, 1, 1, 1})};
+    Tensor *t2[] = {t[0], tens(SH(4, 1, 1, 3, 3), (float[]){1, 1, 1, 1, 1, 1, 1, 1, 1})};
     y = run_op(ref_conv2d, OP_CONV2D, 2, t2,
                "out_channels=1 kernel_size=3 stride=2 padding=1 bias=false");
-    expect_floats(y, shp(4, 1, 1, 2, 2),
+    expect_floats(y, SH(4, 1, 1, 2, 2),
                   (float[]){1 + 2 + 4 + 5, 2 + 3 + 5 + 6, 4 + 5 + 7 + 8, 5 + 6 + 8 + 9}, 0);
     tensor_free(y);
     tensor_free(t2[1]);
@@ -294,11 +188,11 @@ static void test_conv2d_brute_force(void **state)
                  cases[c].O, cases[c].kh, cases[c].kw, cases[c].sh, cases[c].sw, cases[c].ph,
                  cases[c].pw, cases[c].dh, cases[c].dw, cases[c].g,
                  cases[c].bias ? "true" : "false");
-        Tensor *t[3] = {tens(shp(4, cases[c].N, cases[c].C, cases[c].H, cases[c].W), NULL),
-                        tens(shp(4, cases[c].O, cases[c].C / cases[c].g, cases[c].kh,
+        Tensor *t[3] = {tens(SH(4, cases[c].N, cases[c].C, cases[c].H, cases[c].W), NULL),
+                        tens(SH(4, cases[c].O, cases[c].C / cases[c].g, cases[c].kh,
                                  cases[c].kw),
                              NULL),
-                        cases[c].bias ? tens(shp(1, cases[c].O), NULL) : NULL};
+                        cases[c].bias ? tens(SH(1, cases[c].O), NULL) : NULL};
         Tensor *y = run_op(ref_conv2d, OP_CONV2D, cases[c].bias ? 3 : 2, t, attrs);
         int64_t s[2] = {cases[c].sh, cases[c].sw}, p[2] = {cases[c].ph, cases[c].pw},
                 d[2] = {cases[c].dh, cases[c].dw};
@@ -317,16 +211,16 @@ static void test_conv2d_brute_force(void **state)
 static void test_linear(void **state)
 {
     /* x [2, 3], W [2, 3], b [2]: y = x W^T + b. */
-    Tensor *t[] = {tens(shp(2, 2, 3), (float[]){1, 2, 3, 4, 5, 6}),
-                   tens(shp(2, 2, 3), (float[]){1, 0, -1, 0.5f, 0.5f, 0.5f}),
-                   tens(shp(1, 2), (float[]){10, 20})};
+    Tensor *t[] = {tens(SH(2, 2, 3), (float[]){1, 2, 3, 4, 5, 6}),
+                   tens(SH(2, 2, 3), (float[]){1, 0, -1, 0.5f, 0.5f, 0.5f}),
+                   tens(SH(1, 2), (float[]){10, 20})};
     Tensor *y = run_op(ref_linear, OP_LINEAR, 3, t, "out_features=2");
-    expect_floats(y, shp(2, 2, 2), (float[]){1 - 3 + 10, 3 + 20, 4 - 6 + 10, 7.5f + 20}, 0);
+    expect_floats(y, SH(2, 2, 2), (float[]){1 - 3 + 10, 3 + 20, 4 - 6 + 10, 7.5f + 20}, 0);
     tensor_free(y);
     free_all(t, 3);
 
     /* Rank 3, more outputs than a panel, against the formula. */
-    Tensor *r[] = {tens(shp(3, 2, 5, 33), NULL), tens(shp(2, 70, 33), NULL)};
+    Tensor *r[] = {tens(SH(3, 2, 5, 33), NULL), tens(SH(2, 70, 33), NULL)};
     y = run_op(ref_linear, OP_LINEAR, 2, r, "out_features=70 bias=false");
     double *want = malloc(2 * 5 * 70 * sizeof *want);
     for (int row = 0; row < 10; row++)
@@ -336,7 +230,7 @@ static void test_linear(void **state)
                 acc += (double)fdata(r[0])[row * 33 + i] * fdata(r[1])[o * 33 + i];
             want[row * 70 + o] = acc;
         }
-    expect_close(y, shp(3, 2, 5, 70), want, TOL);
+    expect_close(y, SH(3, 2, 5, 70), want, TOL);
     free(want);
     tensor_free(y);
     free_all(r, 2);
@@ -358,66 +252,66 @@ static void matmul_naive(const float *a, const float *b, int64_t n, int64_t k, i
 static void test_matmul(void **state)
 {
     /* 2x2 by hand. */
-    Tensor *t[] = {tens(shp(2, 2, 2), (float[]){1, 2, 3, 4}),
-                   tens(shp(2, 2, 2), (float[]){5, 6, 7, 8})};
+    Tensor *t[] = {tens(SH(2, 2, 2), (float[]){1, 2, 3, 4}),
+                   tens(SH(2, 2, 2), (float[]){5, 6, 7, 8})};
     Tensor *y = run_op(ref_matmul, OP_MATMUL, 2, t, "");
-    expect_floats(y, shp(2, 2, 2), (float[]){19, 22, 43, 50}, 0);
+    expect_floats(y, SH(2, 2, 2), (float[]){19, 22, 43, 50}, 0);
     tensor_free(y);
     free_all(t, 2);
 
     /* 1-D x 1-D: a dot product, rank 0. */
-    Tensor *v[] = {tens(shp(1, 3), (float[]){1, 2, 3}), tens(shp(1, 3), (float[]){4, 5, 6})};
+    Tensor *v[] = {tens(SH(1, 3), (float[]){1, 2, 3}), tens(SH(1, 3), (float[]){4, 5, 6})};
     y = run_op(ref_matmul, OP_MATMUL, 2, v, "");
-    expect_floats(y, shp(0), (float[]){32}, 0);
+    expect_floats(y, SH(0), (float[]){32}, 0);
     tensor_free(y);
 
     /* 1-D x 2-D: a row vector, the row dim dropped. 2-D x 1-D: a column. */
-    Tensor *m23 = tens(shp(2, 3, 2), (float[]){1, 2, 3, 4, 5, 6});
+    Tensor *m23 = tens(SH(2, 3, 2), (float[]){1, 2, 3, 4, 5, 6});
     Tensor *vm[] = {v[0], m23};
     y = run_op(ref_matmul, OP_MATMUL, 2, vm, "");
-    expect_floats(y, shp(1, 2), (float[]){1 + 6 + 15, 2 + 8 + 18}, 0);
+    expect_floats(y, SH(1, 2), (float[]){1 + 6 + 15, 2 + 8 + 18}, 0);
     tensor_free(y);
-    Tensor *m32 = tens(shp(2, 2, 3), (float[]){1, 2, 3, 4, 5, 6});
+    Tensor *m32 = tens(SH(2, 2, 3), (float[]){1, 2, 3, 4, 5, 6});
     Tensor *mv[] = {m32, v[1]};
     y = run_op(ref_matmul, OP_MATMUL, 2, mv, "");
-    expect_floats(y, shp(1, 2), (float[]){4 + 10 + 18, 16 + 25 + 36}, 0);
+    expect_floats(y, SH(1, 2), (float[]){4 + 10 + 18, 16 + 25 + 36}, 0);
     tensor_free(y);
     free_all(v, 2);
     tensor_free(m23);
     tensor_free(m32);
 
     /* Batch broadcasting: [2, 1, 3, 4] x [3, 4, 5] -> [2, 3, 3, 5]. */
-    Tensor *bb[] = {tens(shp(4, 2, 1, 3, 4), NULL), tens(shp(3, 3, 4, 5), NULL)};
+    Tensor *bb[] = {tens(SH(4, 2, 1, 3, 4), NULL), tens(SH(3, 3, 4, 5), NULL)};
     y = run_op(ref_matmul, OP_MATMUL, 2, bb, "");
     double want[2 * 3 * 3 * 5];
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 3; j++)
             matmul_naive(fdata(bb[0]) + i * 12, fdata(bb[1]) + j * 20, 3, 4, 5,
                          want + (i * 3 + j) * 15);
-    expect_close(y, shp(4, 2, 3, 3, 5), want, TOL);
+    expect_close(y, SH(4, 2, 3, 3, 5), want, TOL);
     tensor_free(y);
     free_all(bb, 2);
 
     /* 1-D against a batch: [4] x [2, 4, 3] -> [2, 3]. */
-    Tensor *vb[] = {tens(shp(1, 4), NULL), tens(shp(3, 2, 4, 3), NULL)};
+    Tensor *vb[] = {tens(SH(1, 4), NULL), tens(SH(3, 2, 4, 3), NULL)};
     y = run_op(ref_matmul, OP_MATMUL, 2, vb, "");
     double want2[6];
     for (int i = 0; i < 2; i++)
         matmul_naive(fdata(vb[0]), fdata(vb[1]) + i * 12, 1, 4, 3, want2 + i * 3);
-    expect_close(y, shp(2, 2, 3), want2, TOL);
+    expect_close(y, SH(2, 2, 3), want2, TOL);
     tensor_free(y);
     free_all(vb, 2);
 }
 
 static void test_bmm(void **state)
 {
-    Tensor *t[] = {tens(shp(3, 3, 5, 70), NULL), tens(shp(3, 3, 70, 67), NULL)};
+    Tensor *t[] = {tens(SH(3, 3, 5, 70), NULL), tens(SH(3, 3, 70, 67), NULL)};
     Tensor *y = run_op(ref_matmul, OP_BMM, 2, t, "");
     double *want = malloc(3 * 5 * 67 * sizeof *want);
     for (int b = 0; b < 3; b++)
         matmul_naive(fdata(t[0]) + b * 350, fdata(t[1]) + b * 70 * 67, 5, 70, 67,
                      want + b * 5 * 67);
-    expect_close(y, shp(3, 3, 5, 67), want, TOL);
+    expect_close(y, SH(3, 3, 5, 67), want, TOL);
     free(want);
     tensor_free(y);
     free_all(t, 2);
@@ -429,16 +323,16 @@ static void test_batchnorm(void **state)
 {
     /* x [1, 2, 2]: channel 0 with mean 1, var 4 (eps 0), weight 2, bias 1:
      * (x - 1) / 2 * 2 + 1 = x; channel 1 mean 0 var 1 weight 3 bias -1. */
-    Tensor *t[] = {tens(shp(3, 1, 2, 2), (float[]){3, 5, 1, -2}),
-                   tens(shp(1, 2), (float[]){2, 3}), tens(shp(1, 2), (float[]){1, -1}),
-                   tens(shp(1, 2), (float[]){1, 0}), tens(shp(1, 2), (float[]){4, 1})};
+    Tensor *t[] = {tens(SH(3, 1, 2, 2), (float[]){3, 5, 1, -2}),
+                   tens(SH(1, 2), (float[]){2, 3}), tens(SH(1, 2), (float[]){1, -1}),
+                   tens(SH(1, 2), (float[]){1, 0}), tens(SH(1, 2), (float[]){4, 1})};
     Tensor *y = run_op(ref_batchnorm, OP_BATCHNORM, 5, t, "eps=0");
-    expect_floats(y, shp(3, 1, 2, 2), (float[]){3, 5, 2, -7}, 1e-7);
+    expect_floats(y, SH(3, 1, 2, 2), (float[]){3, 5, 2, -7}, 1e-7);
     tensor_free(y);
     tensor_free(t[0]);
 
     /* Rank 2 [N, C] with the default eps 1e-5. */
-    t[0] = tens(shp(2, 2, 2), (float[]){1, 2, 3, 4});
+    t[0] = tens(SH(2, 2, 2), (float[]){1, 2, 3, 4});
     y = run_op(ref_batchnorm, OP_BATCHNORM, 5, t, "");
     double want[4];
     for (int i = 0; i < 4; i++) {
@@ -446,7 +340,7 @@ static void test_batchnorm(void **state)
         double w = c ? 3 : 2, b = c ? -1 : 1, m = c ? 0 : 1, v = c ? 1 : 4;
         want[i] = (fdata(t[0])[i] - m) / sqrt(v + 1e-5) * w + b;
     }
-    expect_close(y, shp(2, 2, 2), want, 1e-6);
+    expect_close(y, SH(2, 2, 2), want, 1e-6);
     tensor_free(y);
     free_all(t, 5);
 }
@@ -454,12 +348,12 @@ static void test_batchnorm(void **state)
 static void test_layernorm(void **state)
 {
     /* Row [1, 2, 3, 4]: mean 2.5, biased variance 1.25. */
-    Tensor *t[] = {tens(shp(2, 2, 4), (float[]){1, 2, 3, 4, 2, 2, 2, 2}),
-                   tens(shp(1, 4), (float[]){1, 2, 1, 1}), tens(shp(1, 4), (float[]){0, 0, 0, 1})};
+    Tensor *t[] = {tens(SH(2, 2, 4), (float[]){1, 2, 3, 4, 2, 2, 2, 2}),
+                   tens(SH(1, 4), (float[]){1, 2, 1, 1}), tens(SH(1, 4), (float[]){0, 0, 0, 1})};
     Tensor *y = run_op(ref_layernorm, OP_LAYERNORM, 3, t, "eps=1e-3");
     double s = 1 / sqrt(1.25 + 1e-3);
     double want[] = {-1.5 * s, -0.5 * s * 2, 0.5 * s, 1.5 * s + 1, 0, 0, 0, 1};
-    expect_close(y, shp(2, 2, 4), want, 1e-6);
+    expect_close(y, SH(2, 2, 4), want, 1e-6);
     tensor_free(y);
     free_all(t, 3);
 }
@@ -469,7 +363,7 @@ static void test_layernorm(void **state)
 static void test_activations(void **state)
 {
     float xs[] = {-4, -3, -1, 0, 0.5f, 1, 2, 3, 7, NAN};
-    Shape s = shp(1, 10);
+    Shape s = SH(1, 10);
     Tensor *t[] = {tens(s, xs)};
     static const struct {
         RefKernel k;
@@ -505,16 +399,16 @@ static void test_activations(void **state)
 static void test_softmax(void **state)
 {
     /* Known values; huge inputs must not overflow (the max is subtracted). */
-    Tensor *t[] = {tens(shp(2, 2, 3), (float[]){1, 2, 3, 1000, 1000, 1001})};
+    Tensor *t[] = {tens(SH(2, 2, 3), (float[]){1, 2, 3, 1000, 1000, 1001})};
     Tensor *y = run_op(ref_softmax, OP_SOFTMAX, 1, t, "");
     double e = exp(1.0), z = 1 + e + e * e;
     double want[] = {1 / z, e / z, e * e / z, 1 / (2 + e), 1 / (2 + e), e / (2 + e)};
-    expect_close(y, shp(2, 2, 3), want, 1e-6);
+    expect_close(y, SH(2, 2, 3), want, 1e-6);
     tensor_free(y);
     tensor_free(t[0]);
 
     /* dim = 1 of a rank-3 tensor: every column sums to 1 and matches the formula. */
-    t[0] = tens(shp(3, 2, 5, 3), NULL);
+    t[0] = tens(SH(3, 2, 5, 3), NULL);
     y = run_op(ref_softmax, OP_SOFTMAX, 1, t, "dim=1");
     for (int a = 0; a < 2; a++)
         for (int c = 0; c < 3; c++) {
@@ -536,28 +430,28 @@ static void test_softmax(void **state)
 
 static void test_binary_broadcast(void **state)
 {
-    Tensor *t[] = {tens(shp(2, 2, 3), (float[]){1, 2, 3, 4, 5, 6}),
-                   tens(shp(1, 3), (float[]){10, 20, 30})};
+    Tensor *t[] = {tens(SH(2, 2, 3), (float[]){1, 2, 3, 4, 5, 6}),
+                   tens(SH(1, 3), (float[]){10, 20, 30})};
     Tensor *y = run_op(ref_add, OP_ADD, 2, t, "");
-    expect_floats(y, shp(2, 2, 3), (float[]){11, 22, 33, 14, 25, 36}, 0);
+    expect_floats(y, SH(2, 2, 3), (float[]){11, 22, 33, 14, 25, 36}, 0);
     tensor_free(y);
     y = run_op(ref_sub, OP_SUB, 2, t, "");
-    expect_floats(y, shp(2, 2, 3), (float[]){-9, -18, -27, -6, -15, -24}, 0);
+    expect_floats(y, SH(2, 2, 3), (float[]){-9, -18, -27, -6, -15, -24}, 0);
     tensor_free(y);
     free_all(t, 2);
 
     /* [2, 1, 3] * [4, 1] -> [2, 4, 3], both operands stretched. */
-    Tensor *u[] = {tens(shp(3, 2, 1, 3), NULL), tens(shp(2, 4, 1), NULL)};
+    Tensor *u[] = {tens(SH(3, 2, 1, 3), NULL), tens(SH(2, 4, 1), NULL)};
     y = run_op(ref_mul, OP_MUL, 2, u, "");
     double want[24];
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 4; j++)
             for (int k = 0; k < 3; k++)
                 want[(i * 4 + j) * 3 + k] = (double)fdata(u[0])[i * 3 + k] * fdata(u[1])[j];
-    expect_close(y, shp(3, 2, 4, 3), want, 1e-7);
+    expect_close(y, SH(3, 2, 4, 3), want, 1e-7);
     tensor_free(y);
     /* Scalar-like [1] operand on the left. */
-    Tensor *v[] = {tens(shp(1, 1), (float[]){2}), u[0]};
+    Tensor *v[] = {tens(SH(1, 1), (float[]){2}), u[0]};
     y = run_op(ref_sub, OP_SUB, 2, v, "");
     for (int i = 0; i < 6; i++)
         assert_true(fdata(y)[i] == 2 - fdata(u[0])[i]);
@@ -572,24 +466,24 @@ static void test_maxpool(void **state)
 {
     /* 5x5 of 0..24, kernel 2, stride 2, ceil_mode: the last row/column of
      * windows hangs over the edge and sees only the input. */
-    Tensor *t[] = {iota(shp(4, 1, 1, 5, 5))};
+    Tensor *t[] = {iota(SH(4, 1, 1, 5, 5))};
     Tensor *y = run_op(ref_maxpool, OP_MAXPOOL, 1, t, "kernel_size=2 ceil_mode=true");
-    expect_floats(y, shp(4, 1, 1, 3, 3), (float[]){6, 8, 9, 16, 18, 19, 21, 23, 24}, 0);
+    expect_floats(y, SH(4, 1, 1, 3, 3), (float[]){6, 8, 9, 16, 18, 19, 21, 23, 24}, 0);
     tensor_free(y);
     y = run_op(ref_maxpool, OP_MAXPOOL, 1, t, "kernel_size=2");
-    expect_floats(y, shp(4, 1, 1, 2, 2), (float[]){6, 8, 16, 18}, 0);
+    expect_floats(y, SH(4, 1, 1, 2, 2), (float[]){6, 8, 16, 18}, 0);
     tensor_free(y);
     /* Padding is -inf: with all-negative input the border max is still a real
      * value, the top-left element of the window part inside the input. */
     for (int i = 0; i < 25; i++)
         fdata(t[0])[i] = -1 - (float)i;
     y = run_op(ref_maxpool, OP_MAXPOOL, 1, t, "kernel_size=3 stride=2 padding=1");
-    expect_floats(y, shp(4, 1, 1, 3, 3), (float[]){-1, -2, -4, -6, -7, -9, -16, -17, -19}, 0);
+    expect_floats(y, SH(4, 1, 1, 3, 3), (float[]){-1, -2, -4, -6, -7, -9, -16, -17, -19}, 0);
     tensor_free(y);
     tensor_free(t[0]);
 
     /* Brute force with dilation and ceil_mode on random data. */
-    t[0] = tens(shp(4, 2, 3, 11, 10), NULL);
+    t[0] = tens(SH(4, 2, 3, 11, 10), NULL);
     y = run_op(ref_maxpool, OP_MAXPOOL, 1, t,
                "kernel_size=3,2 stride=2,3 padding=1,1 dilation=2,1 ceil_mode=true");
     int64_t OH = y->shape.d[2], OW = y->shape.d[3];
@@ -618,9 +512,9 @@ static void test_avgpool(void **state)
 {
     /* 5x5 of 0..24, kernel 2, ceil_mode: the edge windows are clipped to the
      * input and divide by what they cover (no padding to count). */
-    Tensor *t[] = {iota(shp(4, 1, 1, 5, 5))};
+    Tensor *t[] = {iota(SH(4, 1, 1, 5, 5))};
     Tensor *y = run_op(ref_avgpool, OP_AVGPOOL, 1, t, "kernel_size=2 ceil_mode=true");
-    expect_floats(y, shp(4, 1, 1, 3, 3),
+    expect_floats(y, SH(4, 1, 1, 3, 3),
                   (float[]){3, 5, 6.5f, 13, 15, 16.5f, 20.5f, 22.5f, 24}, 1e-7);
     tensor_free(y);
     tensor_free(t[0]);
@@ -628,21 +522,21 @@ static void test_avgpool(void **state)
     /* 4x4 of 0..15, kernel 3, stride 2, padding 1, ceil_mode: 3x3 windows.
      * Window rows: [-1, 2), [1, 4), [3, 5) (clipped to input + padding), so the
      * padded divisor of the last row/column is 2, not 3. */
-    t[0] = iota(shp(4, 1, 1, 4, 4));
+    t[0] = iota(SH(4, 1, 1, 4, 4));
     y = run_op(ref_avgpool, OP_AVGPOOL, 1, t, "kernel_size=3 stride=2 padding=1 ceil_mode=true");
     /* count_include_pad: sums over real elements / padded window size */
     float s00 = 0 + 1 + 4 + 5, s01 = 1 + 2 + 3 + 5 + 6 + 7, s02 = 3 + 7;
     float s10 = 4 + 5 + 8 + 9 + 12 + 13, s11 = 5 + 6 + 7 + 9 + 10 + 11 + 13 + 14 + 15,
           s12 = 7 + 11 + 15;
     float s20 = 12 + 13, s21 = 13 + 14 + 15, s22 = 15;
-    expect_floats(y, shp(4, 1, 1, 3, 3),
+    expect_floats(y, SH(4, 1, 1, 3, 3),
                   (float[]){s00 / 9, s01 / 9, s02 / 6, s10 / 9, s11 / 9, s12 / 6, s20 / 6,
                             s21 / 6, s22 / 4},
                   1e-6);
     tensor_free(y);
     y = run_op(ref_avgpool, OP_AVGPOOL, 1, t,
                "kernel_size=3 stride=2 padding=1 ceil_mode=true count_include_pad=false");
-    expect_floats(y, shp(4, 1, 1, 3, 3),
+    expect_floats(y, SH(4, 1, 1, 3, 3),
                   (float[]){s00 / 4, s01 / 6, s02 / 2, s10 / 6, s11 / 9, s12 / 3, s20 / 2,
                             s21 / 3, s22 / 1},
                   1e-6);
@@ -653,7 +547,7 @@ static void test_avgpool(void **state)
 static void test_adaptive_avgpool(void **state)
 {
     /* H = 7 -> 3 bins [0,3) [2,5) [4,7); W = 5 -> 2 bins [0,3) [2,5). */
-    Tensor *t[] = {tens(shp(4, 2, 1, 7, 5), NULL)};
+    Tensor *t[] = {tens(SH(4, 2, 1, 7, 5), NULL)};
     Tensor *y = run_op(ref_adaptive_avgpool, OP_ADAPTIVE_AVGPOOL, 1, t, "output_size=3,2");
     static const int hb[3][2] = {{0, 3}, {2, 5}, {4, 7}}, wb[2][2] = {{0, 3}, {2, 5}};
     double want[2 * 3 * 2];
@@ -666,22 +560,22 @@ static void test_adaptive_avgpool(void **state)
                         s += fdata(t[0])[(n * 7 + h) * 5 + w];
                 want[(n * 3 + i) * 2 + j] = s / ((hb[i][1] - hb[i][0]) * (wb[j][1] - wb[j][0]));
             }
-    expect_close(y, shp(4, 2, 1, 3, 2), want, 1e-6);
+    expect_close(y, SH(4, 2, 1, 3, 2), want, 1e-6);
     tensor_free(y);
     /* Output larger than the input: 2 -> 3 repeats [0,1) [0,2) [1,2). */
     tensor_free(t[0]);
-    t[0] = tens(shp(4, 1, 1, 1, 2), (float[]){2, 4});
+    t[0] = tens(SH(4, 1, 1, 1, 2), (float[]){2, 4});
     y = run_op(ref_adaptive_avgpool, OP_ADAPTIVE_AVGPOOL, 1, t, "output_size=1,3");
-    expect_floats(y, shp(4, 1, 1, 1, 3), (float[]){2, 3, 4}, 0);
+    expect_floats(y, SH(4, 1, 1, 1, 3), (float[]){2, 3, 4}, 0);
     tensor_free(y);
     tensor_free(t[0]);
 }
 
 static void test_global_avgpool(void **state)
 {
-    Tensor *t[] = {iota(shp(4, 1, 2, 2, 3))};
+    Tensor *t[] = {iota(SH(4, 1, 2, 2, 3))};
     Tensor *y = run_op(ref_global_avgpool, OP_GLOBAL_AVGPOOL, 1, t, "");
-    expect_floats(y, shp(4, 1, 2, 1, 1), (float[]){2.5f, 8.5f}, 0);
+    expect_floats(y, SH(4, 1, 2, 1, 1), (float[]){2.5f, 8.5f}, 0);
     tensor_free(y);
     tensor_free(t[0]);
 }
@@ -690,7 +584,7 @@ static void test_global_avgpool(void **state)
 
 static void test_copy_ops(void **state)
 {
-    Tensor *t[] = {iota(shp(4, 2, 3, 2, 2))};
+    Tensor *t[] = {iota(SH(4, 2, 3, 2, 2))};
     Tensor *y = run_op(ref_copy, OP_FLATTEN, 1, t, "");
     assert_true(shape_equal(&y->shape, &(Shape){2, {2, 12}}));
     assert_memory_equal(fdata(y), fdata(t[0]), 24 * sizeof(float));
@@ -707,14 +601,14 @@ static void test_copy_ops(void **state)
 
 static void test_transpose_permute(void **state)
 {
-    Tensor *t[] = {iota(shp(2, 2, 3))};
+    Tensor *t[] = {iota(SH(2, 2, 3))};
     Tensor *y = run_op(ref_transpose, OP_TRANSPOSE, 1, t, "dim0=0 dim1=-1");
-    expect_floats(y, shp(2, 3, 2), (float[]){0, 3, 1, 4, 2, 5}, 0);
+    expect_floats(y, SH(2, 3, 2), (float[]){0, 3, 1, 4, 2, 5}, 0);
     tensor_free(y);
     tensor_free(t[0]);
 
     /* permute [2, 3, 4, 5] by (2, 0, 3, 1): out[a,b,c,d] = x[b,d,a,c]. */
-    t[0] = iota(shp(4, 2, 3, 4, 5));
+    t[0] = iota(SH(4, 2, 3, 4, 5));
     y = run_op(ref_permute, OP_PERMUTE, 1, t, "dims=2,0,-1,1");
     double want[120];
     for (int a = 0; a < 4; a++)
@@ -722,7 +616,7 @@ static void test_transpose_permute(void **state)
             for (int c = 0; c < 5; c++)
                 for (int d = 0; d < 3; d++)
                     want[((a * 2 + b) * 5 + c) * 3 + d] = ((b * 3 + d) * 4 + a) * 5 + c;
-    expect_close(y, shp(4, 4, 2, 5, 3), want, 0);
+    expect_close(y, SH(4, 4, 2, 5, 3), want, 0);
     tensor_free(y);
     /* transpose of the middle dims. */
     y = run_op(ref_transpose, OP_TRANSPOSE, 1, t, "dim0=1 dim1=2");
@@ -731,26 +625,26 @@ static void test_transpose_permute(void **state)
             for (int c = 0; c < 3; c++)
                 for (int d = 0; d < 5; d++)
                     want[((a * 4 + b) * 3 + c) * 5 + d] = ((a * 3 + c) * 4 + b) * 5 + d;
-    expect_close(y, shp(4, 2, 4, 3, 5), want, 0);
+    expect_close(y, SH(4, 2, 4, 3, 5), want, 0);
     tensor_free(y);
     tensor_free(t[0]);
 }
 
 static void test_expand(void **state)
 {
-    Tensor *t[] = {tens(shp(2, 3, 1), (float[]){1, 2, 3})};
+    Tensor *t[] = {tens(SH(2, 3, 1), (float[]){1, 2, 3})};
     Tensor *y = run_op(ref_expand, OP_EXPAND, 1, t, "shape=2,-1,2");
-    expect_floats(y, shp(3, 2, 3, 2), (float[]){1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3}, 0);
+    expect_floats(y, SH(3, 2, 3, 2), (float[]){1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3}, 0);
     tensor_free(y);
     tensor_free(t[0]);
 }
 
 static void test_concat(void **state)
 {
-    Tensor *t[] = {iota(shp(3, 2, 1, 2)),
-                   tens(shp(3, 2, 2, 2), (float[]){10, 11, 12, 13, 14, 15, 16, 17})};
+    Tensor *t[] = {iota(SH(3, 2, 1, 2)),
+                   tens(SH(3, 2, 2, 2), (float[]){10, 11, 12, 13, 14, 15, 16, 17})};
     Tensor *y = run_op(ref_concat, OP_CONCAT, 2, t, "dim=-2");
-    expect_floats(y, shp(3, 2, 3, 2), (float[]){0, 1, 10, 11, 12, 13, 2, 3, 14, 15, 16, 17}, 0);
+    expect_floats(y, SH(3, 2, 3, 2), (float[]){0, 1, 10, 11, 12, 13, 2, 3, 14, 15, 16, 17}, 0);
     tensor_free(y);
     Tensor *u[] = {t[1], t[1], t[1]};
     y = run_op(ref_concat, OP_CONCAT, 3, u, "dim=0");
@@ -763,14 +657,14 @@ static void test_concat(void **state)
 
 static void test_slice_select(void **state)
 {
-    Tensor *t[] = {iota(shp(2, 3, 7))};
+    Tensor *t[] = {iota(SH(2, 3, 7))};
     /* Negative start, an end past the size (clamped), step 2. */
     Tensor *y = run_op(ref_slice, OP_SLICE, 1, t, "dim=1 start=-6 end=100 step=2");
-    expect_floats(y, shp(2, 3, 3), (float[]){1, 3, 5, 8, 10, 12, 15, 17, 19}, 0);
+    expect_floats(y, SH(2, 3, 3), (float[]){1, 3, 5, 8, 10, 12, 15, 17, 19}, 0);
     tensor_free(y);
     /* Negative end; dim 0. */
     y = run_op(ref_slice, OP_SLICE, 1, t, "dim=0 start=1 end=-1");
-    expect_floats(y, shp(2, 1, 7), (float[]){7, 8, 9, 10, 11, 12, 13}, 0);
+    expect_floats(y, SH(2, 1, 7), (float[]){7, 8, 9, 10, 11, 12, 13}, 0);
     tensor_free(y);
     /* start >= end: empty. */
     y = run_op(ref_slice, OP_SLICE, 1, t, "dim=1 start=5 end=2");
@@ -778,10 +672,10 @@ static void test_slice_select(void **state)
     tensor_free(y);
 
     y = run_op(ref_select, OP_SELECT, 1, t, "dim=1 index=-1");
-    expect_floats(y, shp(1, 3), (float[]){6, 13, 20}, 0);
+    expect_floats(y, SH(1, 3), (float[]){6, 13, 20}, 0);
     tensor_free(y);
     y = run_op(ref_select, OP_SELECT, 1, t, "dim=0 index=1");
-    expect_floats(y, shp(1, 7), (float[]){7, 8, 9, 10, 11, 12, 13}, 0);
+    expect_floats(y, SH(1, 7), (float[]){7, 8, 9, 10, 11, 12, 13}, 0);
     tensor_free(y);
     tensor_free(t[0]);
 }
@@ -801,8 +695,8 @@ static void proj(const float *x, const float *W, const float *b, int in, int out
 static void test_mha(void **state)
 {
     enum { B = 2, L = 3, E = 4, H = 2, D = E / H };
-    Tensor *t[] = {tens(shp(3, B, L, E), NULL), tens(shp(2, 3 * E, E), NULL),
-                   tens(shp(1, 3 * E), NULL), tens(shp(2, E, E), NULL), tens(shp(1, E), NULL)};
+    Tensor *t[] = {tens(SH(3, B, L, E), NULL), tens(SH(2, 3 * E, E), NULL),
+                   tens(SH(1, 3 * E), NULL), tens(SH(2, E, E), NULL), tens(SH(1, E), NULL)};
     Tensor *y = run_op(ref_mha, OP_MHA, 5, t, "num_heads=2");
 
     /* The explicit computation: project, then per batch and head scaled dot
@@ -837,7 +731,7 @@ static void test_mha(void **state)
                 row[e] = (float)cat[b][l][e];
             proj(row, fdata(t[3]), fdata(t[4]), E, E, want + (b * L + l) * E);
         }
-    expect_close(y, shp(3, B, L, E), want, 1e-5);
+    expect_close(y, SH(3, B, L, E), want, 1e-5);
     tensor_free(y);
     free_all(t, 5);
 }
@@ -845,8 +739,8 @@ static void test_mha(void **state)
 /* A single-token sequence attends only to itself: output = out_proj(v). */
 static void test_mha_one_token(void **state)
 {
-    Tensor *t[] = {tens(shp(3, 1, 1, 6), NULL), tens(shp(2, 18, 6), NULL), tens(shp(1, 18), NULL),
-                   tens(shp(2, 6, 6), NULL), tens(shp(1, 6), NULL)};
+    Tensor *t[] = {tens(SH(3, 1, 1, 6), NULL), tens(SH(2, 18, 6), NULL), tens(SH(1, 18), NULL),
+                   tens(SH(2, 6, 6), NULL), tens(SH(1, 6), NULL)};
     Tensor *y = run_op(ref_mha, OP_MHA, 5, t, "num_heads=3");
     double v[18], want[6];
     proj(fdata(t[0]), fdata(t[1]), fdata(t[2]), 6, 18, v);
@@ -854,7 +748,7 @@ static void test_mha_one_token(void **state)
     for (int i = 0; i < 6; i++)
         vf[i] = (float)v[12 + i];
     proj(vf, fdata(t[3]), fdata(t[4]), 6, 6, want);
-    expect_close(y, shp(3, 1, 1, 6), want, 1e-5);
+    expect_close(y, SH(3, 1, 1, 6), want, 1e-5);
     tensor_free(y);
     free_all(t, 5);
 }
@@ -865,9 +759,9 @@ static void test_mha_one_token(void **state)
 static void test_kernel_errors(void **state)
 {
     IrGraph *g = ir_graph_new("t");
-    Tensor *x = tens(shp(4, 1, 3, 8, 8), NULL), *w = tens(shp(4, 4, 3, 3, 3), NULL);
+    Tensor *x = tens(SH(4, 1, 3, 8, 8), NULL), *w = tens(SH(4, 4, 3, 3, 3), NULL);
     IrValue *v[] = {val(g, x), val(g, w)};
-    IrNode *n = node(g, OP_CONV2D, 2, v, "out_channels=4 kernel_size=3 bias=false");
+    IrNode *n = add_node(g, OP_CONV2D, NULL, "out_channels=4 kernel_size=3 bias=false", 2, v, loc_none());
     char err[256] = "";
 
     /* Wrong output shape. */
@@ -878,7 +772,7 @@ static void test_kernel_errors(void **state)
     tensor_free(bad_out);
 
     /* Wrong weight shape (input channels). */
-    Tensor *out = tensor_new(DT_F32, &n->out->shape), *w2 = tens(shp(4, 4, 2, 3, 3), NULL);
+    Tensor *out = tensor_new(DT_F32, &n->out->shape), *w2 = tens(SH(4, 4, 2, 3, 3), NULL);
     const Tensor *ins2[] = {x, w2};
     assert_false(ref_conv2d(n, ins2, out, err, sizeof err));
     assert_non_null(strstr(err, "groups"));

@@ -11,44 +11,13 @@
 #include <cmocka.h>
 
 #include "../../runtime/weights.h"
+#include "ir_test_util.h"
+#include "test_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-typedef struct Captured {
-    Diag *d;
-    FILE *f;
-    char *text;
-    size_t len;
-} Captured;
-
-static void cap_open(Captured *c)
-{
-    c->text = NULL;
-    c->f = open_memstream(&c->text, &c->len);
-    c->d = diag_new(c->f);
-}
-
-static const char *cap_text(Captured *c)
-{
-    fflush(c->f);
-    return c->text;
-}
-
-static void cap_close(Captured *c)
-{
-    diag_free(c->d);
-    fclose(c->f);
-    free(c->text);
-}
-
-static Shape sh(int rank, int64_t a, int64_t b, int64_t c, int64_t d)
-{
-    int64_t dims[4] = {a, b, c, d};
-    return shape_make(rank, dims);
-}
 
 static Tensor *filled(DType dt, Shape s, float v)
 {
@@ -70,27 +39,27 @@ static IrGraph *small_graph(void)
 {
     IrGraph *g = ir_graph_new("Small");
     Loc none = loc_none();
-    ir_add_param(g, "conv1.weight", DT_F32, sh(4, 64, 3, 3, 3), none);
-    ir_add_param(g, "bn1.weight", DT_F32, sh(1, 64, 0, 0, 0), none);
-    ir_add_param(g, "bn1.bias", DT_F32, sh(1, 64, 0, 0, 0), none);
-    ir_add_param(g, "bn1.running_mean", DT_F32, sh(1, 64, 0, 0, 0), none);
-    ir_add_param(g, "bn1.running_var", DT_F32, sh(1, 64, 0, 0, 0), none);
-    ir_add_param(g, "fc.weight", DT_F32, sh(2, 10, 64, 0, 0), none);
-    ir_add_param(g, "fc.bias", DT_F32, sh(1, 10, 0, 0, 0), none);
+    ir_add_param(g, "conv1.weight", DT_F32, SH(4, 64, 3, 3, 3), none);
+    ir_add_param(g, "bn1.weight", DT_F32, SH(1, 64), none);
+    ir_add_param(g, "bn1.bias", DT_F32, SH(1, 64), none);
+    ir_add_param(g, "bn1.running_mean", DT_F32, SH(1, 64), none);
+    ir_add_param(g, "bn1.running_var", DT_F32, SH(1, 64), none);
+    ir_add_param(g, "fc.weight", DT_F32, SH(2, 10, 64), none);
+    ir_add_param(g, "fc.bias", DT_F32, SH(1, 10), none);
     return g;
 }
 
 /* The matching state_dict, in another order, with num_batches_tracked. */
 static void full_state(TensorList *w)
 {
-    rt_tlist_add(w, "fc.bias", filled(DT_F32, sh(1, 10, 0, 0, 0), 7));
-    rt_tlist_add(w, "fc.weight", filled(DT_F32, sh(2, 10, 64, 0, 0), 6));
-    rt_tlist_add(w, "bn1.num_batches_tracked", filled(DT_I64, sh(0, 0, 0, 0, 0), 100));
-    rt_tlist_add(w, "bn1.running_var", filled(DT_F32, sh(1, 64, 0, 0, 0), 5));
-    rt_tlist_add(w, "bn1.running_mean", filled(DT_F32, sh(1, 64, 0, 0, 0), 4));
-    rt_tlist_add(w, "bn1.bias", filled(DT_F32, sh(1, 64, 0, 0, 0), 3));
-    rt_tlist_add(w, "bn1.weight", filled(DT_F16, sh(1, 64, 0, 0, 0), 2));
-    rt_tlist_add(w, "conv1.weight", filled(DT_F32, sh(4, 64, 3, 3, 3), 1));
+    rt_tlist_add(w, "fc.bias", filled(DT_F32, SH(1, 10), 7));
+    rt_tlist_add(w, "fc.weight", filled(DT_F32, SH(2, 10, 64), 6));
+    rt_tlist_add(w, "bn1.num_batches_tracked", filled(DT_I64, SH(0), 100));
+    rt_tlist_add(w, "bn1.running_var", filled(DT_F32, SH(1, 64), 5));
+    rt_tlist_add(w, "bn1.running_mean", filled(DT_F32, SH(1, 64), 4));
+    rt_tlist_add(w, "bn1.bias", filled(DT_F32, SH(1, 64), 3));
+    rt_tlist_add(w, "bn1.weight", filled(DT_F16, SH(1, 64), 2));
+    rt_tlist_add(w, "conv1.weight", filled(DT_F32, SH(4, 64, 3, 3, 3), 1));
 }
 
 static void test_bind_all(void **state)
@@ -133,14 +102,14 @@ static void test_every_problem_in_one_run(void **state)
     TensorList w = {0};
     full_state(&w);
     /* conv1.weight from a 7x7 stem, fc.* absent, an extra fc2.weight */
-    Tensor *big = filled(DT_F32, sh(4, 64, 3, 7, 7), 0);
+    Tensor *big = filled(DT_F32, SH(4, 64, 3, 7, 7), 0);
     tensor_free(rt_tlist_find(&w, "conv1.weight")->t);
     rt_tlist_find(&w, "conv1.weight")->t = big;
     free(w.items[0].name);
     w.items[0].name = strdup("fc2.weight");
     free(w.items[1].name);
     w.items[1].name = strdup("layer9.num_batches_tracked");
-    rt_tlist_add(&w, "num_batches_tracked", filled(DT_I64, sh(0, 0, 0, 0, 0), 1));
+    rt_tlist_add(&w, "num_batches_tracked", filled(DT_I64, SH(0), 1));
 
     assert_false(rt_weights_bind(g, &w, "w.safetensors", true, c.d));
     const char *out = cap_text(&c);
@@ -193,8 +162,8 @@ static void test_prefix_hint(void **state)
 
     /* and the other way round */
     IrGraph *g2 = ir_graph_new("Wrapped");
-    ir_add_param(g2, "backbone.fc.weight", DT_F32, sh(1, 2, 0, 0, 0), loc_none());
-    rt_tlist_add(&w, "fc.weight", filled(DT_F32, sh(1, 2, 0, 0, 0), 0));
+    ir_add_param(g2, "backbone.fc.weight", DT_F32, SH(1, 2), loc_none());
+    rt_tlist_add(&w, "fc.weight", filled(DT_F32, SH(1, 2), 0));
     assert_false(rt_weights_bind(g2, &w, "x.safetensors", true, c.d));
     assert_non_null(strstr(cap_text(&c), "the network's keys carry a prefix the file's lack: "
                                          "'backbone.'"));
@@ -222,7 +191,7 @@ static void test_non_strict(void **state)
     rt_tlist_free(&w);
 
     /* size mismatches stay errors */
-    rt_tlist_add(&w, "fc.bias", filled(DT_F32, sh(1, 11, 0, 0, 0), 0));
+    rt_tlist_add(&w, "fc.bias", filled(DT_F32, SH(1, 11), 0));
     assert_false(rt_weights_bind(g, &w, "w.safetensors", false, c.d));
     assert_int_equal(diag_errors(c.d), 1);
     assert_non_null(strstr(cap_text(&c), "size mismatch for fc.bias: file has [11], network "
@@ -237,14 +206,14 @@ static void test_duplicate_and_taken(void **state)
     Captured c;
     cap_open(&c);
     IrGraph *g = ir_graph_new("G");
-    ir_add_param(g, "a", DT_F32, sh(1, 2, 0, 0, 0), loc_none());
+    ir_add_param(g, "a", DT_F32, SH(1, 2), loc_none());
     TensorList w = {0};
-    rt_tlist_add(&w, "a", filled(DT_F32, sh(1, 2, 0, 0, 0), 0));
-    rt_tlist_add(&w, "a", filled(DT_F32, sh(1, 2, 0, 0, 0), 0));
+    rt_tlist_add(&w, "a", filled(DT_F32, SH(1, 2), 0));
+    rt_tlist_add(&w, "a", filled(DT_F32, SH(1, 2), 0));
     assert_false(rt_weights_bind(g, &w, "w", true, c.d));
     assert_non_null(strstr(cap_text(&c), "key 'a' appears twice"));
     rt_tlist_free(&w);
-    rt_tlist_add(&w, "a", filled(DT_F32, sh(1, 2, 0, 0, 0), 0));
+    rt_tlist_add(&w, "a", filled(DT_F32, SH(1, 2), 0));
     assert_true(rt_weights_bind(g, &w, "w", true, c.d));
     int before = diag_errors(c.d);
     assert_false(rt_weights_bind(g, &w, "w", true, c.d)); /* its tensor was moved out */
@@ -276,10 +245,7 @@ static void test_export_save_load(void **state)
     assert_ptr_equal(w.items[0].t, g->params[0]->data);
     rt_tlist_free(&w); /* leaves the graph's tensors alone */
 
-    char dir[] = "/tmp/netc_w_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[64];
-    snprintf(path, sizeof path, "%s/small.safetensors", dir);
+    const char *path = tmp_path("small.safetensors");
     assert_true(rt_weights_save(g, path, c.d));
     IrGraph *h = small_graph();
     assert_true(rt_weights_load(h, path, true, c.d));
@@ -288,13 +254,12 @@ static void test_export_save_load(void **state)
                             tensor_nbytes(g->params[p]->data));
     /* loading into a different network reports, then nothing changes */
     IrGraph *k = ir_graph_new("Other");
-    ir_add_param(k, "conv1.weight", DT_F32, sh(4, 64, 3, 7, 7), loc_none());
+    ir_add_param(k, "conv1.weight", DT_F32, SH(4, 64, 3, 7, 7), loc_none());
     int before = diag_errors(c.d);
     assert_false(rt_weights_load(k, path, true, c.d));
     assert_int_equal(diag_errors(c.d), before + 7); /* 6 unexpected + 1 size mismatch */
     assert_false(rt_weights_load(k, "/nonexistent/x.safetensors", true, c.d));
     unlink(path);
-    rmdir(dir);
     ir_graph_free(k);
     ir_graph_free(h);
     ir_graph_free(g);
@@ -311,5 +276,5 @@ int main(void)
         cmocka_unit_test(test_duplicate_and_taken),
         cmocka_unit_test(test_export_save_load),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }
