@@ -201,83 +201,66 @@ static void test_long_lived_values(void **state)
     ir_graph_free(g);
 }
 
-static void test_input_shape_mismatch(void **state)
+/*
+ * Runs g on x (NULL: no input given), which must fail with `errors` errors,
+ * print every message of the NULL-terminated list want and set each of the
+ * nout outputs to NULL. Frees x and g.
+ */
+static void expect_run_fails(IrGraph *g, Tensor *x, int nout, int errors, const char *const *want)
 {
-    Net t = build(DT_F32, true, true, DT_F32);
-    Tensor *x = tens(DT_F32, (Shape){2, {3, 2}}, x_vals);
     Tensor *outs[3] = {(Tensor *)1, (Tensor *)1, (Tensor *)1};
+    assert_true(nout <= 3);
     Captured c;
     cap_open(&c);
-    assert_false(rt_interp_run(t.g, (Tensor *const[]){x}, outs, c.d));
+    assert_false(rt_interp_run(g, (Tensor *const[]){x}, outs, c.d));
     const char *msg = cap_text(&c);
-    expect_contains(msg, "net.net:2:5: error: input 'x' expects f32[2, 3], got f32[3, 2]");
-    assert_int_equal(diag_errors(c.d), 1);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; want[i]; i++)
+        expect_contains(msg, want[i]);
+    assert_int_equal(diag_errors(c.d), errors);
+    for (int i = 0; i < nout; i++)
         assert_null(outs[i]);
     tensor_free(x);
     cap_close(&c);
-    ir_graph_free(t.g);
+    ir_graph_free(g);
+}
+
+#define MESSAGES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void test_input_shape_mismatch(void **state)
+{
+    Net t = build(DT_F32, true, true, DT_F32);
+    expect_run_fails(t.g, tens(DT_F32, (Shape){2, {3, 2}}, x_vals), 3, 1,
+                     MESSAGES("net.net:2:5: error: input 'x' expects f32[2, 3], got f32[3, 2]"));
 }
 
 static void test_input_dtype_mismatch(void **state)
 {
     Net t = build(DT_F32, true, true, DT_F32);
-    Tensor *x = tens(DT_I32, (Shape){2, {2, 3}}, x_vals);
-    Tensor *outs[3];
-    Captured c;
-    cap_open(&c);
-    assert_false(rt_interp_run(t.g, (Tensor *const[]){x}, outs, c.d));
-    expect_contains(cap_text(&c), "input 'x' expects f32[2, 3], got i32[2, 3]");
-    tensor_free(x);
-    cap_close(&c);
-    ir_graph_free(t.g);
+    expect_run_fails(t.g, tens(DT_I32, (Shape){2, {2, 3}}, x_vals), 3, 1,
+                     MESSAGES("input 'x' expects f32[2, 3], got i32[2, 3]"));
 }
 
 static void test_missing_input(void **state)
 {
     Net t = build(DT_F32, true, true, DT_F32);
-    Tensor *outs[3];
-    Captured c;
-    cap_open(&c);
-    assert_false(rt_interp_run(t.g, (Tensor *const[]){NULL}, outs, c.d));
-    expect_contains(cap_text(&c), "input 'x' was not given");
-    cap_close(&c);
-    ir_graph_free(t.g);
+    expect_run_fails(t.g, NULL, 3, 1, MESSAGES("input 'x' was not given"));
 }
 
 /* Every unbound parameter is reported by key, in one run. */
 static void test_unbound_params(void **state)
 {
     Net t = build(DT_F32, false, false, DT_F32);
-    Tensor *x = tens(DT_F32, (Shape){2, {2, 3}}, x_vals);
-    Tensor *outs[3];
-    Captured c;
-    cap_open(&c);
-    assert_false(rt_interp_run(t.g, (Tensor *const[]){x}, outs, c.d));
-    const char *msg = cap_text(&c);
-    expect_contains(msg, "net.net:3:5: error: parameter 'fc.weight' has no data bound");
-    expect_contains(msg, "parameter 'fc.bias' has no data bound");
-    assert_int_equal(diag_errors(c.d), 2);
-    for (int i = 0; i < 3; i++)
-        assert_null(outs[i]);
-    tensor_free(x);
-    cap_close(&c);
-    ir_graph_free(t.g);
+    expect_run_fails(t.g, tens(DT_F32, (Shape){2, {2, 3}}, x_vals), 3, 2,
+                     MESSAGES("net.net:3:5: error: parameter 'fc.weight' has no data bound",
+                              "parameter 'fc.bias' has no data bound"));
 }
 
 static void test_param_wrong_shape(void **state)
 {
     Net t = build(DT_F32, true, false, DT_F32);
     ir_bind(t.bias, tens(DT_F32, (Shape){1, {3}}, (float[]){0, 1, 2}));
-    Tensor *x = tens(DT_F32, (Shape){2, {2, 3}}, x_vals);
-    Tensor *outs[3];
-    Captured c;
-    cap_open(&c);
-    assert_false(rt_interp_run(t.g, (Tensor *const[]){x}, outs, c.d));
-    expect_contains(cap_text(&c), "parameter 'fc.bias' expects shape [2], bound data has [3]");
-    tensor_free(x);
-    cap_close(&c);
-    ir_graph_free(t.g);
+    expect_run_fails(t.g, tens(DT_F32, (Shape){2, {2, 3}}, x_vals), 3, 1,
+                     MESSAGES("parameter 'fc.bias' expects shape [2], bound data has [3]"));
 }
 
 /* A kernel failure names the node and points at its source location. */
@@ -285,19 +268,8 @@ static void test_kernel_error_names_node(void **state)
 {
     Net t = build(DT_F32, true, true, DT_F32);
     t.fc->out->shape.d[1] = 5; /* corrupt the graph behind the shape rule's back */
-    Tensor *x = tens(DT_F32, (Shape){2, {2, 3}}, x_vals);
-    Tensor *outs[3];
-    Captured c;
-    cap_open(&c);
-    assert_false(rt_interp_run(t.g, (Tensor *const[]){x}, outs, c.d));
-    const char *msg = cap_text(&c);
-    expect_contains(msg, "net.net:3:5: error: fc (linear): output shape [2, 5] disagrees");
-    assert_int_equal(diag_errors(c.d), 1);
-    for (int i = 0; i < 3; i++)
-        assert_null(outs[i]);
-    tensor_free(x);
-    cap_close(&c);
-    ir_graph_free(t.g);
+    expect_run_fails(t.g, tens(DT_F32, (Shape){2, {2, 3}}, x_vals), 3, 1,
+                     MESSAGES("net.net:3:5: error: fc (linear): output shape [2, 5] disagrees"));
 }
 
 /* An unnamed node is called by its op and id. */
@@ -310,15 +282,8 @@ static void test_kernel_error_unnamed_node(void **state)
     assert_non_null(r);
     r->out->shape.d[0] = 4;
     ir_add_output(g, "y", r->out);
-    Tensor *in = tens(DT_F32, (Shape){1, {3}}, (float[]){1, 2, 3});
-    Tensor *outs[1];
-    Captured c;
-    cap_open(&c);
-    assert_false(rt_interp_run(g, (Tensor *const[]){in}, outs, c.d));
-    expect_contains(cap_text(&c), "net.net:7:9: error: relu #0: ");
-    tensor_free(in);
-    cap_close(&c);
-    ir_graph_free(g);
+    expect_run_fails(g, tens(DT_F32, (Shape){1, {3}}, (float[]){1, 2, 3}), 1, 1,
+                     MESSAGES("net.net:7:9: error: relu #0: "));
 }
 
 int main(void)
