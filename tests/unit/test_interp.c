@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "../../runtime/interp.h"
+#include "ir_test_util.h"
 #include "test_util.h"
 
 #include <math.h>
@@ -69,7 +70,6 @@ typedef struct Net {
 static Net build(DType in_dt, bool bind_weight, bool bind_bias, DType weight_dt)
 {
     Net t = {.g = ir_graph_new("net")};
-    char err[256] = "";
     IrValue *x = ir_add_input(t.g, "x", in_dt, (Shape){2, {2, 3}}, at(2, 5));
     t.weight = ir_add_param(t.g, "fc.weight", DT_F32, (Shape){2, {2, 3}}, at(3, 5));
     t.bias = ir_add_param(t.g, "fc.bias", DT_F32, (Shape){1, {2}}, at(3, 5));
@@ -78,20 +78,12 @@ static Net build(DType in_dt, bool bind_weight, bool bind_bias, DType weight_dt)
     if (bind_bias)
         ir_bind(t.bias, tens(DT_F32, (Shape){1, {2}}, (float[]){0, 1}));
 
-    IrAttr fc_attrs[] = {{.key = "out_features", .kind = AK_INT, .i = 2},
-                         {.key = "bias", .kind = AK_BOOL, .i = 1}};
     IrValue *fc_in[] = {x, t.weight, t.bias};
-    t.fc = ir_add_node(t.g, OP_LINEAR, "fc", 3, fc_in, 2, fc_attrs, at(3, 5), err, sizeof err);
-    if (!t.fc)
-        fail_msg("linear: %s", err);
-    IrNode *r = ir_add_node(t.g, OP_RELU, NULL, 1, &t.fc->out, 0, NULL, at(4, 5), err,
-                            sizeof err);
-    IrNode *dead = ir_add_node(t.g, OP_SIGMOID, NULL, 1, &x, 0, NULL, at(5, 5), err, sizeof err);
+    t.fc = add_node(t.g, OP_LINEAR, "fc", "out_features=2 bias=true", 3, fc_in, at(3, 5));
+    IrNode *r = add_node(t.g, OP_RELU, NULL, NULL, 1, &t.fc->out, at(4, 5));
+    add_node(t.g, OP_SIGMOID, NULL, NULL, 1, &x, at(5, 5)); /* dead */
     IrValue *rr[] = {r->out, r->out};
-    IrNode *y = ir_add_node(t.g, OP_MUL, NULL, 2, rr, 0, NULL, at(6, 5), err, sizeof err);
-    assert_non_null(r);
-    assert_non_null(dead);
-    assert_non_null(y);
+    IrNode *y = add_node(t.g, OP_MUL, NULL, NULL, 2, rr, at(6, 5));
     ir_add_output(t.g, "y", y->out);
     ir_add_output(t.g, "r", r->out);
     ir_add_output(t.g, "x", x);
@@ -146,10 +138,8 @@ static void test_f16_converted(void **state) { run_and_check(DT_F16, DT_F16); }
 static void test_output_twice(void **state)
 {
     IrGraph *g = ir_graph_new("net");
-    char err[256];
     IrValue *x = ir_add_input(g, "x", DT_F32, (Shape){1, {3}}, at(1, 1));
-    IrNode *r = ir_add_node(g, OP_RELU, NULL, 1, &x, 0, NULL, at(2, 1), err, sizeof err);
-    assert_non_null(r);
+    IrNode *r = add_node(g, OP_RELU, NULL, NULL, 1, &x, at(2, 1));
     ir_add_output(g, "a", r->out);
     ir_add_output(g, "b", r->out);
     Tensor *in = tens(DT_F32, (Shape){1, {3}}, (float[]){-1, 0, 2});
@@ -175,15 +165,13 @@ static void test_output_twice(void **state)
 static void test_long_lived_values(void **state)
 {
     IrGraph *g = ir_graph_new("net");
-    char err[256];
     IrValue *x = ir_add_input(g, "x", DT_F32, (Shape){1, {4}}, at(1, 1));
-    IrNode *a = ir_add_node(g, OP_RELU, NULL, 1, &x, 0, NULL, at(2, 1), err, sizeof err);
-    IrNode *b = ir_add_node(g, OP_SIGMOID, NULL, 1, &a->out, 0, NULL, at(3, 1), err, sizeof err);
+    IrNode *a = add_node(g, OP_RELU, NULL, NULL, 1, &x, at(2, 1));
+    IrNode *b = add_node(g, OP_SIGMOID, NULL, NULL, 1, &a->out, at(3, 1));
     IrValue *ab[] = {a->out, b->out};
-    IrNode *c = ir_add_node(g, OP_ADD, NULL, 2, ab, 0, NULL, at(4, 1), err, sizeof err);
+    IrNode *c = add_node(g, OP_ADD, NULL, NULL, 2, ab, at(4, 1));
     IrValue *cx[] = {c->out, x};
-    IrNode *y = ir_add_node(g, OP_MUL, NULL, 2, cx, 0, NULL, at(5, 1), err, sizeof err);
-    assert_non_null(y);
+    IrNode *y = add_node(g, OP_MUL, NULL, NULL, 2, cx, at(5, 1));
     ir_add_output(g, "y", y->out);
     float xs[] = {-2, 0, 1, 3};
     Tensor *in = tens(DT_F32, (Shape){1, {4}}, xs);
@@ -276,10 +264,8 @@ static void test_kernel_error_names_node(void **state)
 static void test_kernel_error_unnamed_node(void **state)
 {
     IrGraph *g = ir_graph_new("net");
-    char err[256];
     IrValue *x = ir_add_input(g, "x", DT_F32, (Shape){1, {3}}, at(1, 1));
-    IrNode *r = ir_add_node(g, OP_RELU, NULL, 1, &x, 0, NULL, at(7, 9), err, sizeof err);
-    assert_non_null(r);
+    IrNode *r = add_node(g, OP_RELU, NULL, NULL, 1, &x, at(7, 9));
     r->out->shape.d[0] = 4;
     ir_add_output(g, "y", r->out);
     expect_run_fails(g, tens(DT_F32, (Shape){1, {3}}, (float[]){1, 2, 3}), 1, 1,
