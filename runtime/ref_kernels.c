@@ -524,26 +524,43 @@ bool ref_matmul(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
 
 /* ------------------------------------------------- batchnorm, layernorm */
 
+/*
+ * What batchnorm and layernorm check alike: x and one vector per name in
+ * params, each as long as x's dim `dim` (counted from the end when
+ * negative), the eps attribute and an output shaped like x. usage names the
+ * op and the layout of x for the message when x has too few dims.
+ */
+static bool norm_check(const IrNode *n, const Tensor *const *in, const Tensor *out,
+                       const char *usage, int dim, const char *const *params, int nparams,
+                       double *eps, int64_t *len, char *err, size_t errlen)
+{
+    if (!check_io(n, in, out, 1 + nparams, 1 + nparams, err, errlen))
+        return false;
+    if (!get_float(n, "eps", eps, err, errlen))
+        return false;
+    const Shape *s = &in[0]->shape;
+    if (s->rank < (dim < 0 ? -dim : dim + 1)) {
+        ShapeText t;
+        FAIL("%s, got %s", usage, shape_text(s, &t));
+    }
+    *len = s->d[dim < 0 ? s->rank + dim : dim];
+    for (int i = 0; i < nparams; i++)
+        if (!check_vector(in[1 + i], *len, params[i], err, errlen))
+            return false;
+    return check_out_shape(out, s, err, errlen);
+}
+
 /* y = (x - mean) / sqrt(var + eps) * weight + bias, channel dim 1. */
 bool ref_batchnorm(const IrNode *n, const Tensor *const *in, Tensor *out, char *err,
                    size_t errlen)
 {
-    if (!check_io(n, in, out, 5, 5, err, errlen))
-        return false;
+    static const char *const params[] = {"weight", "bias", "running_mean", "running_var"};
     double eps;
-    if (!get_float(n, "eps", &eps, err, errlen))
+    int64_t C;
+    if (!norm_check(n, in, out, "batchnorm takes x [N, C, ...]", 1, params, 4, &eps, &C, err,
+                    errlen))
         return false;
     const Shape *s = &in[0]->shape;
-    ShapeText t;
-    if (s->rank < 2)
-        FAIL("batchnorm takes x [N, C, ...], got %s", shape_text(s, &t));
-    int64_t C = s->d[1];
-    static const char *const what[] = {"weight", "bias", "running_mean", "running_var"};
-    for (int i = 1; i < 5; i++)
-        if (!check_vector(in[i], C, what[i - 1], err, errlen))
-            return false;
-    if (!check_out_shape(out, s, err, errlen))
-        return false;
     const float *x = in[0]->data, *w = in[1]->data, *b = in[2]->data, *mean = in[3]->data,
                 *var = in[4]->data;
     float *y = out->data;
@@ -562,19 +579,13 @@ bool ref_batchnorm(const IrNode *n, const Tensor *const *in, Tensor *out, char *
 bool ref_layernorm(const IrNode *n, const Tensor *const *in, Tensor *out, char *err,
                    size_t errlen)
 {
-    if (!check_io(n, in, out, 3, 3, err, errlen))
-        return false;
+    static const char *const params[] = {"weight", "bias"};
     double eps;
-    if (!get_float(n, "eps", &eps, err, errlen))
+    int64_t D;
+    if (!norm_check(n, in, out, "layernorm takes x [..., D]", -1, params, 2, &eps, &D, err,
+                    errlen))
         return false;
     const Shape *s = &in[0]->shape;
-    ShapeText t;
-    if (s->rank < 1)
-        FAIL("layernorm takes x [..., D], got %s", shape_text(s, &t));
-    int64_t D = s->d[s->rank - 1];
-    if (!check_vector(in[1], D, "weight", err, errlen) ||
-        !check_vector(in[2], D, "bias", err, errlen) || !check_out_shape(out, s, err, errlen))
-        return false;
     const float *x = in[0]->data, *w = in[1]->data, *b = in[2]->data;
     float *y = out->data;
     int64_t R = prod(s->d, 0, s->rank - 1);
