@@ -390,6 +390,22 @@ static Loc parse_loc_opt(Parser *p)
     return loc;
 }
 
+/* ('kw' '(' STRING ')')?  The string, or NULL when the clause is absent;
+ * what names the string for the "expected" message. */
+static const char *parse_string_clause_opt(Parser *p, const char *kw, const char *what)
+{
+    if (!is_word(p, kw))
+        return NULL;
+    next(p);
+    expect(p, '(');
+    if (p->tok.kind != T_STRING)
+        expected(p, what);
+    const char *s = p->tok.s;
+    next(p);
+    expect(p, ')');
+    return s;
+}
+
 /* VALUE := INT | FLOAT | 'true' | 'false' | 'inf' | 'nan' | STRING | '[' (INT (',' INT)*)? ']' */
 static void parse_attr_value(Parser *p, IrAttr *a)
 {
@@ -479,8 +495,11 @@ static const char *parse_def_name(Parser *p)
     return t.s;
 }
 
-/* INPUT := 'input' %NAME ':' TYPE LOC? */
-static void parse_input(Parser *p)
+/*
+ * INPUT := 'input' %NAME ':' TYPE LOC?
+ * PARAM := 'param' %NAME ':' TYPE ('init' '(' STRING ')')? LOC?
+ */
+static void parse_decl(Parser *p, bool param)
 {
     next(p);
     const char *name = parse_def_name(p);
@@ -488,32 +507,10 @@ static void parse_input(Parser *p)
     Shape s;
     expect(p, ':');
     parse_type(p, &dt, &s);
+    const char *init = param ? parse_string_clause_opt(p, "init", "an init name string") : NULL;
     Loc loc = parse_loc_opt(p);
-    IrValue *v = ir_add_input(p->g, name, dt, s, loc);
-    strmap_put(p->values, v->name, v);
-}
-
-/* PARAM := 'param' %NAME ':' TYPE ('init' '(' STRING ')')? LOC? */
-static void parse_param(Parser *p)
-{
-    next(p);
-    const char *name = parse_def_name(p);
-    DType dt;
-    Shape s;
-    const char *init = NULL;
-    expect(p, ':');
-    parse_type(p, &dt, &s);
-    if (is_word(p, "init")) {
-        next(p);
-        expect(p, '(');
-        if (p->tok.kind != T_STRING)
-            expected(p, "an init name string");
-        init = p->tok.s;
-        next(p);
-        expect(p, ')');
-    }
-    Loc loc = parse_loc_opt(p);
-    IrValue *v = ir_add_param(p->g, name, dt, s, loc);
+    IrValue *v = param ? ir_add_param(p->g, name, dt, s, loc)
+                       : ir_add_input(p->g, name, dt, s, loc);
     if (init)
         v->init = arena_strdup(p->g->arena, init);
     strmap_put(p->values, v->name, v);
@@ -566,16 +563,7 @@ static void parse_node(Parser *p)
         }
         expect(p, '}');
     }
-    const char *name = NULL;
-    if (is_word(p, "name")) {
-        next(p);
-        expect(p, '(');
-        if (p->tok.kind != T_STRING)
-            expected(p, "an instance name string");
-        name = p->tok.s;
-        next(p);
-        expect(p, ')');
-    }
+    const char *name = parse_string_clause_opt(p, "name", "an instance name string");
     Loc loc = parse_loc_opt(p);
 
     IrAnnot *annot = NULL;
@@ -635,9 +623,9 @@ static void parse_graph(Parser *p)
     expect(p, '{');
     for (;;) {
         if (is_word(p, "input"))
-            parse_input(p);
+            parse_decl(p, false);
         else if (is_word(p, "param"))
-            parse_param(p);
+            parse_decl(p, true);
         else if (is_word(p, "output"))
             parse_output(p);
         else if (p->tok.kind == T_VALUE)
