@@ -140,6 +140,21 @@ static void put_attr(FILE *out, const IrAttr *a)
     put_value(out, a);
 }
 
+/* Node attributes or annotation arguments, comma-separated between open
+ * and close; nothing at all when there are none. */
+static void put_attr_list(FILE *out, const char *open, char close, const IrAttr *a, int n)
+{
+    if (n <= 0)
+        return;
+    fputs(open, out);
+    for (int k = 0; k < n; k++) {
+        if (k)
+            fputs(", ", out);
+        put_attr(out, &a[k]);
+    }
+    fputc(close, out);
+}
+
 static void put_type(FILE *out, DType dt, const Shape *s)
 {
     char buf[200];
@@ -178,6 +193,26 @@ static void put_ref(FILE *out, const IrValue *v, const int *index, int nids)
     }
 }
 
+/* "  input %x : f32[...]" or "  param ...": a graph input or parameter up to
+ * its optional clauses. */
+static void put_decl(FILE *out, const char *keyword, const IrValue *v, const int *index, int nids)
+{
+    fprintf(out, "  %s ", keyword);
+    put_ref(out, v, index, nids);
+    fputs(" : ", out);
+    put_type(out, v->dtype, &v->shape);
+}
+
+/* " kw("string")", or nothing when s is NULL: init(...) and name(...). */
+static void put_string_clause(FILE *out, const char *kw, const char *s)
+{
+    if (!s)
+        return;
+    fprintf(out, " %s(", kw);
+    ir_text_put_string(out, s);
+    fputc(')', out);
+}
+
 void ir_print(const IrGraph *g, FILE *out)
 {
     int nids = g->next_value_id > 0 ? g->next_value_id : 1;
@@ -195,24 +230,14 @@ void ir_print(const IrGraph *g, FILE *out)
     fputs(" {\n", out);
     for (int i = 0; i < g->ninputs; i++) {
         const IrValue *v = g->inputs[i];
-        fputs("  input ", out);
-        put_ref(out, v, index, nids);
-        fputs(" : ", out);
-        put_type(out, v->dtype, &v->shape);
+        put_decl(out, "input", v, index, nids);
         put_loc(out, v->loc);
         fputc('\n', out);
     }
     for (int i = 0; i < g->nparams; i++) {
         const IrValue *v = g->params[i];
-        fputs("  param ", out);
-        put_ref(out, v, index, nids);
-        fputs(" : ", out);
-        put_type(out, v->dtype, &v->shape);
-        if (v->init) {
-            fputs(" init(", out);
-            ir_text_put_string(out, v->init);
-            fputc(')', out);
-        }
+        put_decl(out, "param", v, index, nids);
+        put_string_clause(out, "init", v->init);
         put_loc(out, v->loc);
         fputc('\n', out);
     }
@@ -227,34 +252,14 @@ void ir_print(const IrGraph *g, FILE *out)
             put_ref(out, n->in[k], index, nids);
         }
         fputc(')', out);
-        if (n->nattr > 0) {
-            fputs(" {", out);
-            for (int k = 0; k < n->nattr; k++) {
-                if (k)
-                    fputs(", ", out);
-                put_attr(out, &n->attr[k]);
-            }
-            fputc('}', out);
-        }
-        if (n->name) {
-            fputs(" name(", out);
-            ir_text_put_string(out, n->name);
-            fputc(')', out);
-        }
+        put_attr_list(out, " {", '}', n->attr, n->nattr);
+        put_string_clause(out, "name", n->name);
         put_loc(out, n->loc);
         for (int k = 0; k < n->nannot; k++) {
             const IrAnnot *a = &n->annot[k];
             fputs(" @", out);
             put_name(out, a->name);
-            if (a->nargs > 0) {
-                fputc('(', out);
-                for (int j = 0; j < a->nargs; j++) {
-                    if (j)
-                        fputs(", ", out);
-                    put_attr(out, &a->args[j]);
-                }
-                fputc(')', out);
-            }
+            put_attr_list(out, "(", ')', a->args, a->nargs);
             put_loc(out, a->loc);
         }
         fputc('\n', out);
