@@ -390,6 +390,15 @@ static bool apair(const IrNode *n, const char *key, int64_t lo, int64_t v[2], ch
     return true;
 }
 
+/* Reads the dim attribute `key` and wraps it for x's rank. */
+static bool attr_dim(const IrNode *n, const char *key, const Shape *x, int *d, char *err,
+                     size_t errlen)
+{
+    if (wrap_dim(aint(n, key), x->rank, d))
+        return true;
+    return dim_range_fail(n, err, errlen, key, aint(n, key), x);
+}
+
 /* ---- common validation ---- */
 
 /*
@@ -465,13 +474,66 @@ static bool check_params(const IrNode *n, char *err, size_t errlen)
     return true;
 }
 
-static bool want_rank(const IrNode *n, const Shape *s, int rank, const char *layout, char *err,
-                      size_t errlen)
+/* The prelude, then input 0 must have exactly `rank` dims laid out as
+ * layout ("[N, C, H, W]"); its shape, or NULL with err set. */
+static const Shape *prelude_rank(const IrNode *n, int rank, const char *layout, char *err,
+                                 size_t errlen)
 {
-    if (s->rank == rank)
+    if (!prelude(n, err, errlen))
+        return NULL;
+    const Shape *x = &n->in[0]->shape;
+    if (x->rank != rank) {
+        SBuf b;
+        fail(n, err, errlen, "input must be %d-D %s, got %s", rank, layout, sstr(x, &b));
+        return NULL;
+    }
+    return x;
+}
+
+/* The prelude, then input 0 must have at least min_rank dims; need says
+ * which ("at least one dimension"). Its shape, or NULL with err set. */
+static const Shape *prelude_min_rank(const IrNode *n, int min_rank, const char *need, char *err,
+                                     size_t errlen)
+{
+    if (!prelude(n, err, errlen))
+        return NULL;
+    const Shape *x = &n->in[0]->shape;
+    if (x->rank < min_rank) {
+        SBuf b;
+        fail(n, err, errlen, "input must have %s, got %s", need, sstr(x, &b));
+        return NULL;
+    }
+    return x;
+}
+
+/* The weight parameter input when the node carries one of the given rank,
+ * for rules that name a mismatch better than check_params can; else NULL. */
+static const Shape *given_weight(const IrNode *n, int rank)
+{
+    int nd = op_data_inputs(n);
+    if (n->nin > nd && n->in[nd]->shape.rank == rank)
+        return &n->in[nd]->shape;
+    return NULL;
+}
+
+/* Fails when the computed output shape has more elements than int64 holds. */
+static bool output_fits(const IrNode *n, const Shape *out, char *err, size_t errlen)
+{
+    if (shape_numel(out) >= 0)
         return true;
     SBuf b;
-    FAIL("input must be %d-D %s, got %s", rank, layout, sstr(s, &b));
+    FAIL("output %s is too large", sstr(out, &b));
+}
+
+/* Shape rule of the ops whose params rule validates the node and whose
+ * output has the input's shape: batchnorm, layernorm, mha. */
+static bool shape_of_input_with_params(const IrNode *n, Shape *out, char *err, size_t errlen)
+{
+    ParamSpec ps[MAX_PARAMS];
+    if (op_info(n->op)->params(n, ps, err, errlen) < 0 || !check_params(n, err, errlen))
+        return false;
+    *out = n->in[0]->shape;
+    return true;
 }
 
 static bool shape_invalid(const IrNode *n, Shape *out, char *err, size_t errlen)
@@ -506,10 +568,8 @@ static bool conv_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d
 
 static bool conv_geom(const IrNode *n, ConvGeom *c, char *err, size_t errlen)
 {
-    if (!prelude(n, err, errlen))
-        return false;
-    const Shape *x = &n->in[0]->shape;
-    if (!want_rank(n, x, 4, "[N, C, H, W]", err, errlen))
+    const Shape *x = prelude_rank(n, 4, "[N, C, H, W]", err, errlen);
+    if (!x)
         return false;
     c->N = x->d[0], c->C = x->d[1], c->H = x->d[2], c->W = x->d[3];
     c->O = aint(n, "out_channels");
@@ -557,9 +617,8 @@ static bool shape_conv2d(const IrNode *n, Shape *out, char *err, size_t errlen)
     ConvGeom c;
     if (!conv_geom(n, &c, err, errlen))
         return false;
-    int nd = op_data_inputs(n);
-    if (n->nin > nd && n->in[nd]->shape.rank == 4) {
-        const Shape *w = &n->in[nd]->shape;
+    const Shape *w = given_weight(n, 4);
+    if (w) {
         int64_t expects;
         if (w->d[0] != c.O)
             FAIL("weight has %lld output channels but out_channels = %lld", LL(w->d[0]),
@@ -571,11 +630,7 @@ static bool shape_conv2d(const IrNode *n, Shape *out, char *err, size_t errlen)
     if (!check_params(n, err, errlen))
         return false;
     *out = (Shape){4, {c.N, c.O, c.oh, c.ow}};
-    if (shape_numel(out) < 0) {
-        SBuf b;
-        FAIL("output %s is too large", sstr(out, &b));
-    }
-    return true;
+    return output_fits(n, out, err, errlen);
 }
 
 static int64_t macs_conv2d(const IrNode *n)
@@ -593,12 +648,8 @@ static int64_t macs_conv2d(const IrNode *n)
 
 static bool linear_check(const IrNode *n, char *err, size_t errlen)
 {
-    if (!prelude(n, err, errlen))
+    if (!prelude_min_rank(n, 1, "at least one dimension", err, errlen))
         return false;
-    const Shape *x = &n->in[0]->shape;
-    SBuf b;
-    if (x->rank < 1)
-        FAIL("input must have at least one dimension, got %s", sstr(x, &b));
     if (aint(n, "out_features") <= 0)
         FAIL("out_features must be positive, got %lld", LL(aint(n, "out_features")));
     return true;
@@ -623,9 +674,8 @@ static bool shape_linear(const IrNode *n, Shape *out, char *err, size_t errlen)
         return false;
     const Shape *x = &n->in[0]->shape;
     int64_t I = x->d[x->rank - 1], O = aint(n, "out_features");
-    int nd = op_data_inputs(n);
-    if (n->nin > nd && n->in[nd]->shape.rank == 2) {
-        const Shape *w = &n->in[nd]->shape;
+    const Shape *w = given_weight(n, 2);
+    if (w) {
         if (w->d[1] != I)
             FAIL("input has %lld features but weight expects %lld", LL(I), LL(w->d[1]));
         if (w->d[0] != O)
@@ -636,11 +686,7 @@ static bool shape_linear(const IrNode *n, Shape *out, char *err, size_t errlen)
         return false;
     *out = *x;
     out->d[x->rank - 1] = O;
-    if (shape_numel(out) < 0) {
-        SBuf b;
-        FAIL("output %s is too large", sstr(out, &b));
-    }
-    return true;
+    return output_fits(n, out, err, errlen);
 }
 
 static int64_t macs_linear(const IrNode *n)
@@ -683,18 +729,14 @@ static bool shape_broadcast(const IrNode *n, Shape *out, char *err, size_t errle
 }
 
 /*
- * torch.matmul: 1-D operands are promoted (a to [1, k], b to [k, 1]) and the
- * added dim removed from the result; dims before the last two broadcast.
+ * torch.matmul of a and b, each with at least one dim: 1-D operands are
+ * promoted (a to [1, k], b to [k, 1]) and the added dim removed from the
+ * result; dims before the last two broadcast. bmm is the 3-D case.
  */
-static bool shape_matmul(const IrNode *n, Shape *out, char *err, size_t errlen)
+static bool matmul_result(const IrNode *n, const Shape *a, const Shape *b, Shape *out, char *err,
+                          size_t errlen)
 {
-    if (!prelude(n, err, errlen))
-        return false;
-    const Shape *a = &n->in[0]->shape, *b = &n->in[1]->shape;
     SBuf x, y;
-    if (a->rank < 1 || b->rank < 1)
-        FAIL("both arguments need at least one dimension, got %s and %s", sstr(a, &x),
-             sstr(b, &y));
     Shape A = *a, B = *b;
     if (a->rank == 1)
         A = (Shape){2, {1, a->d[0]}};
@@ -719,6 +761,18 @@ static bool shape_matmul(const IrNode *n, Shape *out, char *err, size_t errlen)
     return true;
 }
 
+static bool shape_matmul(const IrNode *n, Shape *out, char *err, size_t errlen)
+{
+    if (!prelude(n, err, errlen))
+        return false;
+    const Shape *a = &n->in[0]->shape, *b = &n->in[1]->shape;
+    SBuf x, y;
+    if (a->rank < 1 || b->rank < 1)
+        FAIL("both arguments need at least one dimension, got %s and %s", sstr(a, &x),
+             sstr(b, &y));
+    return matmul_result(n, a, b, out, err, errlen);
+}
+
 static bool shape_bmm(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
     if (!prelude(n, err, errlen))
@@ -730,13 +784,7 @@ static bool shape_bmm(const IrNode *n, Shape *out, char *err, size_t errlen)
              sstr(b, &y));
     if (a->d[0] != b->d[0])
         FAIL("batch sizes differ: %s and %s", sstr(a, &x), sstr(b, &y));
-    if (a->d[2] != b->d[1])
-        FAIL("cannot multiply %s by %s: inner dimensions %lld and %lld differ", sstr(a, &x),
-             sstr(b, &y), LL(a->d[2]), LL(b->d[1]));
-    *out = (Shape){3, {a->d[0], a->d[1], b->d[2]}};
-    if (shape_numel(out) < 0)
-        FAIL("result of %s by %s is too large", sstr(a, &x), sstr(b, &y));
-    return true;
+    return matmul_result(n, a, b, out, err, errlen);
 }
 
 /* matmul and bmm: every output element is a dot product over a's last dim. */
@@ -752,12 +800,9 @@ static int64_t macs_matmul(const IrNode *n)
 
 static int params_batchnorm(const IrNode *n, ParamSpec *out, char *err, size_t errlen)
 {
-    if (!prelude(n, err, errlen))
+    const Shape *x = prelude_min_rank(n, 2, "a channel dimension [N, C, ...]", err, errlen);
+    if (!x)
         return -1;
-    const Shape *x = &n->in[0]->shape;
-    SBuf b;
-    if (x->rank < 2)
-        FAILP("input must have a channel dimension [N, C, ...], got %s", sstr(x, &b));
     const char *const names[] = {"weight", "bias", "running_mean", "running_var"};
     for (int i = 0; i < 4; i++)
         out[i] = (ParamSpec){names[i], {1, {x->d[1]}}};
@@ -766,21 +811,14 @@ static int params_batchnorm(const IrNode *n, ParamSpec *out, char *err, size_t e
 
 static bool shape_batchnorm(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    ParamSpec ps[MAX_PARAMS];
-    if (params_batchnorm(n, ps, err, errlen) < 0 || !check_params(n, err, errlen))
-        return false;
-    *out = n->in[0]->shape;
-    return true;
+    return shape_of_input_with_params(n, out, err, errlen);
 }
 
 static int params_layernorm(const IrNode *n, ParamSpec *out, char *err, size_t errlen)
 {
-    if (!prelude(n, err, errlen))
+    const Shape *x = prelude_min_rank(n, 1, "at least one dimension", err, errlen);
+    if (!x)
         return -1;
-    const Shape *x = &n->in[0]->shape;
-    SBuf b;
-    if (x->rank < 1)
-        FAILP("input must have at least one dimension, got %s", sstr(x, &b));
     out[0] = (ParamSpec){"weight", {1, {x->d[x->rank - 1]}}};
     out[1] = (ParamSpec){"bias", {1, {x->d[x->rank - 1]}}};
     return 2;
@@ -788,11 +826,7 @@ static int params_layernorm(const IrNode *n, ParamSpec *out, char *err, size_t e
 
 static bool shape_layernorm(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    ParamSpec ps[MAX_PARAMS];
-    if (params_layernorm(n, ps, err, errlen) < 0 || !check_params(n, err, errlen))
-        return false;
-    *out = n->in[0]->shape;
-    return true;
+    return shape_of_input_with_params(n, out, err, errlen);
 }
 
 /* ---- elementwise ---- */
@@ -814,11 +848,9 @@ static bool shape_same(const IrNode *n, Shape *out, char *err, size_t errlen)
 
 static bool shape_softmax(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    if (!prelude(n, err, errlen))
-        return false;
     int d;
-    if (!wrap_dim(aint(n, "dim"), n->in[0]->shape.rank, &d))
-        return dim_range_fail(n, err, errlen, "dim", aint(n, "dim"), &n->in[0]->shape);
+    if (!prelude(n, err, errlen) || !attr_dim(n, "dim", &n->in[0]->shape, &d, err, errlen))
+        return false;
     *out = n->in[0]->shape;
     return true;
 }
@@ -851,10 +883,8 @@ static bool pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d
 
 static bool shape_pool(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    if (!prelude(n, err, errlen))
-        return false;
-    const Shape *x = &n->in[0]->shape;
-    if (!want_rank(n, x, 4, "[N, C, H, W]", err, errlen))
+    const Shape *x = prelude_rank(n, 4, "[N, C, H, W]", err, errlen);
+    if (!x)
         return false;
     int64_t k[2], s[2], p[2], d[2] = {1, 1}, o[2];
     if (!apair(n, "kernel_size", 1, k, err, errlen) || !apair(n, "stride", 1, s, err, errlen) ||
@@ -874,17 +904,13 @@ static bool shape_pool(const IrNode *n, Shape *out, char *err, size_t errlen)
         FAIL("output size %lldx%lld is too small: input %s, kernel_size %s, padding %s",
              LL(o[0]), LL(o[1]), sstr(x, &a), ints_str(k, 2, &b), ints_str(p, 2, &c));
     *out = (Shape){4, {x->d[0], x->d[1], o[0], o[1]}};
-    if (shape_numel(out) < 0)
-        FAIL("output %s is too large", sstr(out, &a));
-    return true;
+    return output_fits(n, out, err, errlen);
 }
 
 static bool shape_adaptive_avgpool(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    if (!prelude(n, err, errlen))
-        return false;
-    const Shape *x = &n->in[0]->shape;
-    if (!want_rank(n, x, 4, "[N, C, H, W]", err, errlen))
+    const Shape *x = prelude_rank(n, 4, "[N, C, H, W]", err, errlen);
+    if (!x)
         return false;
     int64_t o[2];
     if (!apair(n, "output_size", 1, o, err, errlen))
@@ -894,19 +920,13 @@ static bool shape_adaptive_avgpool(const IrNode *n, Shape *out, char *err, size_
         FAIL("input %s has an empty spatial dimension", sstr(x, &b));
     }
     *out = (Shape){4, {x->d[0], x->d[1], o[0], o[1]}};
-    if (shape_numel(out) < 0) {
-        SBuf b;
-        FAIL("output %s is too large", sstr(out, &b));
-    }
-    return true;
+    return output_fits(n, out, err, errlen);
 }
 
 static bool shape_global_avgpool(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    if (!prelude(n, err, errlen))
-        return false;
-    const Shape *x = &n->in[0]->shape;
-    if (!want_rank(n, x, 4, "[N, C, H, W]", err, errlen))
+    const Shape *x = prelude_rank(n, 4, "[N, C, H, W]", err, errlen);
+    if (!x)
         return false;
     *out = (Shape){4, {x->d[0], x->d[1], 1, 1}};
     return true;
@@ -920,10 +940,9 @@ static bool shape_flatten(const IrNode *n, Shape *out, char *err, size_t errlen)
         return false;
     const Shape *x = &n->in[0]->shape;
     int s, e;
-    if (!wrap_dim(aint(n, "start_dim"), x->rank, &s))
-        return dim_range_fail(n, err, errlen, "start_dim", aint(n, "start_dim"), x);
-    if (!wrap_dim(aint(n, "end_dim"), x->rank, &e))
-        return dim_range_fail(n, err, errlen, "end_dim", aint(n, "end_dim"), x);
+    if (!attr_dim(n, "start_dim", x, &s, err, errlen) ||
+        !attr_dim(n, "end_dim", x, &e, err, errlen))
+        return false;
     if (s > e)
         FAIL("start_dim %lld comes after end_dim %lld", LL(aint(n, "start_dim")),
              LL(aint(n, "end_dim")));
@@ -945,16 +964,25 @@ static bool shape_flatten(const IrNode *n, Shape *out, char *err, size_t errlen)
     return true;
 }
 
+/* The "shape" attribute of reshape and expand, at most SHAPE_MAX_RANK long. */
+static bool target_shape(const IrNode *n, const int64_t **t, int *c, char *err, size_t errlen)
+{
+    *t = aints(n, "shape", c);
+    if (*c > SHAPE_MAX_RANK)
+        FAIL("target shape has %d dimensions; at most %d are supported", *c, SHAPE_MAX_RANK);
+    return true;
+}
+
 static bool shape_reshape(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
     if (!prelude(n, err, errlen))
         return false;
     const Shape *x = &n->in[0]->shape;
     int c;
-    const int64_t *t = aints(n, "shape", &c);
+    const int64_t *t;
+    if (!target_shape(n, &t, &c, err, errlen))
+        return false;
     SBuf a, b;
-    if (c > SHAPE_MAX_RANK)
-        FAIL("target shape has %d dimensions; at most %d are supported", c, SHAPE_MAX_RANK);
     int infer = -1;
     int64_t known = 1;
     for (int i = 0; i < c; i++) {
@@ -988,10 +1016,8 @@ static bool shape_transpose(const IrNode *n, Shape *out, char *err, size_t errle
         return false;
     const Shape *x = &n->in[0]->shape;
     int d0, d1;
-    if (!wrap_dim(aint(n, "dim0"), x->rank, &d0))
-        return dim_range_fail(n, err, errlen, "dim0", aint(n, "dim0"), x);
-    if (!wrap_dim(aint(n, "dim1"), x->rank, &d1))
-        return dim_range_fail(n, err, errlen, "dim1", aint(n, "dim1"), x);
+    if (!attr_dim(n, "dim0", x, &d0, err, errlen) || !attr_dim(n, "dim1", x, &d1, err, errlen))
+        return false;
     *out = *x;
     if (x->rank > 0) {
         out->d[d0] = x->d[d1];
@@ -1034,10 +1060,10 @@ static bool shape_expand(const IrNode *n, Shape *out, char *err, size_t errlen)
         return false;
     const Shape *x = &n->in[0]->shape;
     int c;
-    const int64_t *t = aints(n, "shape", &c);
+    const int64_t *t;
+    if (!target_shape(n, &t, &c, err, errlen))
+        return false;
     SBuf a, b;
-    if (c > SHAPE_MAX_RANK)
-        FAIL("target shape has %d dimensions; at most %d are supported", c, SHAPE_MAX_RANK);
     if (c < x->rank)
         FAIL("target shape %s has fewer dimensions than input %s", ints_str(t, c, &a),
              sstr(x, &b));
@@ -1077,8 +1103,8 @@ static bool shape_concat(const IrNode *n, Shape *out, char *err, size_t errlen)
     if (x->rank == 0)
         FAIL("zero-dimensional tensors cannot be concatenated");
     int d;
-    if (!wrap_dim(aint(n, "dim"), x->rank, &d))
-        return dim_range_fail(n, err, errlen, "dim", aint(n, "dim"), x);
+    if (!attr_dim(n, "dim", x, &d, err, errlen))
+        return false;
     Shape o = *x;
     for (int i = 1; i < n->nin; i++) {
         const Shape *y = &n->in[i]->shape;
@@ -1112,8 +1138,8 @@ static bool shape_slice(const IrNode *n, Shape *out, char *err, size_t errlen)
     if (x->rank == 0)
         FAIL("cannot slice a zero-dimensional tensor");
     int d;
-    if (!wrap_dim(aint(n, "dim"), x->rank, &d))
-        return dim_range_fail(n, err, errlen, "dim", aint(n, "dim"), x);
+    if (!attr_dim(n, "dim", x, &d, err, errlen))
+        return false;
     int64_t step = aint(n, "step");
     if (step <= 0)
         FAIL("step must be positive, got %lld", LL(step));
@@ -1133,8 +1159,8 @@ static bool shape_select(const IrNode *n, Shape *out, char *err, size_t errlen)
     if (x->rank == 0)
         FAIL("cannot select from a zero-dimensional tensor");
     int d;
-    if (!wrap_dim(aint(n, "dim"), x->rank, &d))
-        return dim_range_fail(n, err, errlen, "dim", aint(n, "dim"), x);
+    if (!attr_dim(n, "dim", x, &d, err, errlen))
+        return false;
     int64_t idx = aint(n, "index"), len = x->d[d];
     if (idx < -len || idx >= len)
         FAIL("index %lld is out of range for dim %d of %s", LL(idx), d, sstr(x, &a));
@@ -1150,10 +1176,8 @@ static bool shape_select(const IrNode *n, Shape *out, char *err, size_t errlen)
 
 static bool mha_check(const IrNode *n, char *err, size_t errlen)
 {
-    if (!prelude(n, err, errlen))
-        return false;
-    const Shape *x = &n->in[0]->shape;
-    if (!want_rank(n, x, 3, "[N, L, E]", err, errlen))
+    const Shape *x = prelude_rank(n, 3, "[N, L, E]", err, errlen);
+    if (!x)
         return false;
     int64_t h = aint(n, "num_heads"), E = x->d[2], e3;
     if (h <= 0)
@@ -1179,10 +1203,7 @@ static int params_mha(const IrNode *n, ParamSpec *out, char *err, size_t errlen)
 
 static bool shape_mha(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    if (!mha_check(n, err, errlen) || !check_params(n, err, errlen))
-        return false;
-    *out = n->in[0]->shape;
-    return true;
+    return shape_of_input_with_params(n, out, err, errlen);
 }
 
 /* In-projection 3LE^2, scores QK^T L^2E, attention x V L^2E, out-projection
