@@ -474,33 +474,18 @@ static bool check_params(const IrNode *n, char *err, size_t errlen)
     return true;
 }
 
-/* The prelude, then input 0 must have exactly `rank` dims laid out as
- * layout ("[N, C, H, W]"); its shape, or NULL with err set. */
-static const Shape *prelude_rank(const IrNode *n, int rank, const char *layout, char *err,
-                                 size_t errlen)
+/* The prelude, then input 0 must have min_rank..max_rank dims; need ends
+ * the message "input must ..." ("be 4-D [N, C, H, W]"). Input 0's shape, or
+ * NULL with err set. */
+static const Shape *prelude_rank(const IrNode *n, int min_rank, int max_rank, const char *need,
+                                 char *err, size_t errlen)
 {
     if (!prelude(n, err, errlen))
         return NULL;
     const Shape *x = &n->in[0]->shape;
-    if (x->rank != rank) {
+    if (x->rank < min_rank || x->rank > max_rank) {
         SBuf b;
-        fail(n, err, errlen, "input must be %d-D %s, got %s", rank, layout, sstr(x, &b));
-        return NULL;
-    }
-    return x;
-}
-
-/* The prelude, then input 0 must have at least min_rank dims; need says
- * which ("at least one dimension"). Its shape, or NULL with err set. */
-static const Shape *prelude_min_rank(const IrNode *n, int min_rank, const char *need, char *err,
-                                     size_t errlen)
-{
-    if (!prelude(n, err, errlen))
-        return NULL;
-    const Shape *x = &n->in[0]->shape;
-    if (x->rank < min_rank) {
-        SBuf b;
-        fail(n, err, errlen, "input must have %s, got %s", need, sstr(x, &b));
+        fail(n, err, errlen, "input must %s, got %s", need, sstr(x, &b));
         return NULL;
     }
     return x;
@@ -568,7 +553,7 @@ static bool conv_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d
 
 static bool conv_geom(const IrNode *n, ConvGeom *c, char *err, size_t errlen)
 {
-    const Shape *x = prelude_rank(n, 4, "[N, C, H, W]", err, errlen);
+    const Shape *x = prelude_rank(n, 4, 4, "be 4-D [N, C, H, W]", err, errlen);
     if (!x)
         return false;
     c->N = x->d[0], c->C = x->d[1], c->H = x->d[2], c->W = x->d[3];
@@ -648,7 +633,7 @@ static int64_t macs_conv2d(const IrNode *n)
 
 static bool linear_check(const IrNode *n, char *err, size_t errlen)
 {
-    if (!prelude_min_rank(n, 1, "at least one dimension", err, errlen))
+    if (!prelude_rank(n, 1, SHAPE_MAX_RANK, "have at least one dimension", err, errlen))
         return false;
     if (aint(n, "out_features") <= 0)
         FAIL("out_features must be positive, got %lld", LL(aint(n, "out_features")));
@@ -800,7 +785,8 @@ static int64_t macs_matmul(const IrNode *n)
 
 static int params_batchnorm(const IrNode *n, ParamSpec *out, char *err, size_t errlen)
 {
-    const Shape *x = prelude_min_rank(n, 2, "a channel dimension [N, C, ...]", err, errlen);
+    const Shape *x =
+        prelude_rank(n, 2, SHAPE_MAX_RANK, "have a channel dimension [N, C, ...]", err, errlen);
     if (!x)
         return -1;
     const char *const names[] = {"weight", "bias", "running_mean", "running_var"};
@@ -816,7 +802,7 @@ static bool shape_batchnorm(const IrNode *n, Shape *out, char *err, size_t errle
 
 static int params_layernorm(const IrNode *n, ParamSpec *out, char *err, size_t errlen)
 {
-    const Shape *x = prelude_min_rank(n, 1, "at least one dimension", err, errlen);
+    const Shape *x = prelude_rank(n, 1, SHAPE_MAX_RANK, "have at least one dimension", err, errlen);
     if (!x)
         return -1;
     out[0] = (ParamSpec){"weight", {1, {x->d[x->rank - 1]}}};
@@ -883,7 +869,7 @@ static bool pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d
 
 static bool shape_pool(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    const Shape *x = prelude_rank(n, 4, "[N, C, H, W]", err, errlen);
+    const Shape *x = prelude_rank(n, 4, 4, "be 4-D [N, C, H, W]", err, errlen);
     if (!x)
         return false;
     int64_t k[2], s[2], p[2], d[2] = {1, 1}, o[2];
@@ -909,7 +895,7 @@ static bool shape_pool(const IrNode *n, Shape *out, char *err, size_t errlen)
 
 static bool shape_adaptive_avgpool(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    const Shape *x = prelude_rank(n, 4, "[N, C, H, W]", err, errlen);
+    const Shape *x = prelude_rank(n, 4, 4, "be 4-D [N, C, H, W]", err, errlen);
     if (!x)
         return false;
     int64_t o[2];
@@ -925,7 +911,7 @@ static bool shape_adaptive_avgpool(const IrNode *n, Shape *out, char *err, size_
 
 static bool shape_global_avgpool(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    const Shape *x = prelude_rank(n, 4, "[N, C, H, W]", err, errlen);
+    const Shape *x = prelude_rank(n, 4, 4, "be 4-D [N, C, H, W]", err, errlen);
     if (!x)
         return false;
     *out = (Shape){4, {x->d[0], x->d[1], 1, 1}};
@@ -964,9 +950,13 @@ static bool shape_flatten(const IrNode *n, Shape *out, char *err, size_t errlen)
     return true;
 }
 
-/* The "shape" attribute of reshape and expand, at most SHAPE_MAX_RANK long. */
-static bool target_shape(const IrNode *n, const int64_t **t, int *c, char *err, size_t errlen)
+/* The prelude, then the "shape" attribute of reshape and expand, at most
+ * SHAPE_MAX_RANK long. */
+static bool prelude_target_shape(const IrNode *n, const int64_t **t, int *c, char *err,
+                                 size_t errlen)
 {
+    if (!prelude(n, err, errlen))
+        return false;
     *t = aints(n, "shape", c);
     if (*c > SHAPE_MAX_RANK)
         FAIL("target shape has %d dimensions; at most %d are supported", *c, SHAPE_MAX_RANK);
@@ -975,13 +965,11 @@ static bool target_shape(const IrNode *n, const int64_t **t, int *c, char *err, 
 
 static bool shape_reshape(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    if (!prelude(n, err, errlen))
-        return false;
-    const Shape *x = &n->in[0]->shape;
     int c;
     const int64_t *t;
-    if (!target_shape(n, &t, &c, err, errlen))
+    if (!prelude_target_shape(n, &t, &c, err, errlen))
         return false;
+    const Shape *x = &n->in[0]->shape;
     SBuf a, b;
     int infer = -1;
     int64_t known = 1;
@@ -1056,13 +1044,11 @@ static bool shape_permute(const IrNode *n, Shape *out, char *err, size_t errlen)
  * added in front (but not as -1). */
 static bool shape_expand(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    if (!prelude(n, err, errlen))
-        return false;
-    const Shape *x = &n->in[0]->shape;
     int c;
     const int64_t *t;
-    if (!target_shape(n, &t, &c, err, errlen))
+    if (!prelude_target_shape(n, &t, &c, err, errlen))
         return false;
+    const Shape *x = &n->in[0]->shape;
     SBuf a, b;
     if (c < x->rank)
         FAIL("target shape %s has fewer dimensions than input %s", ints_str(t, c, &a),
@@ -1176,7 +1162,7 @@ static bool shape_select(const IrNode *n, Shape *out, char *err, size_t errlen)
 
 static bool mha_check(const IrNode *n, char *err, size_t errlen)
 {
-    const Shape *x = prelude_rank(n, 3, "[N, L, E]", err, errlen);
+    const Shape *x = prelude_rank(n, 3, 3, "be 3-D [N, L, E]", err, errlen);
     if (!x)
         return false;
     int64_t h = aint(n, "num_heads"), E = x->d[2], e3;
