@@ -369,10 +369,11 @@ Val eval_expr(Ctx *c, const AstExpr *e, const char *inst)
         elab_error(c, e->loc, "expression nested more than %d deep", MAX_EXPR_DEPTH);
         return val_poison();
     }
+    if (c->halted)
+        return val_poison();
     if (c->g && c->g->nnodes >= MAX_NODES) {
-        if (c->g->nnodes == MAX_NODES)
-            elab_error(c, e->loc, "network too large: more than %d operators", MAX_NODES);
-        c->work = MAX_WORK + 2; /* stop executing statements */
+        elab_error(c, e->loc, "network too large: more than %d operators", MAX_NODES);
+        c->halted = true;
         return val_poison();
     }
     c->expr_depth++;
@@ -672,8 +673,8 @@ static void exec_stmts(Ctx *c, const AstStmts *body)
 {
     for (int i = 0; i < body->n && !c->frame->returned && !c->halted; i++) {
         if (++c->work > MAX_WORK) {
-            if (c->work == MAX_WORK + 1)
-                elab_error(c, body->items[i]->loc, "network too large: more than %d statements executed", MAX_WORK);
+            elab_error(c, body->items[i]->loc, "network too large: more than %d statements executed", MAX_WORK);
+            c->halted = true;
             return;
         }
         exec_stmt(c, body->items[i]);
@@ -787,9 +788,7 @@ static void exec_for(Ctx *c, const AstStmt *s)
     int64_t lo, hi;
     if (!want_int(c, s->u.for_.lo, &lo) | !want_int(c, s->u.for_.hi, &hi))
         return;
-    for (int64_t i = lo; i < hi && !c->frame->returned; i++) {
-        if (c->work > MAX_WORK)
-            return;
+    for (int64_t i = lo; i < hi && !c->frame->returned && !c->halted; i++) {
         bind(c, s->u.for_.var, val_int(i));
         exec_stmts(c, &s->u.for_.body);
     }

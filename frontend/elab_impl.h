@@ -79,7 +79,7 @@ typedef struct Ctx {
     int depth;            /* nested block calls, bounded */
     int expr_depth;       /* nested expression evaluation, bounded */
     int64_t work;         /* statements executed, bounded so nothing hangs */
-    bool halted;          /* a failed assert stops elaboration */
+    bool halted;          /* a failed assert or a size limit stops elaboration */
     IrAnnot *annots;      /* annotations in force for nodes being created */
     int nannots, cap_annots;
     StrMap *checked_annots; /* annotations already validated (by address) */
