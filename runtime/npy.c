@@ -345,10 +345,9 @@ Tensor *rt_npy_read(const char *path, Diag *d)
                         hlen, r.size);
         goto out;
     }
-    hdr = xmalloc((size_t)hlen + 1);
-    if (!fio_pread(&r, hstart, hdr, (size_t)hlen, d))
+    hdr = fio_pread_text(&r, hstart, (size_t)hlen, d);
+    if (!hdr)
         goto out;
-    hdr[hlen] = '\0';
 
     NpyHeader h = {0};
     HeaderParser p = {hdr, (size_t)hlen, 0, hstart, path, d, false};

@@ -342,10 +342,9 @@ bool rt_safetensors_read(const char *path, TensorList *out, bool to_f32, Diag *d
                         hlen, r.size);
         goto out;
     }
-    hdr = xmalloc((size_t)hlen + 1);
-    if (!fio_pread(&r, 8, hdr, (size_t)hlen, d))
+    hdr = fio_pread_text(&r, 8, (size_t)hlen, d);
+    if (!hdr)
         goto out;
-    hdr[hlen] = '\0';
     if (hlen == 0 || hdr[0] != '{') {
         diag_file_error(d, path, "at byte 8: the header is not a JSON object (it must start "
                                  "with '{')");

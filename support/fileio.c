@@ -99,6 +99,17 @@ bool fio_open(FioReader *r, const char *path, Diag *d)
     return true;
 }
 
+char *fio_pread_text(FioReader *r, uint64_t off, size_t n, Diag *d)
+{
+    char *text = xmalloc(n + 1);
+    if (!fio_pread(r, off, text, n, d)) {
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    return text;
+}
+
 bool fio_pread(FioReader *r, uint64_t off, void *buf, size_t n, Diag *d)
 {
     size_t done = 0;

@@ -45,6 +45,11 @@ bool fio_open(FioReader *r, const char *path, Diag *d);
  * shrank, or off + n is past the end) is an error naming both byte counts.
  */
 bool fio_pread(FioReader *r, uint64_t off, void *buf, size_t n, Diag *d);
+/*
+ * Reads n bytes at offset off into a new malloc'd buffer with a NUL byte
+ * appended (for text headers inside binary files). NULL after reporting.
+ */
+char *fio_pread_text(FioReader *r, uint64_t off, size_t n, Diag *d);
 void fio_close(FioReader *r);
 
 typedef struct FioAtomic {
