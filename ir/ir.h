@@ -11,8 +11,8 @@
  * location they came from.
  *
  * Room for later work: passes add ops to ops.def and attributes to nodes;
- * IrValue.quant and IrNode.placement are reserved for quantization
- * parameters and PIM placement; parameters may carry a sparsity mask.
+ * quantization parameters, sparsity masks and PIM placement will be new
+ * fields of IrValue / IrNode, printed and parsed by ir_print/ir_parse.
  *
  * Memory: the graph owns an Arena for nodes, values and strings, and owns
  * the Tensors bound to parameters (freed by ir_graph_free).

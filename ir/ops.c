@@ -359,27 +359,15 @@ bool op_check_attrs(const IrNode *n, char *err, size_t errlen)
     return true;
 }
 
-/* Accessors for rules: op_check_attrs ran first, so the attribute exists
- * with the right representation. */
-static int64_t aint(const IrNode *n, const char *key) { return ir_attr(n, key)->i; }
-static double afloat(const IrNode *n, const char *key)
-{
-    const IrAttr *a = ir_attr(n, key);
-    return a->kind == AK_FLOAT ? a->f : (double)a->i;
-}
-static const int64_t *aints(const IrNode *n, const char *key, int *count)
-{
-    const IrAttr *a = ir_attr(n, key);
-    *count = a->n;
-    return a->ints;
-}
+/* Rules read attributes with ir_attr_int/_float/_ints: op_check_attrs ran
+ * first, so each exists with the right representation. */
 
 /* Reads an int2 attribute and checks every element is >= lo. */
 static bool apair(const IrNode *n, const char *key, int64_t lo, int64_t v[2], char *err,
                   size_t errlen)
 {
     int c;
-    const int64_t *p = aints(n, key, &c);
+    const int64_t *p = ir_attr_ints(n, key, &c);
     v[0] = p[0];
     v[1] = p[1];
     if (v[0] < lo || v[1] < lo) {
@@ -394,9 +382,9 @@ static bool apair(const IrNode *n, const char *key, int64_t lo, int64_t v[2], ch
 static bool attr_dim(const IrNode *n, const char *key, const Shape *x, int *d, char *err,
                      size_t errlen)
 {
-    if (wrap_dim(aint(n, key), x->rank, d))
+    if (wrap_dim(ir_attr_int(n, key), x->rank, d))
         return true;
-    return dim_range_fail(n, err, errlen, key, aint(n, key), x);
+    return dim_range_fail(n, err, errlen, key, ir_attr_int(n, key), x);
 }
 
 /* ---- common validation ---- */
@@ -557,8 +545,8 @@ static bool conv_geom(const IrNode *n, ConvGeom *c, char *err, size_t errlen)
     if (!x)
         return false;
     c->N = x->d[0], c->C = x->d[1], c->H = x->d[2], c->W = x->d[3];
-    c->O = aint(n, "out_channels");
-    c->g = aint(n, "groups");
+    c->O = ir_attr_int(n, "out_channels");
+    c->g = ir_attr_int(n, "groups");
     if (c->O <= 0)
         FAIL("out_channels must be positive, got %lld", LL(c->O));
     if (c->g <= 0)
@@ -592,7 +580,7 @@ static int params_conv2d(const IrNode *n, ParamSpec *out, char *err, size_t errl
         return -1;
     int np = 0;
     out[np++] = (ParamSpec){"weight", {4, {c.O, c.C / c.g, c.k[0], c.k[1]}}};
-    if (aint(n, "bias"))
+    if (ir_attr_int(n, "bias"))
         out[np++] = (ParamSpec){"bias", {1, {c.O}}};
     return np;
 }
@@ -635,8 +623,8 @@ static bool linear_check(const IrNode *n, char *err, size_t errlen)
 {
     if (!prelude_rank(n, 1, SHAPE_MAX_RANK, "have at least one dimension", err, errlen))
         return false;
-    if (aint(n, "out_features") <= 0)
-        FAIL("out_features must be positive, got %lld", LL(aint(n, "out_features")));
+    if (ir_attr_int(n, "out_features") <= 0)
+        FAIL("out_features must be positive, got %lld", LL(ir_attr_int(n, "out_features")));
     return true;
 }
 
@@ -645,10 +633,10 @@ static int params_linear(const IrNode *n, ParamSpec *out, char *err, size_t errl
     if (!linear_check(n, err, errlen))
         return -1;
     const Shape *x = &n->in[0]->shape;
-    int64_t O = aint(n, "out_features");
+    int64_t O = ir_attr_int(n, "out_features");
     int np = 0;
     out[np++] = (ParamSpec){"weight", {2, {O, x->d[x->rank - 1]}}};
-    if (aint(n, "bias"))
+    if (ir_attr_int(n, "bias"))
         out[np++] = (ParamSpec){"bias", {1, {O}}};
     return np;
 }
@@ -658,7 +646,7 @@ static bool shape_linear(const IrNode *n, Shape *out, char *err, size_t errlen)
     if (!linear_check(n, err, errlen))
         return false;
     const Shape *x = &n->in[0]->shape;
-    int64_t I = x->d[x->rank - 1], O = aint(n, "out_features");
+    int64_t I = x->d[x->rank - 1], O = ir_attr_int(n, "out_features");
     const Shape *w = given_weight(n, 2);
     if (w) {
         if (w->d[1] != I)
@@ -824,7 +812,7 @@ static bool shape_same(const IrNode *n, Shape *out, char *err, size_t errlen)
     /* dropout is the one shape-preserving op with an attribute to range-check;
      * torch rejects p outside [0, 1] at construction. */
     if (n->op == OP_DROPOUT) {
-        double p = afloat(n, "p");
+        double p = ir_attr_float(n, "p");
         if (!(p >= 0 && p <= 1))
             FAIL("probability p must be between 0 and 1, got %g", p);
     }
@@ -878,7 +866,7 @@ static bool shape_pool(const IrNode *n, Shape *out, char *err, size_t errlen)
         return false;
     if (ir_attr(n, "dilation") && !apair(n, "dilation", 1, d, err, errlen))
         return false;
-    bool ceil = aint(n, "ceil_mode") != 0;
+    bool ceil = ir_attr_int(n, "ceil_mode") != 0;
     SBuf a, b, c;
     if (p[0] > k[0] / 2 || p[1] > k[1] / 2)
         FAIL("padding %s must be at most half of kernel_size %s", ints_str(p, 2, &a),
@@ -930,8 +918,8 @@ static bool shape_flatten(const IrNode *n, Shape *out, char *err, size_t errlen)
         !attr_dim(n, "end_dim", x, &e, err, errlen))
         return false;
     if (s > e)
-        FAIL("start_dim %lld comes after end_dim %lld", LL(aint(n, "start_dim")),
-             LL(aint(n, "end_dim")));
+        FAIL("start_dim %lld comes after end_dim %lld", LL(ir_attr_int(n, "start_dim")),
+             LL(ir_attr_int(n, "end_dim")));
     if (x->rank == 0) { /* torch flattens a 0-d tensor to [1] */
         *out = (Shape){1, {1}};
         return true;
@@ -957,7 +945,7 @@ static bool prelude_target_shape(const IrNode *n, const int64_t **t, int *c, cha
 {
     if (!prelude(n, err, errlen))
         return false;
-    *t = aints(n, "shape", c);
+    *t = ir_attr_ints(n, "shape", c);
     if (*c > SHAPE_MAX_RANK)
         FAIL("target shape has %d dimensions; at most %d are supported", *c, SHAPE_MAX_RANK);
     return true;
@@ -1020,7 +1008,7 @@ static bool shape_permute(const IrNode *n, Shape *out, char *err, size_t errlen)
         return false;
     const Shape *x = &n->in[0]->shape;
     int c;
-    const int64_t *dims = aints(n, "dims", &c);
+    const int64_t *dims = ir_attr_ints(n, "dims", &c);
     SBuf a, b;
     if (c != x->rank)
         FAIL("dims %s do not match the %d dimensions of %s", ints_str(dims, c, &a), x->rank,
@@ -1126,11 +1114,11 @@ static bool shape_slice(const IrNode *n, Shape *out, char *err, size_t errlen)
     int d;
     if (!attr_dim(n, "dim", x, &d, err, errlen))
         return false;
-    int64_t step = aint(n, "step");
+    int64_t step = ir_attr_int(n, "step");
     if (step <= 0)
         FAIL("step must be positive, got %lld", LL(step));
     int64_t len = x->d[d];
-    int64_t s = clamp_index(aint(n, "start"), len), e = clamp_index(aint(n, "end"), len);
+    int64_t s = clamp_index(ir_attr_int(n, "start"), len), e = clamp_index(ir_attr_int(n, "end"), len);
     *out = *x;
     out->d[d] = e > s ? (e - s - 1) / step + 1 : 0;
     return true;
@@ -1147,7 +1135,7 @@ static bool shape_select(const IrNode *n, Shape *out, char *err, size_t errlen)
     int d;
     if (!attr_dim(n, "dim", x, &d, err, errlen))
         return false;
-    int64_t idx = aint(n, "index"), len = x->d[d];
+    int64_t idx = ir_attr_int(n, "index"), len = x->d[d];
     if (idx < -len || idx >= len)
         FAIL("index %lld is out of range for dim %d of %s", LL(idx), d, sstr(x, &a));
     Shape o = {.rank = x->rank - 1};
@@ -1165,7 +1153,7 @@ static bool mha_check(const IrNode *n, char *err, size_t errlen)
     const Shape *x = prelude_rank(n, 3, 3, "be 3-D [N, L, E]", err, errlen);
     if (!x)
         return false;
-    int64_t h = aint(n, "num_heads"), E = x->d[2], e3;
+    int64_t h = ir_attr_int(n, "num_heads"), E = x->d[2], e3;
     if (h <= 0)
         FAIL("num_heads must be positive, got %lld", LL(h));
     if (E % h)
