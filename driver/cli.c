@@ -22,7 +22,10 @@ void cli_usage(FILE *out)
           "  dot     print the IR as a Graphviz graph\n"
           "  stats   print per-layer and total parameters, MACs and activation memory\n"
           "  init    write deterministic weights (-o w.safetensors, --seed N)\n"
-          "  run     run the reference interpreter (--weights, --input, -o)\n"
+          "  run     run the network (--weights, --input, -o); the reference\n"
+          "          interpreter, or native code with --backend=llvm\n"
+          "  build   compile to a native bundle in directory -o: NAME.o, NAME.h,\n"
+          "          NAME.weights (--weights required when the net has parameters)\n"
           "\n"
           "options:\n"
           "  -o FILE               write the result to FILE (atomically) instead of stdout\n"
@@ -34,6 +37,15 @@ void cli_usage(FILE *out)
           "  --input [NAME=]FILE   an input tensor as .npy (one per net input, in order)\n"
           "  --output NAME=FILE    where run writes output NAME (default: -o for one output)\n"
           "  --max-errors N        stop printing after N errors\n"
+          "native code (build, run --backend=llvm):\n"
+          "  --backend ref|llvm    run with the reference interpreter (default) or LLVM\n"
+          "  --threads N           most threads the code uses (default: all cores)\n"
+          "  --cpu NAME            CPU to compile for (default: this machine's)\n"
+          "  --features LIST       CPU features to add or remove, e.g. -avx512f\n"
+          "  --target TRIPLE       x86-64 target triple (default: this machine's)\n"
+          "  -O0 .. -O3            optimization level (default -O3)\n"
+          "  --emit obj|llvm|asm   what build writes: NAME.o, NAME.ll or NAME.s\n"
+          "  --embed-weights       put the weights in the object file\n"
           "  --help, --version\n"
           "\n"
           "exit status: 0 success, 1 errors in the input (diagnostics printed),\n"
@@ -82,7 +94,10 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
     cli->elab.defines = cli->defines;
     *exit_code = EXIT_USAGE;
     static const char *const with_value[] = {"-o", "-D", "--batch", "--net", "--weights", "--seed",
-                                             "--input", "--output", "--max-errors"};
+                                             "--input", "--output", "--max-errors", "--backend",
+                                             "--cpu", "--target", "--features", "--emit", "--threads",
+                                             "-O"};
+    cli->opt_level = 3;
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -108,6 +123,10 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
             printf("netc %s\n", NETC_VERSION);
             *exit_code = EXIT_OK;
             return false;
+        }
+        if (!strcmp(a, "--embed-weights")) {
+            cli->embed_weights = true;
+            continue;
         }
         /* Split "--opt=value", "-ovalue" and "-DNAME=V" from their values. */
         const char *opt = a, *val = NULL;
@@ -160,6 +179,29 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
                 cli->elab.batch = (int64_t)v;
             else
                 cli->max_errors = (int)v;
+        } else if (!strcmp(opt, "--backend")) {
+            if (strcmp(val, "ref") && strcmp(val, "llvm"))
+                return usage_error("--backend is 'ref' or 'llvm', not '%s'", val);
+            cli->backend = val;
+        } else if (!strcmp(opt, "--emit")) {
+            if (strcmp(val, "obj") && strcmp(val, "llvm") && strcmp(val, "asm"))
+                return usage_error("--emit is 'obj', 'llvm' or 'asm', not '%s'", val);
+            cli->emit = val;
+        } else if (!strcmp(opt, "--cpu")) {
+            cli->cpu = val;
+        } else if (!strcmp(opt, "--target")) {
+            cli->target = val;
+        } else if (!strcmp(opt, "--features")) {
+            cli->features = val;
+        } else if (!strcmp(opt, "--threads")) {
+            uint64_t v;
+            if (!parse_u64(val, &v) || v < 1 || v > 64)
+                return usage_error("--threads needs an integer from 1 to 64, not '%s'", val);
+            cli->threads = (int)v;
+        } else if (!strcmp(opt, "-O")) {
+            if (strlen(val) != 1 || val[0] < '0' || val[0] > '3')
+                return usage_error("-O takes a level from 0 to 3, not '%s'", val);
+            cli->opt_level = val[0] - '0';
         } else if (!strcmp(opt, "-D")) {
             const char *deq = strchr(val, '=');
             if (!deq || deq == val)

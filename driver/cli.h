@@ -42,6 +42,15 @@ typedef struct Cli {
     int ninputs;
     CliNamedPath outputs[CLI_MAX_LIST]; /* --output NAME=y.npy */
     int noutputs;
+    /* Native code (build, run --backend=llvm) */
+    const char *backend;    /* --backend: "ref" (default) or "llvm" */
+    const char *cpu;        /* --cpu (default: the host's) */
+    const char *target;     /* --target triple (default: the host's) */
+    const char *features;   /* --features "+avx2,-avx512f" */
+    const char *emit;       /* --emit: obj (default), llvm, asm */
+    int threads;            /* --threads (0: the host's cores) */
+    int opt_level;          /* -O0..-O3 (default 3) */
+    bool embed_weights;     /* --embed-weights */
 } Cli;
 
 /* Fills cli from argv; on a usage error prints it and returns false. Handles

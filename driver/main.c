@@ -93,6 +93,7 @@ static const struct {
     {"stats", NULL, print_stats},
     {"init", cmd_init, NULL},
     {"run", cmd_run, NULL},
+    {"build", cmd_build, NULL},
 };
 
 int main(int argc, char **argv)

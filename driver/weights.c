@@ -1,8 +1,9 @@
 /*
  * weights.c — the commands that move tensors: `init` writes deterministic
  * weights for a network, `run` binds weights and inputs and executes the
- * reference interpreter.
+ * reference interpreter or, with --backend=llvm, JIT-compiled native code.
  */
+#include "../backends/llvm/llvm_backend.h"
 #include "../runtime/init.h"
 #include "../runtime/interp.h"
 #include "../runtime/npy.h"
@@ -140,22 +141,46 @@ static bool write_outputs(Session *s, const IrGraph *g, Tensor **out)
     return ok;
 }
 
+bool netc_bind_weights(Session *s, IrGraph *g)
+{
+    if (s->cli->weights)
+        return rt_weights_load(g, s->cli->weights, true, s->diag);
+    if (g->nparams > 0) {
+        diag_error(s->diag, loc_none(), "the net has %d learned parameters; give them with --weights FILE.safetensors "
+                   "(or create some with 'netc init')", g->nparams);
+        return false;
+    }
+    return true;
+}
+
+LlvmOptions netc_llvm_options(const Cli *cli)
+{
+    return (LlvmOptions){.cpu = cli->cpu, .features = cli->features, .triple = cli->target,
+                         .threads = cli->threads, .opt_level = cli->opt_level,
+                         .embed_weights = cli->embed_weights};
+}
+
+/* Compiles g with the LLVM backend and runs it once. */
+static bool run_native(Session *s, const IrGraph *g, Tensor **in, Tensor **out)
+{
+    LlvmOptions o = netc_llvm_options(s->cli);
+    LlvmJit *j = llvm_jit_compile(g, &o, s->diag);
+    bool ok = j && llvm_jit_run(j, in, out, s->diag);
+    llvm_jit_free(j);
+    return ok;
+}
+
 int cmd_run(Session *s)
 {
     IrGraph *g = netc_load(s);
     if (!g)
         return EXIT_INPUT;
-    bool ok = true;
-    if (s->cli->weights) {
-        ok = rt_weights_load(g, s->cli->weights, true, s->diag);
-    } else if (g->nparams > 0) {
-        diag_error(s->diag, loc_none(), "the net has %d learned parameters; give them with --weights FILE.safetensors "
-                   "(or create some with 'netc init')", g->nparams);
-        ok = false;
-    }
+    bool ok = netc_bind_weights(s, g);
+    bool native = s->cli->backend && !strcmp(s->cli->backend, "llvm");
     Tensor **in = xcalloc((size_t)g->ninputs + 1, sizeof *in);
     Tensor **out = xcalloc((size_t)g->noutputs + 1, sizeof *out);
-    ok = ok && read_inputs(s, g, in) && rt_interp_run(g, in, out, s->diag) && write_outputs(s, g, out);
+    ok = ok && read_inputs(s, g, in) &&
+         (native ? run_native(s, g, in, out) : rt_interp_run(g, in, out, s->diag)) && write_outputs(s, g, out);
     for (int i = 0; i < g->ninputs; i++)
         tensor_free(in[i]);
     for (int i = 0; i < g->noutputs; i++)

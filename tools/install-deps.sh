@@ -5,10 +5,13 @@
 #   libcmocka-dev        unit tests
 #   libjansson-dev       JSON headers of .safetensors files
 #   libxxhash-dev        hashing (symbol tables, weight-init seeds)
+#   llvm-19-dev          the LLVM C API of the native backend (libLLVM-19,
+#                        llvm-link-19 for the kernel bitcode)
+#   clang-19             compiles runtime/native to bitcode
 # PyTorch (python3-torch, python3-torchvision) is only needed to regenerate
 # the committed golden outputs: tools/make_torch_goldens.sh.
 set -eu
-pkgs="cmake make gcc pkg-config flex bison libcmocka-dev libjansson-dev libxxhash-dev"
+pkgs="cmake make gcc pkg-config flex bison libcmocka-dev libjansson-dev libxxhash-dev llvm-19-dev clang-19"
 missing=$(dpkg-query -W -f='${Package} ${Status}\n' $pkgs 2>/dev/null | grep -vc 'install ok installed' || true)
 listed=$(dpkg-query -W -f='${Package}\n' $pkgs 2>/dev/null | wc -l)
 if [ "$missing" -eq 0 ] && [ "$listed" -eq "$(echo $pkgs | wc -w)" ]; then

@@ -1,0 +1,317 @@
+/*
+ * codegen.c — a Plan as an LLVM module.
+ *
+ * The module is the kernel library (runtime/native, compiled to bitcode by
+ * clang-19 when netc was built and embedded in netc: nk_bitcode.c) plus the
+ * generated entry points:
+ *
+ *   void PREFIX_run(const void *weights, void *activations,
+ *                   const float *const *inputs, float *const *outputs)
+ *       one call per plan step, nk_X(&desc_i, ptr...), where desc_i is a
+ *       constant global holding the step's descriptor bytes and each ptr
+ *       is a base (weights, activations, inputs[k], outputs[k]) plus a
+ *       constant offset;
+ *   void PREFIX_set_threads(int n)   clamps n to [1, the built-for count];
+ *   void PREFIX_step(int i, weights, activations, inputs, outputs)  runs
+ *       step i alone (only with o->profile, for per-layer timing);
+ *   const unsigned char PREFIX_weights_data[]  with --embed-weights.
+ *
+ * Everything else is made internal, so after linking the optimizer drops
+ * the kernels a net does not use, inlines small ones and propagates the
+ * constant descriptors into them (every shape a constant). Functions get
+ * the target's CPU and features (the bitcode is compiled for generic
+ * x86-64), then the new pass manager runs default<O3> (or the -O level).
+ */
+#include "llvm_internal.h"
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/BitReader.h>
+#include <llvm-c/Linker.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const unsigned char nk_bitcode[];
+extern const unsigned long nk_bitcode_len;
+
+typedef struct Gen {
+    LLVMContextRef c;
+    LLVMModuleRef m;
+    LLVMBuilderRef b;
+    LLVMTypeRef i8, i32, i64, ptr, vd;
+    const Plan *p;
+    LLVMValueRef weights, act, inputs, outputs;
+    Diag *d;
+} Gen;
+
+static LLVMModuleRef load_kernels(LLVMContextRef c, Diag *d)
+{
+    LLVMMemoryBufferRef buf =
+        LLVMCreateMemoryBufferWithMemoryRange((const char *)nk_bitcode, nk_bitcode_len, "nk.bc", 0);
+    LLVMModuleRef k = NULL;
+    if (LLVMParseBitcodeInContext2(c, buf, &k)) {
+        diag_error(d, loc_none(), "internal error: the embedded kernel bitcode does not load");
+        k = NULL;
+    }
+    LLVMDisposeMemoryBuffer(buf);
+    return k;
+}
+
+/* base + byte offset, as an i8 GEP. */
+static LLVMValueRef offset_ptr(Gen *g, LLVMValueRef base, int64_t bytes)
+{
+    if (bytes == 0)
+        return base;
+    LLVMValueRef idx = LLVMConstInt(g->i64, (unsigned long long)bytes, 0);
+    return LLVMBuildInBoundsGEP2(g->b, g->i8, base, &idx, 1, "");
+}
+
+/* The pointer an argument names, built at the current insertion point. */
+static LLVMValueRef arg_ptr(Gen *g, PlanArg a)
+{
+    if (a.buf < 0)
+        return LLVMConstPointerNull(g->ptr);
+    const PlanBuf *b = &g->p->bufs[a.buf];
+    int64_t elem = a.elem * 4;
+    switch (b->kind) {
+    case PB_ACT:
+    case PB_SCRATCH: return offset_ptr(g, g->act, b->offset + elem);
+    case PB_WEIGHT: return offset_ptr(g, g->weights, b->offset + elem);
+    case PB_INPUT:
+    case PB_OUTPUT: {
+        LLVMValueRef idx = LLVMConstInt(g->i64, (unsigned long long)b->index, 0);
+        LLVMValueRef slot = LLVMBuildInBoundsGEP2(g->b, g->ptr, b->kind == PB_INPUT ? g->inputs : g->outputs,
+                                                  &idx, 1, "");
+        return offset_ptr(g, LLVMBuildLoad2(g->b, g->ptr, slot, ""), elem);
+    }
+    }
+    return NULL;
+}
+
+static LLVMValueRef const_bytes(Gen *g, const char *name, const void *bytes, size_t n, unsigned align)
+{
+    LLVMValueRef init = LLVMConstStringInContext2(g->c, bytes, n, 1);
+    LLVMValueRef gv = LLVMAddGlobal(g->m, LLVMTypeOf(init), name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetAlignment(gv, align);
+    return gv;
+}
+
+static bool emit_step(Gen *g, int i)
+{
+    const PlanStep *s = &g->p->steps[i];
+    LLVMValueRef fn = LLVMGetNamedFunction(g->m, s->kernel);
+    if (!fn || LLVMCountParams(fn) != (unsigned)(1 + s->nargs)) {
+        diag_error(g->d, loc_none(), "internal error: kernel %s is missing or has another signature", s->kernel);
+        return false;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "desc.%d", i);
+    LLVMValueRef desc = LLVMGetNamedGlobal(g->m, name);
+    if (!desc) {
+        desc = const_bytes(g, name, s->desc, s->desc_bytes, 8);
+        LLVMSetLinkage(desc, LLVMPrivateLinkage);
+        LLVMSetUnnamedAddress(desc, LLVMGlobalUnnamedAddr);
+    }
+    LLVMValueRef args[1 + PLAN_MAX_ARGS];
+    args[0] = desc;
+    for (int k = 0; k < s->nargs; k++)
+        args[1 + k] = arg_ptr(g, s->args[k]);
+    LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)(1 + s->nargs), "");
+    return true;
+}
+
+/* PREFIX_set_threads(n): nk_set_threads(clamp(n, 1, p->threads)). */
+static LLVMValueRef emit_set_threads(Gen *g, const char *prefix)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s_set_threads", prefix);
+    LLVMTypeRef ty = LLVMFunctionType(g->vd, &g->i32, 1, 0);
+    LLVMValueRef fn = LLVMAddFunction(g->m, name, ty);
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->c, fn, "entry"));
+    LLVMValueRef n = LLVMGetParam(fn, 0), one = LLVMConstInt(g->i32, 1, 0),
+                 most = LLVMConstInt(g->i32, (unsigned long long)g->p->threads, 0);
+    n = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, n, one, ""), one, n, "");
+    n = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, n, most, ""), most, n, "");
+    LLVMValueRef set = LLVMGetNamedFunction(g->m, "nk_set_threads");
+    LLVMBuildCall2(g->b, LLVMGlobalGetValueType(set), set, &n, 1, "");
+    LLVMBuildRetVoid(g->b);
+    return fn;
+}
+
+/* PREFIX_run: starts the built-for thread count on first use, then the
+ * steps in order. */
+static bool emit_run(Gen *g, const char *prefix, LLVMValueRef set_threads, LLVMValueRef embedded)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s_run", prefix);
+    LLVMTypeRef ps[4] = {g->ptr, g->ptr, g->ptr, g->ptr};
+    LLVMValueRef fn = LLVMAddFunction(g->m, name, LLVMFunctionType(g->vd, ps, 4, 0));
+    for (unsigned k = 0; k < 4; k++)
+        LLVMAddAttributeAtIndex(fn, k + 1, LLVMCreateEnumAttribute(g->c, LLVMGetEnumAttributeKindForName("noalias", 7), 0));
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(g->c, fn, "entry"),
+                      start = LLVMAppendBasicBlockInContext(g->c, fn, "start"),
+                      body = LLVMAppendBasicBlockInContext(g->c, fn, "body");
+    LLVMValueRef started = LLVMAddGlobal(g->m, g->i32, "netc.started");
+    LLVMSetInitializer(started, LLVMConstInt(g->i32, 0, 0));
+    LLVMSetLinkage(started, LLVMInternalLinkage);
+    LLVMPositionBuilderAtEnd(g->b, entry);
+    LLVMValueRef flag = LLVMBuildLoad2(g->b, g->i32, started, "");
+    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, flag, LLVMConstInt(g->i32, 0, 0), ""), start, body);
+    LLVMPositionBuilderAtEnd(g->b, start);
+    LLVMValueRef nt = LLVMConstInt(g->i32, (unsigned long long)g->p->threads, 0);
+    LLVMBuildCall2(g->b, LLVMGlobalGetValueType(set_threads), set_threads, &nt, 1, "");
+    LLVMBuildStore(g->b, LLVMConstInt(g->i32, 1, 0), started);
+    LLVMBuildBr(g->b, body);
+    LLVMPositionBuilderAtEnd(g->b, body);
+    g->weights = embedded ? embedded : LLVMGetParam(fn, 0);
+    g->act = LLVMGetParam(fn, 1);
+    g->inputs = LLVMGetParam(fn, 2);
+    g->outputs = LLVMGetParam(fn, 3);
+    for (int i = 0; i < g->p->nsteps; i++)
+        if (!emit_step(g, i))
+            return false;
+    LLVMBuildRetVoid(g->b);
+    return true;
+}
+
+/* set_threads also marks the pool started, so an explicit call before the
+ * first run wins over the default. */
+static void mark_started_in(Gen *g, LLVMValueRef set_threads)
+{
+    LLVMValueRef started = LLVMGetNamedGlobal(g->m, "netc.started");
+    LLVMBasicBlockRef bb = LLVMGetEntryBasicBlock(set_threads);
+    LLVMPositionBuilderBefore(g->b, LLVMGetBasicBlockTerminator(bb));
+    LLVMBuildStore(g->b, LLVMConstInt(g->i32, 1, 0), started);
+}
+
+/* PREFIX_step(i, ...): a switch with one case per step. */
+static bool emit_step_function(Gen *g, const char *prefix)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s_step", prefix);
+    LLVMTypeRef ps[5] = {g->i32, g->ptr, g->ptr, g->ptr, g->ptr};
+    LLVMValueRef fn = LLVMAddFunction(g->m, name, LLVMFunctionType(g->vd, ps, 5, 0));
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(g->c, fn, "entry"),
+                      done = LLVMAppendBasicBlockInContext(g->c, fn, "done");
+    LLVMPositionBuilderAtEnd(g->b, done);
+    LLVMBuildRetVoid(g->b);
+    LLVMPositionBuilderAtEnd(g->b, entry);
+    LLVMValueRef sw = LLVMBuildSwitch(g->b, LLVMGetParam(fn, 0), done, (unsigned)g->p->nsteps);
+    g->weights = LLVMGetParam(fn, 1);
+    g->act = LLVMGetParam(fn, 2);
+    g->inputs = LLVMGetParam(fn, 3);
+    g->outputs = LLVMGetParam(fn, 4);
+    for (int i = 0; i < g->p->nsteps; i++) {
+        LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(g->c, fn, "");
+        LLVMAddCase(sw, LLVMConstInt(g->i32, (unsigned long long)i, 0), bb);
+        LLVMPositionBuilderAtEnd(g->b, bb);
+        if (!emit_step(g, i))
+            return false;
+        LLVMBuildBr(g->b, done);
+    }
+    return true;
+}
+
+static bool is_entry(const char *name, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return !strncmp(name, prefix, n) && (!strcmp(name + n, "_run") || !strcmp(name + n, "_set_threads") ||
+                                         !strcmp(name + n, "_weights_data") || !strcmp(name + n, "_step"));
+}
+
+/* Internal linkage for everything but the entry points; the target's CPU
+ * and features on every function body. */
+static void finish_symbols(Gen *g, const char *prefix, const char *cpu, const char *features)
+{
+    for (LLVMValueRef f = LLVMGetFirstFunction(g->m); f; f = LLVMGetNextFunction(f)) {
+        if (LLVMIsDeclaration(f))
+            continue;
+        size_t len;
+        if (!is_entry(LLVMGetValueName2(f, &len), prefix))
+            LLVMSetLinkage(f, LLVMInternalLinkage);
+        LLVMRemoveStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "target-cpu", 10);
+        LLVMRemoveStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "target-features", 15);
+        LLVMRemoveStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "tune-cpu", 8);
+        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                                LLVMCreateStringAttribute(g->c, "target-cpu", 10, cpu, (unsigned)strlen(cpu)));
+        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                                LLVMCreateStringAttribute(g->c, "target-features", 15, features,
+                                                          (unsigned)strlen(features)));
+    }
+    for (LLVMValueRef v = LLVMGetFirstGlobal(g->m); v; v = LLVMGetNextGlobal(v)) {
+        size_t len;
+        if (!LLVMIsDeclaration(v) && !is_entry(LLVMGetValueName2(v, &len), prefix) &&
+            LLVMGetLinkage(v) != LLVMPrivateLinkage && LLVMGetLinkage(v) != LLVMAppendingLinkage)
+            LLVMSetLinkage(v, LLVMInternalLinkage);
+    }
+}
+
+LLVMModuleRef llvm_codegen(LLVMContextRef c, const Plan *p, const char *prefix, LLVMTargetMachineRef tm,
+                           const char *cpu, const char *features, const LlvmOptions *o, Diag *d)
+{
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+    char *layout = LLVMCopyStringRepOfTargetData(dl);
+    LLVMModuleRef kernels = load_kernels(c, d);
+    LLVMModuleRef m = NULL;
+    if (!kernels)
+        goto done;
+    m = LLVMModuleCreateWithNameInContext(prefix, c);
+    LLVMSetTarget(m, triple);
+    LLVMSetDataLayout(m, layout);
+    LLVMSetTarget(kernels, triple);
+    LLVMSetDataLayout(kernels, layout);
+    if (LLVMLinkModules2(m, kernels)) { /* consumes kernels */
+        diag_error(d, loc_none(), "internal error: linking the kernel bitcode failed");
+        goto fail;
+    }
+    Gen g = {.c = c, .m = m, .b = LLVMCreateBuilderInContext(c), .p = p, .d = d,
+             .i8 = LLVMInt8TypeInContext(c), .i32 = LLVMInt32TypeInContext(c), .i64 = LLVMInt64TypeInContext(c),
+             .ptr = LLVMPointerTypeInContext(c, 0), .vd = LLVMVoidTypeInContext(c)};
+    LLVMValueRef embedded = NULL;
+    if (o->embed_weights) {
+        char name[256];
+        snprintf(name, sizeof name, "%s_weights_data", prefix);
+        embedded = const_bytes(&g, name, p->weights, (size_t)p->weight_bytes, 64);
+    }
+    LLVMValueRef set_threads = emit_set_threads(&g, prefix);
+    bool ok = emit_run(&g, prefix, set_threads, embedded);
+    if (ok)
+        mark_started_in(&g, set_threads);
+    if (ok && o->profile)
+        ok = emit_step_function(&g, prefix);
+    LLVMDisposeBuilder(g.b);
+    if (!ok)
+        goto fail;
+    finish_symbols(&g, prefix, cpu, features);
+    char *msg = NULL;
+    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg)) {
+        diag_error(d, loc_none(), "internal error: the generated module does not verify: %s", msg);
+        LLVMDisposeMessage(msg);
+        goto fail;
+    }
+    LLVMDisposeMessage(msg);
+    char pipeline[32];
+    snprintf(pipeline, sizeof pipeline, "default<O%d>", o->opt_level < 0 || o->opt_level > 3 ? 3 : o->opt_level);
+    LLVMPassBuilderOptionsRef pbo = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef e = LLVMRunPasses(m, pipeline, tm, pbo);
+    LLVMDisposePassBuilderOptions(pbo);
+    if (e) {
+        llvm_report(d, "optimizing", e);
+        goto fail;
+    }
+    goto done;
+fail:
+    if (m)
+        LLVMDisposeModule(m);
+    m = NULL;
+done:
+    LLVMDisposeMessage(layout);
+    LLVMDisposeTargetData(dl);
+    LLVMDisposeMessage(triple);
+    return m;
+}

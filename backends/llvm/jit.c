@@ -1,0 +1,196 @@
+/*
+ * jit.c — running a network in process through ORC LLJIT.
+ *
+ * The module is the one AOT builds (codegen.c), optimized for the same
+ * target machine; LLJIT is given a target machine builder made from it so
+ * the machine code is the same too. The weight blob and activation arena
+ * are allocated once here, 64-byte aligned; runs only call the entry point.
+ */
+#include "llvm_internal.h"
+
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+struct LlvmJit {
+    LLVMOrcLLJITRef jit;
+    Plan *plan;
+    const IrGraph *g;
+    void *weights, *act;
+    void (*run)(const void *, void *, const float *const *, float *const *);
+    void (*set_threads)(int);
+    void (*step)(int, const void *, void *, const float *const *, float *const *);
+};
+
+static void *aligned_copy(const void *src, int64_t bytes)
+{
+    size_t n = ((size_t)bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, n ? n : 64);
+    if (!p)
+        return NULL;
+    memset(p, 0, n ? n : 64);
+    if (src && bytes)
+        memcpy(p, src, (size_t)bytes);
+    return p;
+}
+
+LlvmJit *llvm_jit_compile(const IrGraph *g, const LlvmOptions *o, Diag *d)
+{
+    LlvmOptions opt = *o;
+    opt.embed_weights = false;
+    Plan *p = plan_lower(g, llvm_threads(&opt), d);
+    if (!p)
+        return NULL;
+    char *triple, *cpu, *features;
+    LLVMTargetMachineRef tm = llvm_target_machine(&opt, &triple, &cpu, &features, d);
+    if (!tm) {
+        plan_free(p);
+        return NULL;
+    }
+    char *prefix = llvm_prefix(g);
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMModuleRef m = llvm_codegen(LLVMOrcThreadSafeContextGetContext(tsc), p, prefix, tm, cpu, features, &opt, d);
+    LlvmJit *j = NULL;
+    if (!m)
+        goto out;
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
+    LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+    /* The builder takes the target machine; the caller's handle is gone. */
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
+    tm = NULL;
+    LLVMOrcLLJITRef jit;
+    LLVMErrorRef e = LLVMOrcCreateLLJIT(&jit, builder);
+    if (e) {
+        llvm_report(d, "creating the JIT", e);
+        LLVMOrcDisposeThreadSafeModule(tsm);
+        goto out;
+    }
+    e = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), tsm);
+    char name[256];
+    LLVMOrcExecutorAddress run = 0, set = 0;
+    if (!e) {
+        snprintf(name, sizeof name, "%s_run", prefix);
+        e = LLVMOrcLLJITLookup(jit, &run, name);
+    }
+    if (!e) {
+        snprintf(name, sizeof name, "%s_set_threads", prefix);
+        e = LLVMOrcLLJITLookup(jit, &set, name);
+    }
+    LLVMOrcExecutorAddress step = 0;
+    if (!e && opt.profile) {
+        snprintf(name, sizeof name, "%s_step", prefix);
+        e = LLVMOrcLLJITLookup(jit, &step, name);
+    }
+    if (e) {
+        llvm_report(d, "JIT compilation", e);
+        LLVMConsumeError(LLVMOrcDisposeLLJIT(jit));
+        goto out;
+    }
+    j = xcalloc(1, sizeof *j);
+    j->jit = jit;
+    j->plan = p;
+    j->g = g;
+    j->run = (void (*)(const void *, void *, const float *const *, float *const *))run;
+    j->set_threads = (void (*)(int))set;
+    j->step = (void (*)(int, const void *, void *, const float *const *, float *const *))step;
+    j->weights = aligned_copy(p->weights, p->weight_bytes);
+    j->act = aligned_copy(NULL, p->act_bytes);
+    if (!j->weights || !j->act) {
+        diag_error(d, loc_none(), "out of memory for %lld bytes of weights and %lld of activations",
+                   (long long)p->weight_bytes, (long long)p->act_bytes);
+        llvm_jit_free(j);
+        j = NULL;
+    }
+    p = NULL;
+out:
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    if (tm)
+        LLVMDisposeTargetMachine(tm);
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    free(prefix);
+    plan_free(p);
+    return j;
+}
+
+void llvm_jit_run_raw(LlvmJit *j, const float *const *inputs, float *const *outputs)
+{
+    j->run(j->weights, j->act, inputs, outputs);
+}
+
+void llvm_jit_set_threads(LlvmJit *j, int n) { j->set_threads(n); }
+
+int llvm_jit_steps(const LlvmJit *j) { return j->step ? j->plan->nsteps : 0; }
+
+LlvmStepInfo llvm_jit_step_info(const LlvmJit *j, int i)
+{
+    const PlanStep *s = &j->plan->steps[i];
+    const char *layer = s->node && s->node->name ? s->node->name : s->node ? op_info(s->node->op)->name : "output";
+    return (LlvmStepInfo){.layer = layer, .kernel = s->kernel, .flops = s->flops};
+}
+
+void llvm_jit_run_step(LlvmJit *j, int i, const float *const *inputs, float *const *outputs)
+{
+    j->step(i, j->weights, j->act, inputs, outputs);
+}
+
+bool llvm_jit_run(LlvmJit *j, Tensor *const *inputs, Tensor **outputs, Diag *d)
+{
+    const IrGraph *g = j->g;
+    bool ok = true;
+    Tensor **conv = xcalloc((size_t)g->ninputs + 1, sizeof *conv);
+    const float **in = xcalloc((size_t)g->ninputs + 1, sizeof *in);
+    float **out = xcalloc((size_t)g->noutputs + 1, sizeof *out);
+    for (int i = 0; i < g->ninputs && ok; i++) {
+        const IrValue *v = g->inputs[i];
+        if (!shape_equal(&inputs[i]->shape, &v->shape)) {
+            char a[160], b[160];
+            diag_error(d, loc_none(), "input '%s' has shape %s, the net takes %s", v->name,
+                       shape_str(&inputs[i]->shape, a, sizeof a), shape_str(&v->shape, b, sizeof b));
+            ok = false;
+            break;
+        }
+        if (inputs[i]->dtype == DT_F32) {
+            in[i] = inputs[i]->data;
+        } else {
+            conv[i] = tensor_to_f32(inputs[i]);
+            ok = conv[i] != NULL;
+            in[i] = ok ? conv[i]->data : NULL;
+        }
+    }
+    for (int i = 0; i < g->noutputs && ok; i++) {
+        outputs[i] = tensor_new(DT_F32, &g->outputs[i].value->shape);
+        ok = outputs[i] != NULL;
+        out[i] = ok ? outputs[i]->data : NULL;
+    }
+    if (ok)
+        llvm_jit_run_raw(j, in, out);
+    for (int i = 0; i < g->ninputs; i++)
+        tensor_free(conv[i]);
+    for (int i = 0; i < g->noutputs && !ok; i++) {
+        tensor_free(outputs[i]);
+        outputs[i] = NULL;
+    }
+    free(conv);
+    free(in);
+    free(out);
+    return ok;
+}
+
+void llvm_jit_free(LlvmJit *j)
+{
+    if (!j)
+        return;
+    if (j->set_threads)
+        j->set_threads(1); /* stop the module's workers before its code goes */
+    LLVMErrorRef e = LLVMOrcDisposeLLJIT(j->jit);
+    if (e)
+        LLVMConsumeError(e);
+    plan_free(j->plan);
+    free(j->weights);
+    free(j->act);
+    free(j);
+}

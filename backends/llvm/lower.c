@@ -1,0 +1,838 @@
+/*
+ * lower.c — IrGraph -> Plan: one native-kernel call per operation, after
+ * choosing layouts and fusing.
+ *
+ * Layouts. Spatial ops (conv2d, pools, 4-D batchnorm) read and write NHWC,
+ * which lets the conv kernel vectorize over output channels and pack a
+ * 1×1 conv's input rows without a copy. Every other op sees the logical
+ * (IR, row-major "NCHW") order. Values remember the layout they are stored
+ * in; ops that index by strides (binary ops, transpose, permute, slice,
+ * select, expand, concat) read either layout in place, and a conversion
+ * (nk_copy) is emitted, once per value, only for ops that need contiguous
+ * logical order (flatten/reshape views, linear, matmul, softmax, layernorm,
+ * attention, graph outputs). A 4-D value with H·W = 1 or C = 1 is the same
+ * bytes in both layouts.
+ *
+ * Fusion. A conv2d whose result has a single use absorbs the chain
+ *   batchnorm? -> add(residual)? -> relu|relu6?
+ * (batchnorm folded into its weights and bias, the add and activation done
+ * by the kernel's epilogue); a linear absorbs add(residual)? then
+ * relu|relu6|gelu? (dropout, an identity in eval mode, may sit anywhere in
+ * the chain). The fused call is emitted where the chain ends, when the
+ * residual operand is ready. A batchnorm that follows no conv becomes a
+ * per-channel scale/shift.
+ *
+ * Weights are packed at compile time into the blob (nk_*_pack, run natively
+ * from netc_native), each region 64-byte aligned.
+ */
+#include "plan.h"
+
+#include "../../runtime/native/nk.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { LAY_LOGICAL, LAY_NHWC } Layout;
+
+typedef struct LVal {
+    bool done;
+    PlanArg at;     /* where the value is stored */
+    Layout layout;
+    bool has_logical; /* a logical-order copy exists (NHWC values) */
+    PlanArg logical;
+} LVal;
+
+typedef struct Chain Chain;
+
+typedef struct Lower {
+    const IrGraph *g;
+    Plan *p;
+    Diag *d;
+    int threads;
+    LVal *vals;            /* by value id */
+    int *uses;             /* by value id: node inputs + graph outputs */
+    const IrNode **consumer; /* by value id: the last node reading it */
+    Chain **chain;         /* by node position: the fused chain ending here */
+    const IrNode **chain_head; /* by node position: that chain's first node */
+    bool *absorbed;        /* by node position: part of a chain emitted elsewhere */
+    int *pos;              /* by node id: position in g->nodes */
+    bool ok;
+} Lower;
+
+/* ---- plan building ---- */
+
+static int add_buf(Plan *p, PlanBufKind kind, int64_t bytes)
+{
+    if (p->nbufs == p->cap_bufs) {
+        p->cap_bufs = p->cap_bufs ? 2 * p->cap_bufs : 64;
+        p->bufs = xrealloc(p->bufs, (size_t)p->cap_bufs * sizeof *p->bufs);
+    }
+    p->bufs[p->nbufs] = (PlanBuf){.kind = kind, .bytes = bytes, .first = -1, .last = -1};
+    return p->nbufs++;
+}
+
+/* Appends a call; args are pointer arguments after the descriptor. */
+static void add_step(Lower *L, const char *kernel, const void *desc, size_t desc_bytes,
+                     const IrNode *node, int nargs, const PlanArg *args)
+{
+    Plan *p = L->p;
+    if (p->nsteps == p->cap_steps) {
+        p->cap_steps = p->cap_steps ? 2 * p->cap_steps : 64;
+        p->steps = xrealloc(p->steps, (size_t)p->cap_steps * sizeof *p->steps);
+    }
+    PlanStep *s = &p->steps[p->nsteps];
+    *s = (PlanStep){.kernel = kernel, .desc_bytes = desc_bytes, .nargs = nargs, .node = node};
+    s->desc = xmalloc(desc_bytes);
+    memcpy(s->desc, desc, desc_bytes);
+    for (int i = 0; i < nargs; i++) {
+        s->args[i] = args[i];
+        if (args[i].buf < 0 || p->bufs[args[i].buf].kind != PB_ACT)
+            continue;
+        PlanBuf *b = &p->bufs[args[i].buf];
+        if (b->first < 0)
+            b->first = p->nsteps;
+        b->last = p->nsteps;
+    }
+    p->nsteps++;
+}
+
+#define STEP(L, kernel, desc, node, ...)                                                       \
+    add_step(L, kernel, &(desc), sizeof(desc), node,                                           \
+             (int)(sizeof((PlanArg[]){__VA_ARGS__}) / sizeof(PlanArg)), (PlanArg[]){__VA_ARGS__})
+
+static const PlanArg NO_ARG = {.buf = -1};
+
+/* Records the work of the step just added: 2 × the MACs of the op (the
+ * chain's head) it implements. */
+static void count_flops(Lower *L, const IrNode *head)
+{
+    int64_t (*macs)(const IrNode *) = op_info(head->op)->macs;
+    L->p->steps[L->p->nsteps - 1].flops = macs ? 2 * macs(head) : 0;
+}
+
+/* Copies n floats into the weight blob (64-byte aligned); returns its arg. */
+static PlanArg blob_reserve(Lower *L, int64_t nfloats)
+{
+    Plan *p = L->p;
+    int64_t off = (p->weight_bytes + 63) & ~(int64_t)63, bytes = nfloats * 4;
+    if (off + bytes > p->cap_weight) {
+        int64_t cap = p->cap_weight ? p->cap_weight : 1 << 20;
+        while (cap < off + bytes)
+            cap *= 2;
+        p->weights = xrealloc(p->weights, (size_t)cap);
+        memset(p->weights + p->cap_weight, 0, (size_t)(cap - p->cap_weight));
+        p->cap_weight = cap;
+    }
+    p->weight_bytes = off + bytes;
+    int b = add_buf(p, PB_WEIGHT, bytes);
+    p->bufs[b].offset = off;
+    return (PlanArg){.buf = b};
+}
+
+static float *blob_ptr(Lower *L, PlanArg a) { return (float *)(L->p->weights + L->p->bufs[a.buf].offset); }
+
+static void need_scratch(Lower *L, int64_t floats)
+{
+    if (floats * 4 > L->p->scratch_bytes)
+        L->p->scratch_bytes = floats * 4;
+}
+
+static PlanArg scratch(Lower *L) { return (PlanArg){.buf = L->p->scratch_buf}; }
+
+/* ---- values ---- */
+
+static int64_t numel(const IrValue *v) { return shape_numel(&v->shape); }
+
+static bool trivially_logical(const IrValue *v)
+{
+    const Shape *s = &v->shape;
+    return s->rank != 4 || s->d[2] * s->d[3] == 1 || s->d[1] == 1;
+}
+
+/* v's lowered form. A parameter read as data (a ViT's class token and
+ * position embedding) is copied into the weight blob on first use. */
+static LVal *val(Lower *L, const IrValue *v)
+{
+    LVal *lv = &L->vals[v->id];
+    if (!lv->done && v->kind == VK_PARAM && v->data && v->data->dtype == DT_F32) {
+        PlanArg at = blob_reserve(L, numel(v));
+        memcpy(blob_ptr(L, at), v->data->data, (size_t)numel(v) * 4);
+        lv = &L->vals[v->id];
+        *lv = (LVal){.done = true, .at = at, .layout = LAY_LOGICAL};
+    }
+    return lv;
+}
+
+/* A new activation buffer for v stored in layout. */
+static PlanArg define(Lower *L, const IrValue *v, Layout layout)
+{
+    int b = add_buf(L->p, PB_ACT, (numel(v) * 4 + 63) & ~(int64_t)63);
+    LVal *lv = &L->vals[v->id];
+    *lv = (LVal){.done = true, .at = {.buf = b}, .layout = trivially_logical(v) ? LAY_LOGICAL : layout};
+    return lv->at;
+}
+
+static void alias(Lower *L, const IrValue *v, const IrValue *of)
+{
+    L->vals[v->id] = *val(L, of);
+}
+
+/* Element strides of v's logical dims as it is stored. */
+static void logical_strides(Lower *L, const IrValue *v, int64_t *st)
+{
+    const Shape *s = &v->shape;
+    int64_t acc = 1;
+    for (int i = s->rank - 1; i >= 0; i--) {
+        st[i] = acc;
+        acc *= s->d[i];
+    }
+    if (val(L, v)->layout == LAY_NHWC) {
+        int64_t c = s->d[1], h = s->d[2], w = s->d[3];
+        st[0] = h * w * c, st[1] = 1, st[2] = w * c, st[3] = c;
+    }
+}
+
+static void contiguous_strides(const Shape *s, int64_t *st)
+{
+    int64_t acc = 1;
+    for (int i = s->rank - 1; i >= 0; i--) {
+        st[i] = acc;
+        acc *= s->d[i];
+    }
+}
+
+/* v in logical order, contiguous: converts an NHWC value once. */
+static PlanArg as_logical(Lower *L, const IrValue *v, const IrNode *user)
+{
+    LVal *lv = val(L, v);
+    if (lv->layout == LAY_LOGICAL)
+        return lv->at;
+    if (lv->has_logical)
+        return lv->logical;
+    NkCopy c = {.rank = 4};
+    for (int i = 0; i < 4; i++)
+        c.dims[i] = v->shape.d[i];
+    logical_strides(L, v, c.strides);
+    contiguous_strides(&v->shape, c.out_strides);
+    int b = add_buf(L->p, PB_ACT, (numel(v) * 4 + 63) & ~(int64_t)63);
+    PlanArg out = {.buf = b};
+    STEP(L, "nk_copy", c, user, lv->at, out);
+    lv = &L->vals[v->id];
+    lv->has_logical = true;
+    lv->logical = out;
+    return out;
+}
+
+/* v in NHWC (4-D): converts a logical value (a graph input) with a copy. */
+static PlanArg as_nhwc(Lower *L, const IrValue *v, const IrNode *user)
+{
+    LVal *lv = val(L, v);
+    if (lv->layout == LAY_NHWC || trivially_logical(v))
+        return lv->at;
+    const Shape *s = &v->shape;
+    int64_t n = s->d[0], c = s->d[1], h = s->d[2], w = s->d[3];
+    NkCopy k = {.rank = 4, .dims = {n, h, w, c}, .strides = {c * h * w, w, 1, h * w}};
+    contiguous_strides(&(Shape){4, {n, h, w, c}}, k.out_strides);
+    int b = add_buf(L->p, PB_ACT, (numel(v) * 4 + 63) & ~(int64_t)63);
+    PlanArg out = {.buf = b};
+    STEP(L, "nk_copy", k, user, lv->at, out);
+    /* Remember the NHWC copy as the value's home; the logical original
+     * stays reachable for logical readers. */
+    lv = &L->vals[v->id];
+    PlanArg orig = lv->at;
+    lv->at = out;
+    lv->layout = LAY_NHWC;
+    lv->has_logical = true;
+    lv->logical = orig;
+    return out;
+}
+
+/* ---- errors ---- */
+
+static bool unsupported(Lower *L, const IrNode *n, const char *what)
+{
+    diag_error(L->d, n->loc, "layer '%s' (%s): %s is not supported by the llvm backend",
+               n->name ? n->name : "?", op_info(n->op)->name, what);
+    L->ok = false;
+    return false;
+}
+
+/* Bound f32 data of parameter input k of n. */
+static const float *param(Lower *L, const IrNode *n, int k)
+{
+    const IrValue *v = n->in[k];
+    if (!v->data || v->data->dtype != DT_F32) {
+        diag_error(L->d, n->loc, "layer '%s': parameter '%s' has no f32 weights bound", n->name ? n->name : "?",
+                   v->name ? v->name : "?");
+        L->ok = false;
+        return NULL;
+    }
+    return v->data->data;
+}
+
+/* ---- fusion chains ---- */
+
+/* The node that alone reads v (which is not a graph output), or NULL. */
+static const IrNode *sole_user(const Lower *L, const IrValue *v)
+{
+    return L->uses[v->id] == 1 ? L->consumer[v->id] : NULL;
+}
+
+struct Chain {
+    const IrNode *bn;       /* folded batchnorm (conv only) */
+    const IrValue *residual;
+    int64_t act;
+    const IrNode *last;     /* where the fused call goes */
+};
+
+static bool claimed(const Lower *L, const IrNode *n)
+{
+    return L->absorbed[L->pos[n->id]] || L->chain[L->pos[n->id]];
+}
+
+/* The next fusable node reading *v alone, stepping over dropouts (*v then
+ * becomes the value that node reads); NULL when there is none. */
+static const IrNode *follow(const Lower *L, const IrValue **v)
+{
+    const IrNode *x = sole_user(L, *v);
+    while (x && x->op == OP_DROPOUT) {
+        *v = x->out;
+        x = sole_user(L, x->out);
+    }
+    return x && !claimed(L, x) ? x : NULL;
+}
+
+static bool is_act(const IrNode *n, bool gelu)
+{
+    return n && (n->op == OP_RELU || n->op == OP_RELU6 || (gelu && n->op == OP_GELU));
+}
+
+static int64_t act_code(const IrNode *n)
+{
+    return n->op == OP_RELU ? NK_ACT_RELU : n->op == OP_RELU6 ? NK_ACT_RELU6 : NK_ACT_GELU;
+}
+
+/* What head absorbs. conv2d: batchnorm? add? relu|relu6?; linear: add?
+ * relu|relu6|gelu?; batchnorm and binary ops: relu|relu6?. */
+static Chain find_chain(const Lower *L, const IrNode *head)
+{
+    Chain c = {.last = head};
+    const IrValue *v = head->out;
+    const IrNode *next = follow(L, &v);
+    bool conv = head->op == OP_CONV2D, dense = conv || head->op == OP_LINEAR;
+    if (conv && next && next->op == OP_BATCHNORM) {
+        c.bn = c.last = next;
+        v = next->out;
+        next = follow(L, &v);
+    }
+    if (dense && next && next->op == OP_ADD && shape_equal(&next->in[0]->shape, &next->in[1]->shape) &&
+        next->in[0] != next->in[1]) {
+        c.residual = next->in[0] == v ? next->in[1] : next->in[0];
+        c.last = next;
+        v = next->out;
+        next = follow(L, &v);
+    }
+    if (is_act(next, head->op == OP_LINEAR)) {
+        c.act = act_code(next);
+        c.last = next;
+    }
+    return c;
+}
+
+/* Marks the nodes after head up to c->last as absorbed and files the chain
+ * under c->last, where it is emitted. */
+static void claim_chain(Lower *L, const IrNode *head, const Chain *c)
+{
+    for (const IrNode *x = head; x != c->last;) {
+        x = sole_user(L, x->out);
+        L->absorbed[L->pos[x->id]] = x != c->last;
+    }
+    int at = L->pos[c->last->id];
+    L->chain[at] = xmalloc(sizeof *L->chain[at]);
+    *L->chain[at] = *c;
+    L->chain_head[at] = head;
+}
+
+/* ---- per-op lowering ---- */
+
+static int64_t attr2(const IrNode *n, const char *key, int i)
+{
+    int cnt;
+    const int64_t *v = ir_attr_ints(n, key, &cnt);
+    return v[cnt > i ? i : 0];
+}
+
+static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
+{
+    const Shape *si = &n->in[0]->shape, *so = &n->out->shape;
+    if (si->rank != 4)
+        return (void)unsupported(L, n, "a conv2d input that is not 4-D");
+    NkConv d = {.n = si->d[0], .c = si->d[1], .h = si->d[2], .w = si->d[3],
+                .oc = so->d[1], .oh = so->d[2], .ow = so->d[3],
+                .kh = attr2(n, "kernel_size", 0), .kw = attr2(n, "kernel_size", 1),
+                .sh = attr2(n, "stride", 0), .sw = attr2(n, "stride", 1),
+                .ph = attr2(n, "padding", 0), .pw = attr2(n, "padding", 1),
+                .dh = attr2(n, "dilation", 0), .dw = attr2(n, "dilation", 1),
+                .groups = ir_attr_int(n, "groups"), .act = c->act};
+    const float *w = param(L, n, 1), *b = n->nin > 2 ? param(L, n, 2) : NULL;
+    if (!w || (n->nin > 2 && !b))
+        return;
+    int64_t wn = numel(n->in[1]);
+    float *fw = NULL, *fb = NULL;
+    if (c->bn) {
+        const IrNode *bn = c->bn;
+        const float *g = param(L, bn, 1), *beta = param(L, bn, 2), *mean = param(L, bn, 3), *var = param(L, bn, 4);
+        if (!g || !beta || !mean || !var)
+            return;
+        double eps = ir_attr_float(bn, "eps");
+        fw = xmalloc((size_t)wn * sizeof *fw);
+        fb = xmalloc((size_t)d.oc * sizeof *fb);
+        int64_t per = wn / d.oc;
+        for (int64_t o = 0; o < d.oc; o++) {
+            double scale = g[o] / sqrt((double)var[o] + eps);
+            for (int64_t i = 0; i < per; i++)
+                fw[o * per + i] = (float)(w[o * per + i] * scale);
+            fb[o] = (float)(((b ? b[o] : 0.0) - mean[o]) * scale + beta[o]);
+        }
+        w = fw, b = fb;
+    }
+    PlanArg packed = blob_reserve(L, nk_conv2d_packed_floats(&d));
+    nk_conv2d_pack(&d, w, b, blob_ptr(L, packed));
+    free(fw);
+    free(fb);
+    need_scratch(L, nk_conv2d_scratch(&d, L->threads));
+    PlanArg in = as_nhwc(L, n->in[0], n);
+    PlanArg res = c->residual ? as_nhwc(L, c->residual, c->last) : NO_ARG;
+    PlanArg out = define(L, c->last->out, LAY_NHWC);
+    STEP(L, "nk_conv2d", d, c->last, in, packed, res, out, scratch(L));
+    count_flops(L, n);
+}
+
+static void lower_linear(Lower *L, const IrNode *n, const Chain *c)
+{
+    const IrValue *wv = n->in[1];
+    NkLinear d = {.k = wv->shape.d[1], .n = wv->shape.d[0], .act = c->act};
+    d.m = numel(n->in[0]) / d.k;
+    const float *w = param(L, n, 1), *b = n->nin > 2 ? param(L, n, 2) : NULL;
+    if (!w || (n->nin > 2 && !b))
+        return;
+    PlanArg packed = blob_reserve(L, nk_linear_packed_floats(&d));
+    nk_linear_pack(&d, w, b, blob_ptr(L, packed));
+    need_scratch(L, nk_linear_scratch(&d, L->threads));
+    PlanArg in = as_logical(L, n->in[0], n);
+    PlanArg res = c->residual ? as_logical(L, c->residual, c->last) : NO_ARG;
+    PlanArg out = define(L, c->last->out, LAY_LOGICAL);
+    STEP(L, "nk_linear", d, c->last, in, packed, res, out, scratch(L));
+    count_flops(L, n);
+}
+
+/* Standalone batchnorm: per-channel scale and shift, channel axis 1. */
+static void lower_batchnorm(Lower *L, const IrNode *n, const Chain *c)
+{
+    const Shape *s = &n->in[0]->shape;
+    if (s->rank < 2)
+        return (void)unsupported(L, n, "a batchnorm input with fewer than 2 dimensions");
+    int64_t ch = s->d[1];
+    const float *g = param(L, n, 1), *beta = param(L, n, 2), *mean = param(L, n, 3), *var = param(L, n, 4);
+    if (!g || !beta || !mean || !var)
+        return;
+    double eps = ir_attr_float(n, "eps");
+    PlanArg ss = blob_reserve(L, 2 * ch);
+    float *p = blob_ptr(L, ss);
+    for (int64_t i = 0; i < ch; i++) {
+        double scale = g[i] / sqrt((double)var[i] + eps);
+        p[i] = (float)scale;
+        p[ch + i] = (float)(beta[i] - mean[i] * scale);
+    }
+    NkScaleShift d = {.outer = s->d[0], .c = ch, .inner = numel(n->in[0]) / (s->d[0] * ch), .act = c->act};
+    PlanArg in;
+    Layout lay = LAY_LOGICAL;
+    if (s->rank == 4 && !trivially_logical(n->in[0])) {
+        in = as_nhwc(L, n->in[0], n);
+        d.outer = s->d[0] * s->d[2] * s->d[3], d.inner = 1, lay = LAY_NHWC;
+    } else {
+        in = as_logical(L, n->in[0], n);
+    }
+    PlanArg out = define(L, c->last->out, lay);
+    STEP(L, "nk_scale_shift", d, c->last, in, ss, out);
+}
+
+static void lower_unary(Lower *L, const IrNode *n)
+{
+    static const struct { OpKind op; int64_t code; } map[] = {
+        {OP_RELU, NK_UNARY_RELU}, {OP_RELU6, NK_UNARY_RELU6}, {OP_GELU, NK_UNARY_GELU},
+        {OP_SILU, NK_UNARY_SILU}, {OP_SIGMOID, NK_UNARY_SIGMOID}, {OP_HARDSWISH, NK_UNARY_HARDSWISH},
+    };
+    NkUnary d = {.n = numel(n->out)};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (map[i].op == n->op)
+            d.op = map[i].code;
+    LVal src = *val(L, n->in[0]);
+    PlanArg out = define(L, n->out, src.layout);
+    STEP(L, "nk_unary", d, n, src.at, out);
+}
+
+/* Strides of v's logical dims broadcast against an output of rank r
+ * (right-aligned; 0 where v has size 1 or no dimension). */
+static void broadcast_strides(Lower *L, const IrValue *v, const Shape *out, int64_t *st)
+{
+    int64_t own[SHAPE_MAX_RANK];
+    logical_strides(L, v, own);
+    int shift = out->rank - v->shape.rank;
+    for (int i = 0; i < out->rank; i++) {
+        int j = i - shift;
+        st[i] = j < 0 || v->shape.d[j] == 1 ? 0 : own[j];
+    }
+}
+
+static void lower_binary(Lower *L, const IrNode *n, const IrNode *last, int64_t act)
+{
+    NkBinary d = {.op = n->op == OP_ADD ? NK_BINARY_ADD : n->op == OP_SUB ? NK_BINARY_SUB : NK_BINARY_MUL,
+                  .act = act};
+    const IrValue *a = n->in[0], *b = n->in[1];
+    LVal la = *val(L, a), lb = *val(L, b);
+    if (shape_equal(&a->shape, &b->shape) && la.layout == lb.layout) {
+        d.rank = 1, d.dims[0] = numel(n->out), d.a_strides[0] = d.b_strides[0] = 1;
+        PlanArg out = define(L, last->out, la.layout);
+        STEP(L, "nk_binary", d, last, la.at, lb.at, out);
+        return;
+    }
+    const Shape *so = &n->out->shape;
+    d.rank = so->rank ? so->rank : 1;
+    d.dims[0] = 1;
+    for (int i = 0; i < so->rank; i++)
+        d.dims[i] = so->d[i];
+    broadcast_strides(L, a, so, d.a_strides);
+    broadcast_strides(L, b, so, d.b_strides);
+    PlanArg out = define(L, last->out, LAY_LOGICAL);
+    STEP(L, "nk_binary", d, last, la.at, lb.at, out);
+}
+
+static void lower_matmul(Lower *L, const IrNode *n)
+{
+    const Shape *sa = &n->in[0]->shape, *sb = &n->in[1]->shape, *so = &n->out->shape;
+    if (sa->rank < 2 || sb->rank < 2)
+        return (void)unsupported(L, n, "matmul with a 1-D operand");
+    int64_t m = sa->d[sa->rank - 2], k = sa->d[sa->rank - 1], nn = sb->d[sb->rank - 1];
+    int64_t batch = shape_numel(so) / (m * nn);
+    int64_t abatch = numel(n->in[0]) / (m * k), bbatch = numel(n->in[1]) / (k * nn);
+    if ((abatch != batch && abatch != 1) || (bbatch != batch && bbatch != 1))
+        return (void)unsupported(L, n, "matmul broadcasting both operands' batch dimensions");
+    NkMatmul d = {.batch = batch, .m = m, .k = k, .n = nn, .lda = k, .a_bstride = abatch == 1 ? 0 : m * k,
+                  .ldb = nn, .b_bstride = bbatch == 1 ? 0 : k * nn};
+    need_scratch(L, nk_matmul_scratch(&d, L->threads));
+    PlanArg a = as_logical(L, n->in[0], n), b = as_logical(L, n->in[1], n);
+    PlanArg out = define(L, n->out, LAY_LOGICAL);
+    STEP(L, "nk_matmul", d, n, a, b, out, scratch(L));
+    count_flops(L, n);
+}
+
+static void lower_mha(Lower *L, const IrNode *n)
+{
+    const Shape *s = &n->in[0]->shape;
+    NkMha d = {.b = s->rank == 3 ? s->d[0] : 1, .l = s->d[s->rank - 2], .e = s->d[s->rank - 1],
+               .heads = ir_attr_int(n, "num_heads")};
+    if (d.heads < 1 || d.e % d.heads)
+        return (void)unsupported(L, n, "an embedding size not divisible by num_heads");
+    const float *wi = param(L, n, 1), *bi = param(L, n, 2), *wo = param(L, n, 3), *bo = param(L, n, 4);
+    if (!wi || !bi || !wo || !bo)
+        return;
+    NkLinear pin = {.m = d.b * d.l, .k = d.e, .n = 3 * d.e}, pout = {.m = d.b * d.l, .k = d.e, .n = d.e};
+    PlanArg in_proj = blob_reserve(L, nk_linear_packed_floats(&pin));
+    nk_linear_pack(&pin, wi, bi, blob_ptr(L, in_proj));
+    PlanArg out_proj = blob_reserve(L, nk_linear_packed_floats(&pout));
+    nk_linear_pack(&pout, wo, bo, blob_ptr(L, out_proj));
+    need_scratch(L, nk_mha_scratch(&d, L->threads));
+    PlanArg x = as_logical(L, n->in[0], n);
+    PlanArg out = define(L, n->out, LAY_LOGICAL);
+    STEP(L, "nk_mha", d, n, x, in_proj, out_proj, out, scratch(L));
+    count_flops(L, n);
+}
+
+static int norm_dim(int64_t dim, int rank) { return (int)(dim < 0 ? dim + rank : dim); }
+
+static void lower_softmax(Lower *L, const IrNode *n)
+{
+    const Shape *s = &n->in[0]->shape;
+    int dim = norm_dim(ir_attr_int(n, "dim"), s->rank);
+    NkSoftmax d = {.outer = 1, .dim = s->rank ? s->d[dim] : 1, .inner = 1};
+    for (int i = 0; i < s->rank; i++) {
+        if (i < dim)
+            d.outer *= s->d[i];
+        else if (i > dim)
+            d.inner *= s->d[i];
+    }
+    PlanArg in = as_logical(L, n->in[0], n), out = define(L, n->out, LAY_LOGICAL);
+    STEP(L, "nk_softmax", d, n, in, out);
+}
+
+static void lower_layernorm(Lower *L, const IrNode *n)
+{
+    int64_t cols = numel(n->in[1]);
+    NkLayerNorm d = {.rows = numel(n->in[0]) / cols, .cols = cols, .eps = (float)ir_attr_float(n, "eps")};
+    const float *g = param(L, n, 1), *b = param(L, n, 2);
+    if (!g || !b)
+        return;
+    PlanArg gb = blob_reserve(L, 2 * cols);
+    memcpy(blob_ptr(L, gb), g, (size_t)cols * 4);
+    memcpy(blob_ptr(L, gb) + cols, b, (size_t)cols * 4);
+    PlanArg beta = {.buf = gb.buf, .elem = cols};
+    PlanArg in = as_logical(L, n->in[0], n), out = define(L, n->out, LAY_LOGICAL);
+    STEP(L, "nk_layernorm", d, n, in, gb, beta, out);
+}
+
+static void lower_pool(Lower *L, const IrNode *n)
+{
+    const Shape *si = &n->in[0]->shape, *so = &n->out->shape;
+    if (si->rank != 4)
+        return (void)unsupported(L, n, "pooling over an input that is not 4-D");
+    NkPool d = {.n = si->d[0], .c = si->d[1], .h = si->d[2], .w = si->d[3], .oh = so->d[2], .ow = so->d[3],
+                .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+    if (n->op == OP_MAXPOOL || n->op == OP_AVGPOOL) {
+        d.kh = attr2(n, "kernel_size", 0), d.kw = attr2(n, "kernel_size", 1);
+        d.sh = attr2(n, "stride", 0), d.sw = attr2(n, "stride", 1);
+        d.ph = attr2(n, "padding", 0), d.pw = attr2(n, "padding", 1);
+    }
+    if (n->op == OP_MAXPOOL) {
+        d.kind = NK_POOL_MAX;
+        d.dh = attr2(n, "dilation", 0), d.dw = attr2(n, "dilation", 1);
+    } else if (n->op == OP_AVGPOOL) {
+        d.kind = ir_attr_int(n, "count_include_pad") ? NK_POOL_AVG : NK_POOL_AVG_EXCLUDE_PAD;
+    } else {
+        d.kind = NK_POOL_ADAPTIVE_AVG;
+    }
+    PlanArg in = as_nhwc(L, n->in[0], n), out = define(L, n->out, LAY_NHWC);
+    STEP(L, "nk_pool", d, n, in, out);
+}
+
+/* transpose, permute, expand, slice, select: one strided copy from the
+ * input as stored into a contiguous logical result. */
+static void lower_view_copy(Lower *L, const IrNode *n)
+{
+    const IrValue *x = n->in[0];
+    const Shape *si = &x->shape, *so = &n->out->shape;
+    int64_t st[SHAPE_MAX_RANK];
+    logical_strides(L, x, st);
+    NkCopy d = {.rank = so->rank};
+    for (int i = 0; i < so->rank; i++)
+        d.dims[i] = so->d[i];
+    switch (n->op) {
+    case OP_TRANSPOSE: {
+        int a = norm_dim(ir_attr_int(n, "dim0"), si->rank), b = norm_dim(ir_attr_int(n, "dim1"), si->rank);
+        memcpy(d.strides, st, sizeof(int64_t) * (size_t)si->rank);
+        d.strides[a] = st[b], d.strides[b] = st[a];
+        break;
+    }
+    case OP_PERMUTE: {
+        int cnt;
+        const int64_t *dims = ir_attr_ints(n, "dims", &cnt);
+        for (int i = 0; i < cnt; i++)
+            d.strides[i] = st[norm_dim(dims[i], si->rank)];
+        break;
+    }
+    case OP_EXPAND:
+        broadcast_strides(L, x, so, d.strides);
+        break;
+    case OP_SLICE: {
+        int dim = norm_dim(ir_attr_int(n, "dim"), si->rank);
+        int64_t size = si->d[dim], start = ir_attr_int(n, "start"), step = ir_attr_int(n, "step");
+        if (start < 0)
+            start += size;
+        start = start < 0 ? 0 : start > size ? size : start;
+        memcpy(d.strides, st, sizeof(int64_t) * (size_t)si->rank);
+        d.offset = start * st[dim];
+        d.strides[dim] = st[dim] * step;
+        break;
+    }
+    case OP_SELECT: {
+        int dim = norm_dim(ir_attr_int(n, "dim"), si->rank);
+        int64_t index = ir_attr_int(n, "index");
+        if (index < 0)
+            index += si->d[dim];
+        d.offset = index * st[dim];
+        for (int i = 0, j = 0; i < si->rank; i++)
+            if (i != dim)
+                d.strides[j++] = st[i];
+        break;
+    }
+    default:
+        break;
+    }
+    if (d.rank == 0)
+        d.rank = 1, d.dims[0] = 1, d.strides[0] = 0;
+    Shape os = {.rank = (int)d.rank};
+    memcpy(os.d, d.dims, sizeof(int64_t) * (size_t)d.rank);
+    contiguous_strides(&os, d.out_strides);
+    PlanArg out = define(L, n->out, LAY_LOGICAL);
+    STEP(L, "nk_copy", d, n, val(L, x)->at, out);
+}
+
+static void lower_concat(Lower *L, const IrNode *n)
+{
+    const Shape *so = &n->out->shape;
+    int dim = norm_dim(ir_attr_int(n, "dim"), so->rank);
+    int64_t ost[SHAPE_MAX_RANK];
+    contiguous_strides(so, ost);
+    PlanArg out = define(L, n->out, LAY_LOGICAL);
+    int64_t at = 0;
+    for (int k = 0; k < n->nin; k++) {
+        const IrValue *x = n->in[k];
+        NkCopy d = {.rank = x->shape.rank};
+        for (int i = 0; i < x->shape.rank; i++)
+            d.dims[i] = x->shape.d[i];
+        logical_strides(L, x, d.strides);
+        memcpy(d.out_strides, ost, sizeof ost);
+        PlanArg dst = {.buf = out.buf, .elem = at * ost[dim]};
+        STEP(L, "nk_copy", d, n, val(L, x)->at, dst);
+        at += x->shape.d[dim];
+    }
+}
+
+static bool fuses(OpKind op)
+{
+    return op == OP_CONV2D || op == OP_LINEAR || op == OP_BATCHNORM || op == OP_ADD || op == OP_SUB ||
+           op == OP_MUL;
+}
+
+/* Emits a fused chain: head's op with c's epilogue, at c->last. */
+static void lower_chain(Lower *L, const IrNode *head, const Chain *c)
+{
+    switch (head->op) {
+    case OP_CONV2D: return lower_conv(L, head, c);
+    case OP_LINEAR: return lower_linear(L, head, c);
+    case OP_BATCHNORM: return lower_batchnorm(L, head, c);
+    default: return lower_binary(L, head, c->last, c->act);
+    }
+}
+
+/* Lowers the node at position i (or the chain that ends there). */
+static void lower_node(Lower *L, int i)
+{
+    const IrNode *n = L->g->nodes[i];
+    if (L->absorbed[i])
+        return;
+    if (L->chain[i])
+        return lower_chain(L, L->chain_head[i], L->chain[i]);
+    if (n->out->dtype != DT_F32)
+        return (void)unsupported(L, n, dtype_name(n->out->dtype));
+    for (int k = 0; k < n->nin; k++)
+        if (n->in[k]->dtype != DT_F32)
+            return (void)unsupported(L, n, "a non-f32 operand");
+    if (fuses(n->op)) {
+        Chain c = find_chain(L, n);
+        if (c.last != n) {
+            claim_chain(L, n, &c);
+            return; /* emitted when the loop reaches c.last */
+        }
+        return lower_chain(L, n, &c);
+    }
+    switch (n->op) {
+    case OP_MATMUL:
+    case OP_BMM: return lower_matmul(L, n);
+    case OP_MHA: return lower_mha(L, n);
+    case OP_SOFTMAX: return lower_softmax(L, n);
+    case OP_LAYERNORM: return lower_layernorm(L, n);
+    case OP_RELU:
+    case OP_RELU6:
+    case OP_GELU:
+    case OP_SILU:
+    case OP_SIGMOID:
+    case OP_HARDSWISH: return lower_unary(L, n);
+    case OP_MAXPOOL:
+    case OP_AVGPOOL:
+    case OP_ADAPTIVE_AVGPOOL:
+    case OP_GLOBAL_AVGPOOL: return lower_pool(L, n);
+    case OP_DROPOUT: return alias(L, n->out, n->in[0]);
+    case OP_FLATTEN:
+    case OP_RESHAPE: {
+        PlanArg src = as_logical(L, n->in[0], n);
+        L->vals[n->out->id] = (LVal){.done = true, .at = src, .layout = LAY_LOGICAL};
+        return;
+    }
+    case OP_TRANSPOSE:
+    case OP_PERMUTE:
+    case OP_EXPAND:
+    case OP_SLICE:
+    case OP_SELECT: return lower_view_copy(L, n);
+    case OP_CONCAT: return lower_concat(L, n);
+    default: return (void)unsupported(L, n, "this operator");
+    }
+}
+
+static void count_uses(Lower *L)
+{
+    const IrGraph *g = L->g;
+    int maxid = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        maxid = g->nodes[i]->id > maxid ? g->nodes[i]->id : maxid;
+    L->pos = xcalloc((size_t)maxid + 1, sizeof *L->pos);
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = g->nodes[i];
+        L->pos[n->id] = i;
+        for (int k = 0; k < n->nin; k++) {
+            L->uses[n->in[k]->id]++;
+            L->consumer[n->in[k]->id] = n;
+        }
+    }
+    for (int i = 0; i < g->noutputs; i++)
+        L->uses[g->outputs[i].value->id] += 2; /* never fused away */
+}
+
+Plan *plan_lower(const IrGraph *g, int threads, Diag *d)
+{
+    Plan *p = xcalloc(1, sizeof *p);
+    p->threads = threads;
+    int nv = g->next_value_id + 1;
+    Lower L = {.g = g, .p = p, .d = d, .threads = threads, .ok = true,
+               .vals = xcalloc((size_t)nv, sizeof *L.vals), .uses = xcalloc((size_t)nv, sizeof *L.uses),
+               .consumer = xcalloc((size_t)nv, sizeof *L.consumer),
+               .chain = xcalloc((size_t)g->nnodes + 1, sizeof *L.chain),
+               .chain_head = xcalloc((size_t)g->nnodes + 1, sizeof *L.chain_head),
+               .absorbed = xcalloc((size_t)g->nnodes + 1, sizeof *L.absorbed)};
+    p->scratch_buf = add_buf(p, PB_SCRATCH, 0);
+    count_uses(&L);
+    for (int i = 0; i < g->ninputs; i++) {
+        int b = add_buf(p, PB_INPUT, numel(g->inputs[i]) * 4);
+        p->bufs[b].index = i;
+        L.vals[g->inputs[i]->id] = (LVal){.done = true, .at = {.buf = b}, .layout = LAY_LOGICAL};
+    }
+    for (int i = 0; i < g->nnodes && L.ok; i++)
+        lower_node(&L, i);
+    for (int i = 0; i < g->noutputs && L.ok; i++) {
+        const IrValue *v = g->outputs[i].value;
+        PlanArg src = as_logical(&L, v, NULL);
+        int b = add_buf(p, PB_OUTPUT, numel(v) * 4);
+        p->bufs[b].index = i;
+        NkCopy c = {.rank = 1, .dims = {numel(v)}, .strides = {1}, .out_strides = {1}};
+        STEP(&L, "nk_copy", c, v->def, src, (PlanArg){.buf = b});
+    }
+    p->bufs[p->scratch_buf].bytes = p->scratch_bytes;
+    free(L.vals);
+    free(L.uses);
+    free(L.consumer);
+    for (int i = 0; i < g->nnodes; i++)
+        free(L.chain[i]);
+    free(L.chain);
+    free(L.chain_head);
+    free(L.absorbed);
+    free(L.pos);
+    if (!L.ok) {
+        plan_free(p);
+        return NULL;
+    }
+    plan_place_activations(p);
+    return p;
+}
+
+void plan_free(Plan *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->nsteps; i++)
+        free(p->steps[i].desc);
+    free(p->steps);
+    free(p->bufs);
+    free(p->weights);
+    free(p);
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""Baseline for bench/bench_native.c: PyTorch's inference latency on the
+torchvision twin of an example, with the weights netc used.
+
+The model comes from tools/torch_golden.py (the same table and loader the
+PyTorch goldens use), gets the weights `netc init --seed 1` wrote, and is
+run the fastest way stock PyTorch offers on a CPU: eval(), no_grad,
+torch.jit.trace and torch.jit.optimize_for_inference (freezing, oneDNN
+convolutions, fused conv+bn+relu). For each thread count: warm-up runs, then
+timed runs (time.perf_counter), at least --runs and more while --budget-ms
+lasts; the median and fastest are reported.
+
+With --netc-output (the MODEL.netc.npy bench_native --save-io writes for the
+same input) it also reports the largest difference between netc's output
+and eager PyTorch's, relative to the largest |output| of PyTorch: a check
+that both sides computed the same network with the same weights.
+
+OMP_WAIT_POLICY must be set before libgomp loads, so it is set here before
+torch is imported: PASSIVE for the transformers (their many small ops leave
+spinning OpenMP workers fighting the main thread on 2 cores), left to the
+environment otherwise. Run one process per model.
+
+Linear layers and matmuls go through whatever libblas.so.3 resolves to.
+Debian's default is netlib's reference BLAS, which makes the transformers
+and VGG's classifier an order of magnitude slower than with an optimized
+BLAS: install libopenblas0-openmp (its OpenMP threads follow
+torch.set_num_threads; the pthread build would run its own threads at
+"1 thread") or put one first in LD_LIBRARY_PATH. The env record names the
+library this process actually mapped.
+
+Output: tab-separated records on stdout
+  env    MODEL  TORCH_VERSION  OMP_WAIT_POLICY  BLAS
+  check  MODEL  MAX_REL_ERR  MAX_ABS_ERR
+  torch  MODEL  THREADS  MEDIAN_MS  MIN_MS  RUNS
+and a human-readable summary on stderr.
+
+Usage: torch_infer.py MODEL --weights W.safetensors --input X.npy
+                      [--netc-output Y.npy] [--threads 1,2] [--runs 20]
+                      [--warmup 3] [--budget-ms 2000]
+Run with /usr/bin/python3 (Debian's python3-torch 1.13, torchvision 0.14).
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+TRANSFORMERS = ("vit_b_16", "vit_ti_16")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("model")
+    p.add_argument("--weights", required=True, help="safetensors from netc init --seed 1")
+    p.add_argument("--input", required=True, help=".npy input (bench_native --save-io)")
+    p.add_argument("--netc-output", default=None, help="netc's output for --input (.npy)")
+    p.add_argument("--threads", default="1,2", help="thread counts, e.g. 1,2")
+    p.add_argument("--runs", type=int, default=20, help="least timed runs per setting")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--budget-ms", type=float, default=2000,
+                   help="more timed runs while this lasts")
+    return p.parse_args(argv)
+
+
+def time_runs(fn, x, warmup, min_runs, budget_ms):
+    """Median and fastest wall time of fn(x) in ms, and the run count."""
+    for _ in range(warmup):
+        fn(x)
+    t0 = time.perf_counter()
+    fn(x)
+    probe = (time.perf_counter() - t0) * 1e3
+    runs = max(min_runs, min(1000, int(budget_ms / probe) if probe > 0 else 1000))
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn(x)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times), min(times), runs
+
+
+def blas_in_use():
+    """Which BLAS this process mapped (torch's matmuls and linear layers go
+    through it; convolutions go through oneDNN): a short description."""
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            base = os.path.basename(path)
+            if "blas" in base or "mkl_" in base or "libblis" in base:
+                libs.add(path)
+    text = " ".join(sorted(libs)) or "none found"
+    if "openblas" in text:
+        kind = "OpenBLAS (openmp)" if "openmp" in text or "blaso" in text else "OpenBLAS (pthread)"
+    elif "mkl" in text:
+        kind = "MKL"
+    elif "blis" in text:
+        kind = "BLIS"
+    elif "/blas/libblas" in text:
+        kind = "netlib reference BLAS"
+    else:
+        kind = "unknown"
+    return "%s: %s" % (kind, text)
+
+
+def main(argv):
+    args = parse_args(argv)
+    if args.model in TRANSFORMERS:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    # Only now: numpy and torch come in through torch_golden.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    from torch_golden import build_model, load_weights, read_safetensors
+    import warnings
+
+    import numpy as np
+    import torch
+
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    torch.manual_seed(0)
+    model = build_model(args.model)
+    load_weights(model, read_safetensors(args.weights))
+    model.eval()
+    x = torch.from_numpy(np.load(args.input).astype(np.float32))
+    with torch.no_grad():
+        eager = model(x)
+        fast = torch.jit.optimize_for_inference(torch.jit.trace(model, x))
+        traced = fast(x)
+
+    name = args.model
+    print("env\t%s\t%s\t%s\t%s" % (name, torch.__version__, os.environ.get("OMP_WAIT_POLICY", "-"),
+                                    blas_in_use()), flush=True)
+    if args.netc_output:
+        got = np.load(args.netc_output).astype(np.float64)
+        want = eager.numpy().astype(np.float64)
+        if got.shape != want.shape:
+            sys.exit("torch_infer: %s: netc output %s, torch %s"
+                     % (name, list(got.shape), list(want.shape)))
+        abs_err = float(np.abs(got - want).max())
+        rel_err = abs_err / max(float(np.abs(want).max()), 1e-30)
+        print("check\t%s\t%.3g\t%.3g" % (name, rel_err, abs_err), flush=True)
+        print("%-14s netc vs torch: max rel err %.3g (max abs err %.3g)"
+              % (name, rel_err, abs_err), file=sys.stderr)
+    opt_err = float((traced - eager).abs().max() / eager.abs().max())
+    print("%-14s optimize_for_inference vs eager: max rel err %.3g" % (name, opt_err),
+          file=sys.stderr)
+
+    for t in (int(s) for s in args.threads.split(",")):
+        torch.set_num_threads(t)
+        with torch.no_grad():
+            med, best, runs = time_runs(fast, x, args.warmup, args.runs, args.budget_ms)
+        print("torch\t%s\t%d\t%.4f\t%.4f\t%d" % (name, t, med, best, runs), flush=True)
+        print("%-14s torch %d thread%s: median %.2f ms, min %.2f ms, %d runs"
+              % (name, t, "" if t == 1 else "s", med, best, runs), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,310 @@
+/*
+ * conv.c — nk_conv2d: NHWC convolution as an implicit GEMM on the core of
+ * gemm.h, plus a direct kernel for depthwise convolution.
+ *
+ * GEMM view (per group g):  out[p, o] = sum_k A[p, k] · B[k, o]
+ *   p = output pixel (image, oy, ox) flattened, M = n·oh·ow;
+ *   o = output channel of the group, N = oc/groups;
+ *   k = (ky·kw + kx)·cg + ci, K = kh·kw·cg, so for one (ky, kx) the k run
+ *       is a contiguous channel run of an NHWC input pixel, and with
+ *       groups == 1 and dilation 1 a whole kernel row (kx = 0..kw-1) is one
+ *       contiguous run of kw·c floats (the ResNet stem, c = 3, copies 21
+ *       floats per kernel row instead of 7 runs of 3).
+ * A is never materialized: the GEMM core asks for MR-pixel, kc-deep tiles
+ * and im2col() gathers them into scratch, writing zeros for padding. A 1×1
+ * stride-1 unpadded conv is a plain GEMM over the input rows
+ * (nk_gemm_pack_rows, row stride c).
+ *
+ * Packed weights (nk_conv2d_pack), from PyTorch's [oc][cg][kh][kw]:
+ *   GEMM path:  per group, ceil(og/NK_NR) panels of [K][NK_NR] (zero-padded
+ *               columns), then per group the bias padded to whole panels;
+ *   depthwise:  [kh·kw][cp] with cp = c rounded up to 16 (zero-padded), then
+ *               the bias [cp].
+ *
+ * Depthwise (groups == c == oc) has one weight per (channel, tap), too
+ * little work per pixel for a GEMM; it runs directly on NHWC, vectorized
+ * along channels, DW_XT output pixels at a time so each weight vector
+ * feeds DW_XT independent FMA chains. Rows of the output are split over
+ * the threads.
+ *
+ * Other group counts run all groups in one GEMM batch (one batch item per
+ * group, channel offsets as batch strides), so threads split groups,
+ * pixel blocks and panels alike.
+ */
+#include "gemm.h"
+
+#include "nk_vec.h"
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t round16(int64_t x) { return (x + 15) & ~(int64_t)15; }
+
+static int is_depthwise(const NkConv *d)
+{
+    return d->groups > 1 && d->groups == d->c && d->oc == d->c;
+}
+
+static int is_pointwise(const NkConv *d)
+{
+    return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0 &&
+           d->oh == d->h && d->ow == d->w;
+}
+
+/* Per-group GEMM sizes. */
+static int64_t conv_cg(const NkConv *d) { return d->c / d->groups; }
+static int64_t conv_og(const NkConv *d) { return d->oc / d->groups; }
+static int64_t conv_k(const NkConv *d) { return d->kh * d->kw * conv_cg(d); }
+
+int64_t nk_conv2d_packed_floats(const NkConv *d)
+{
+    if (is_depthwise(d))
+        return (d->kh * d->kw + 1) * round16(d->c);
+    int64_t cols = nk_gemm_panels(conv_og(d)) * NK_NR;
+    return d->groups * cols * (conv_k(d) + 1);
+}
+
+void nk_conv2d_pack(const NkConv *d, const float *weight, const float *bias, float *packed)
+{
+    int64_t taps = d->kh * d->kw;
+    if (is_depthwise(d)) {
+        int64_t cp = round16(d->c);
+        for (int64_t t = 0; t <= taps; t++)
+            for (int64_t ch = 0; ch < cp; ch++) {
+                float v = 0.0f;
+                if (ch < d->c)
+                    v = t < taps ? weight[ch * taps + t] : bias ? bias[ch] : 0.0f;
+                packed[t * cp + ch] = v;
+            }
+        return;
+    }
+    int64_t cg = conv_cg(d), og = conv_og(d), K = conv_k(d);
+    int64_t cols = nk_gemm_panels(og) * NK_NR;
+    for (int64_t g = 0; g < d->groups; g++) {
+        float *dst = packed + g * cols * K;
+        for (int64_t j = 0; j < cols; j++) {
+            float *panel = dst + (j / NK_NR) * K * NK_NR + j % NK_NR;
+            int64_t o = g * og + j;
+            for (int64_t k = 0; k < K; k++) {
+                int64_t t = k / cg, ci = k % cg; /* k = tap·cg + ci */
+                panel[k * NK_NR] = j < og ? weight[(o * cg + ci) * taps + t] : 0.0f;
+            }
+        }
+        float *pb = packed + d->groups * cols * K + g * cols;
+        for (int64_t j = 0; j < cols; j++)
+            pb[j] = bias && j < og ? bias[g * og + j] : 0.0f;
+    }
+}
+
+int64_t nk_conv2d_scratch(const NkConv *d, int threads)
+{
+    if (is_depthwise(d))
+        return 0;
+    return (int64_t)(threads < 1 ? 1 : threads) * nk_gemm_thread_scratch();
+}
+
+/* ------------------------------------------------------------ im2col */
+
+typedef struct NkIm2col {
+    const NkConv *d;
+    const float *in;
+} NkIm2col;
+
+/* Copies n floats to d (zeros when s is NULL) in whole vectors; may write
+ * up to 15 floats past d + n but reads only s[0, n). Runs of a row are
+ * written in increasing order, so the overshoot is overwritten later. */
+static void copy_run(float *d, const float *s, int64_t n)
+{
+    if (!s) {
+        for (int64_t i = 0; i < n; i += NK_VL)
+            nk_store(d + i, nk_splat(0.0f));
+    } else if (n < NK_VL) {
+        memcpy(d, s, (size_t)n * sizeof(float));
+    } else if (n <= 2 * NK_VL) {
+        /* No loop: the compiler would turn a copy loop into a memcpy call,
+         * too slow for the 21-float runs of a c = 3 stem. */
+        NkVec lo = nk_load(s), hi = nk_load(s + n - NK_VL);
+        nk_store(d, lo);
+        nk_store(d + n - NK_VL, hi);
+    } else {
+        memcpy(d, s, (size_t)n * sizeof(float));
+    }
+}
+
+/*
+ * NkPackA for convolution (batch item = group). Each A row is walked as
+ * runs that are all input data or all padding. When a group's channel
+ * count is a multiple of 16, runs start and end on the 16-column chunks of
+ * the tile and are copied straight in; otherwise (c = 3 in a stem) the row
+ * is first assembled contiguously and then cut into chunks, so neither
+ * step copies less than a vector at a time.
+ */
+static void im2col(const void *src, int64_t g, int64_t p0, int64_t m, int64_t k0, int64_t kc,
+                   float *dst)
+{
+    const NkIm2col *s = src;
+    const NkConv *d = s->d;
+    int64_t cg = conv_cg(d), kend = k0 + kc;
+    /* Kernel-row runs span several taps when the taps of a row are
+     * adjacent input pixels holding only this group's channels. */
+    int merge = d->groups == 1 && d->dw == 1;
+    int direct = cg % 16 == 0 && k0 % 16 == 0;
+    /* Rows assembled for the scatter into chunks; all m rows first, so the
+     * scatter does not read a vector back while its parts are still in the
+     * store buffer (a forwarding stall per vector). Room for the overshoot. */
+    float rows[NK_MR][NK_KC + NK_VL];
+    /* Divisions only here: the walk below steps its indices. */
+    int64_t tap0 = k0 / cg, ci0 = k0 % cg, ky0 = tap0 / d->kw, kx0 = tap0 % d->kw;
+    int64_t ox = p0 % d->ow, oy = (p0 / d->ow) % d->oh, img = p0 / (d->ow * d->oh);
+    for (int64_t i = 0; i < m; i++) {
+        int64_t iy0 = oy * d->sh - d->ph, ix0 = ox * d->sw - d->pw;
+        const float *base = s->in + img * d->h * d->w * d->c + g * cg;
+        int64_t ky = ky0, kx = kx0, ci = ci0;
+        if (!direct && merge && k0 == 0 && kend == d->kh * d->kw * cg && iy0 >= 0 &&
+            ix0 >= 0 && iy0 + (d->kh - 1) * d->dh < d->h && ix0 + d->kw - 1 < d->w) {
+            /* The pixel's window lies inside the image: one run per kernel
+             * row (the stem's common case). */
+            int64_t len = d->kw * cg;
+            for (int64_t r = 0; r < d->kh; r++)
+                copy_run(rows[i] + r * len, base + ((iy0 + r * d->dh) * d->w + ix0) * d->c, len);
+        } else
+        for (int64_t k = k0; k < kend;) {
+            int64_t iy = iy0 + ky * d->dh, ix = ix0 + kx * d->dw;
+            int64_t taps; /* taps from (ky, kx) on that are all data or all padding */
+            const float *from = NULL;
+            if (iy < 0 || iy >= d->h || ix >= d->w)
+                taps = d->kw - kx; /* the rest of this kernel row */
+            else if (ix < 0)
+                taps = min64((-ix + d->dw - 1) / d->dw, d->kw - kx);
+            else {
+                taps = merge ? min64(d->kw - kx, d->w - ix) : 1;
+                from = base + (iy * d->w + ix) * d->c + ci;
+            }
+            int64_t run = min64(taps * cg - ci, kend - k);
+            if (direct) {
+                for (int64_t j = 0; j < run; j += 16) /* whole chunks */
+                    nk_store(dst + (k - k0 + j) * m + i * 16,
+                             from ? nk_load(from + j) : nk_splat(0.0f));
+            } else {
+                copy_run(rows[i] + (k - k0), from, run);
+            }
+            k += run;
+            ci = 0;
+            kx += taps;
+            if (kx == d->kw)
+                kx = 0, ky++;
+        }
+        if (++ox == d->ow) {
+            ox = 0;
+            if (++oy == d->oh)
+                oy = 0, img++;
+        }
+    }
+    if (!direct) /* the last chunk is whole in dst as well, its tail unread */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t kb = 0; kb < kc; kb += 16)
+                nk_store(dst + kb * m + i * 16, nk_load(rows[i] + kb));
+}
+
+/* ------------------------------------------------------------ depthwise */
+
+#define DW_XT 8
+
+typedef struct NkDwTask {
+    const NkConv *d;
+    const float *in, *packed, *res;
+    float *out;
+} NkDwTask;
+
+/* DW_XT (or xn in the generic case) outputs at ox0.., 16 channels at c0. */
+NK_INLINE void dw_tile(const int fast, const NkConv *d, const float *in, const float *w,
+                       float *out, int64_t img, int64_t oy, int64_t ox0, int64_t xn, int64_t c0)
+{
+    int64_t C = d->c, cp = round16(C), cn = min64(16, C - c0);
+    const float *bias = w + d->kh * d->kw * cp;
+    NkVec acc[DW_XT];
+    for (int t = 0; t < DW_XT; t++)
+        acc[t] = nk_load(bias + c0);
+    for (int64_t ky = 0; ky < d->kh; ky++) {
+        int64_t iy = oy * d->sh - d->ph + ky * d->dh;
+        if (iy < 0 || iy >= d->h)
+            continue;
+        const float *row = in + (img * d->h + iy) * d->w * C + c0;
+        for (int64_t kx = 0; kx < d->kw; kx++) {
+            NkVec wv = nk_load(w + (ky * d->kw + kx) * cp + c0);
+            int64_t ix0 = ox0 * d->sw - d->pw + kx * d->dw;
+            if (fast) {
+                for (int t = 0; t < DW_XT; t++)
+                    acc[t] += nk_load(row + (ix0 + t * d->sw) * C) * wv;
+            } else {
+                for (int t = 0; t < xn; t++) {
+                    int64_t ix = ix0 + t * d->sw;
+                    if (ix >= 0 && ix < d->w)
+                        acc[t] += nk_load_part(row + ix * C, cn, 0.0f) * wv;
+                }
+            }
+        }
+    }
+    float *o = out + ((img * d->oh + oy) * d->ow + ox0) * C + c0;
+    for (int t = 0; t < (fast ? DW_XT : xn); t++) {
+        if (fast)
+            nk_store(o + t * C, acc[t]);
+        else
+            nk_store_part(o + t * C, acc[t], cn);
+    }
+}
+
+static void dw_rows(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const NkDwTask *t = ctx;
+    const NkConv *d = t->d;
+    int64_t C = d->c;
+    for (int64_t r = begin; r < end; r++) {
+        int64_t img = r / d->oh, oy = r % d->oh;
+        for (int64_t ox0 = 0; ox0 < d->ow; ox0 += DW_XT) {
+            int64_t xn = min64(DW_XT, d->ow - ox0);
+            int interior = xn == DW_XT && ox0 * d->sw - d->pw >= 0 &&
+                           (ox0 + xn - 1) * d->sw - d->pw + (d->kw - 1) * d->dw < d->w;
+            for (int64_t c0 = 0; c0 < C; c0 += 16) {
+                if (interior && c0 + 16 <= C)
+                    dw_tile(1, d, t->in, t->packed, t->out, img, oy, ox0, xn, c0);
+                else
+                    dw_tile(0, d, t->in, t->packed, t->out, img, oy, ox0, xn, c0);
+            }
+        }
+        if (t->res || d->act != NK_ACT_NONE) {
+            int64_t off = r * d->ow * C;
+            nk_finish(t->out + off, t->res ? t->res + off : NULL, d->ow * C, d->act);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ nk_conv2d */
+
+void nk_conv2d(const NkConv *d, const float *in, const float *packed, const float *residual,
+               float *out, float *scratch)
+{
+    int64_t M = d->n * d->oh * d->ow;
+    if (M <= 0 || d->oc <= 0)
+        return;
+    if (is_depthwise(d)) {
+        NkDwTask t = {d, in, packed, residual, out};
+        nk_parallel_for(d->n * d->oh, 1, dw_rows, &t);
+        return;
+    }
+    int64_t cg = conv_cg(d), og = conv_og(d), K = conv_k(d);
+    int64_t cols = nk_gemm_panels(og) * NK_NR;
+    NkIm2col ic = {d, in};
+    NkRows rows = {in, d->c, cg};
+    int pw = is_pointwise(d);
+    NkGemm g = {
+        .batch = d->groups, .m = M, .n = og, .k = K,
+        .pack_a = pw ? nk_gemm_pack_rows : im2col,
+        .a_src = pw ? (const void *)&rows : (const void *)&ic,
+        .b = packed, .b_bstride = cols * K,
+        .bias = packed + d->groups * cols * K, .bias_bstride = cols,
+        .c = out, .ldc = d->oc, .c_bstride = og,
+        .res = residual, .ldr = d->oc, .res_bstride = og,
+        .act = d->act,
+    };
+    nk_gemm_parallel(&g, scratch);
+}

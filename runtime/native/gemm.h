@@ -1,0 +1,90 @@
+/*
+ * gemm.h — the packed GEMM core shared by gemm.c (linear, matmul) and
+ * conv.c (implicit-GEMM convolution). Private to runtime/native.
+ *
+ * C[m, n] = A[m, k] · B[k, n] (+ bias, + residual, activation), where
+ *   - B is packed ahead of time into panels of NK_NR columns, each panel
+ *     [k][NK_NR] row-major and zero-padded past n, panels one after another
+ *     ([ceil(n/NK_NR)][k][NK_NR]); the micro-kernel reads one panel row as
+ *     NK_NR/16 vectors;
+ *   - A is never read in place: a pack callback copies an MR-row, kc-column
+ *     block of it into scratch (plain rows for linear/matmul, im2col for
+ *     convolution) in the layout the micro-kernel wants.
+ * A "batch" of independent GEMMs sharing the shape (conv groups, matmul
+ * batches) runs in one parallel index space; each operand has a batch
+ * stride.
+ *
+ * The tile sizes are macros so a benchmark can override them with -D; the
+ * packed weight layout depends on NK_NR, so netc and the kernels it links
+ * must agree (they are built from the same sources).
+ */
+#ifndef NETC_NK_GEMM_H
+#define NETC_NK_GEMM_H
+
+#include <stdint.h>
+
+/* Micro-tile: NK_MR rows (pixels) × NK_NR columns (output channels). */
+#ifndef NK_MR
+#define NK_MR 14
+#endif
+#ifndef NK_NR
+#define NK_NR 32
+#endif
+/* Depth of a K block: a B panel block (NK_KC × NK_NR floats) stays in L1
+ * while the pixel tiles of a block stream past it. A multiple of 16. */
+#ifndef NK_KC
+#define NK_KC 256
+#endif
+/* Most micro-tiles in a pixel block, the unit of A packing (L2-sized:
+ * NK_MB_TILES × NK_MR × NK_KC floats). */
+#ifndef NK_MB_TILES
+#define NK_MB_TILES 8
+#endif
+
+/* Copies A[p0 .. p0+m, k0 .. k0+kc) of batch item bi into dst, laid out as
+ * chunks of 16 columns: element (i, k) at dst[(k/16)*m*16 + i*16 + k%16]
+ * (m <= NK_MR). The last chunk may be partial; its tail is not read. */
+typedef void (*NkPackA)(const void *src, int64_t bi, int64_t p0, int64_t m, int64_t k0,
+                        int64_t kc, float *dst);
+
+typedef struct NkGemm {
+    int64_t batch, m, n, k;
+    NkPackA pack_a;
+    const void *a_src;
+    const float *b;         /* panels, b_bstride floats per batch item */
+    const float *bias;      /* ceil(n/NK_NR)*NK_NR floats per item, or NULL */
+    float *c;               /* row stride ldc, c_bstride per item */
+    const float *res;       /* residual (row stride ldr), or NULL */
+    int64_t b_bstride, bias_bstride, ldc, c_bstride, ldr, res_bstride;
+    int64_t act;
+} NkGemm;
+
+/* A source of plain rows for nk_gemm_pack_rows: row i of item bi at
+ * a + bi*bstride + i*lda. */
+typedef struct NkRows {
+    const float *a;
+    int64_t lda, bstride;
+} NkRows;
+void nk_gemm_pack_rows(const void *src, int64_t bi, int64_t p0, int64_t m, int64_t k0,
+                       int64_t kc, float *dst);
+
+static inline int64_t nk_gemm_panels(int64_t n) { return (n + NK_NR - 1) / NK_NR; }
+
+/* Packs B[k, n], element (kk, j) at b[kk*sk + j*sn], into panels (with the
+ * zero padding) at dst: nk_gemm_panels(n) * NK_NR * k floats. */
+void nk_gemm_pack_b(const float *b, int64_t k, int64_t n, int64_t sk, int64_t sn, float *dst);
+
+/* Scratch floats one thread needs for nk_gemm_run. */
+int64_t nk_gemm_thread_scratch(void);
+/* The parallel index space: batch × pixel blocks × panels. */
+int64_t nk_gemm_items(const NkGemm *g);
+/* Computes items [begin, end) with this thread's scratch. */
+void nk_gemm_run(const NkGemm *g, int64_t begin, int64_t end, float *scratch);
+/* Runs the whole GEMM over the thread pool; scratch holds
+ * nk_gemm_thread_scratch() floats per thread. */
+void nk_gemm_parallel(const NkGemm *g, float *scratch);
+
+/* c[i] = act(c[i] + res[i]) over n floats (res may be NULL). */
+void nk_finish(float *c, const float *res, int64_t n, int64_t act);
+
+#endif

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# native_test.sh — checks the LLVM backend on one example against the
+# reference interpreter, both ways native code runs:
+#
+#   tests/native_test.sh NETC NPY_COMPARE CC MODEL
+#
+# 1. JIT: `netc run --backend=llvm` at 1 and at 2 threads matches `netc run`
+#    (the reference interpreter) within 1e-4 relative to the output's scale,
+#    and both thread counts give the same bits;
+# 2. AOT: `netc build` writes a bundle; tests/aot_runner.c is compiled
+#    against its header and linked with its object; its output gives the
+#    JIT's bits exactly (same module, same machine code).
+# Sizes, weights and inputs are those of the PyTorch goldens (MANIFEST).
+set -u
+netc=$1 compare=$2 cc=$3 model=$4
+root=$(cd "$(dirname "$0")/.." && pwd)
+gold=$root/tests/golden/torch
+net=$root/examples/$model.net
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+size=$(awk -v m="$model" '$1 == m { print $2 }' "$gold/MANIFEST")
+defs=()
+[ -n "$size" ] && [ "$size" != "-" ] && defs=(-D "image_size=$size")
+input=$gold/$model.input.npy
+
+"$netc" init "$net" "${defs[@]}" --seed 1 -o "$tmp/w.safetensors" || exit 1
+"$netc" run "$net" "${defs[@]}" --weights "$tmp/w.safetensors" --input "$input" -o "$tmp/ref.npy" || exit 1
+
+for t in 1 2; do
+    if "$netc" run "$net" "${defs[@]}" --backend=llvm --threads $t --weights "$tmp/w.safetensors" \
+           --input "$input" -o "$tmp/jit$t.npy"; then
+        "$compare" "$tmp/jit$t.npy" "$tmp/ref.npy" 1e-4 || fail=1
+    else
+        echo "FAIL jit: netc run --backend=llvm --threads $t failed"; fail=1
+    fi
+done
+cmp -s "$tmp/jit1.npy" "$tmp/jit2.npy" || { echo "FAIL threads: 1 and 2 threads differ"; fail=1; }
+
+if "$netc" build "$net" "${defs[@]}" --threads 2 --weights "$tmp/w.safetensors" -o "$tmp/bundle"; then
+    name=$(basename "$tmp"/bundle/*.h .h)
+    upper=$(echo "$name" | tr a-z A-Z)
+    if "$cc" -O1 -std=c11 -include "$tmp/bundle/$name.h" -DNET="$name" -DNETU="$upper" \
+           "$root/tests/aot_runner.c" "$tmp/bundle/$name.o" -o "$tmp/runner" -lm -lpthread &&
+       "$tmp/runner" "$tmp/bundle/$name.weights" "$input" "$tmp/aot.npy" 2; then
+        # Tolerance 0: the same values, bit for bit.
+        "$compare" "$tmp/aot.npy" "$tmp/jit2.npy" 0 || fail=1
+    else
+        echo "FAIL aot: compiling, linking or running the bundle failed"; fail=1
+    fi
+else
+    echo "FAIL aot: netc build failed"; fail=1
+fi
+if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
+exit $fail
