@@ -117,10 +117,6 @@ static bool write_module(LLVMTargetMachineRef tm, LLVMModuleRef m, LlvmEmit emit
 
 bool llvm_build(const IrGraph *g, const LlvmOptions *o, const char *dir, LlvmEmit emit, Diag *d)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        diag_file_error(d, dir, "cannot create the output directory: %s", strerror(errno));
-        return false;
-    }
     Plan *p = plan_lower(g, llvm_threads(o), d);
     if (!p)
         return false;
@@ -136,6 +132,10 @@ bool llvm_build(const IrGraph *g, const LlvmOptions *o, const char *dir, LlvmEmi
     bool ok = m != NULL;
     static const char *const ext[] = {".o", ".ll", ".s"};
     char *obj = join(dir, prefix, ext[emit]), *hdr = join(dir, prefix, ".h"), *wts = join(dir, prefix, ".weights");
+    if (ok && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        diag_file_error(d, dir, "cannot create the output directory: %s", strerror(errno));
+        ok = false;
+    }
     ok = ok && write_module(tm, m, emit, obj, d);
     if (ok && !o->embed_weights)
         ok = fio_write_file(wts, p->weights, (size_t)p->weight_bytes, d);

@@ -1,0 +1,2 @@
+# build writes a directory: without -o it is a usage error.
+"$NETC" build ../../examples/mlp.net
