@@ -327,6 +327,24 @@ static int bench_models(const Options *o, const double *peak, FILE *tsv)
 
 /* ---- per-step profile ---- */
 
+/* One thread count's cells of a profile row: ms, GFLOP/s, % of peak and %
+ * of the run's time (total_ms; 0 leaves the cell empty). Steps that only
+ * move data (no FLOPs) show "-" for rate and peak. */
+static void print_cells(double ms, int64_t flops, double peak, double total_ms)
+{
+    printf(" | %7.3f", ms);
+    if (flops > 0 && ms > 0) {
+        double gfs = flops / (ms / 1e3) / 1e9;
+        printf(" %8.1f %6.1f", gfs, peak > 0 ? 100 * gfs / peak : 0);
+    } else {
+        printf(" %8s %6s", "-", "-");
+    }
+    if (total_ms > 0)
+        printf(" %6.1f", 100 * ms / total_ms);
+    else
+        printf(" %6s", "");
+}
+
 static int profile_model(const Options *o, const char *name, const double *peak)
 {
     Model m;
@@ -389,23 +407,16 @@ static int profile_model(const Options *o, const char *name, const double *peak)
         LlvmStepInfo s = llvm_jit_step_info(m.jit, i);
         total_flops += s.flops;
         printf("%4d %-*s %-*s %9.2f", i, wl, s.layer, wk, s.kernel, s.flops / 1e6);
-        for (int ti = 0; ti < nt; ti++) {
-            double ms = step_ms[(size_t)ti * n + i], gfs = ms > 0 ? s.flops / (ms / 1e3) / 1e9 : 0;
-            printf(" | %7.3f %8.1f %6.1f %6.1f", ms, gfs, peak[ti] > 0 ? 100 * gfs / peak[ti] : 0,
-                   100 * ms / sum[ti]);
-        }
+        for (int ti = 0; ti < nt; ti++)
+            print_cells(step_ms[(size_t)ti * n + i], s.flops, peak[ti], sum[ti]);
         printf("\n");
     }
     printf("%4s %-*s %-*s %9.2f", "", wl, "sum of steps", wk, "", total_flops / 1e6);
-    for (int ti = 0; ti < nt; ti++) {
-        double gfs = total_flops / (sum[ti] / 1e3) / 1e9;
-        printf(" | %7.3f %8.1f %6.1f %6.1f", sum[ti], gfs, peak[ti] > 0 ? 100 * gfs / peak[ti] : 0, 100.0);
-    }
+    for (int ti = 0; ti < nt; ti++)
+        print_cells(sum[ti], total_flops, peak[ti], sum[ti]);
     printf("\n%4s %-*s %-*s %9s", "", wl, "whole run", wk, "", "");
-    for (int ti = 0; ti < nt; ti++) {
-        double gfs = total_flops / (whole[ti] / 1e3) / 1e9;
-        printf(" | %7.3f %8.1f %6.1f %6s", whole[ti], gfs, peak[ti] > 0 ? 100 * gfs / peak[ti] : 0, "");
-    }
+    for (int ti = 0; ti < nt; ti++)
+        print_cells(whole[ti], total_flops, peak[ti], 0);
     printf("\n");
 
     /* The same time summed per kernel, in order of first appearance. */
@@ -432,11 +443,8 @@ static int profile_model(const Options *o, const char *name, const double *peak)
                 ms[ti] += step_ms[(size_t)ti * n + j];
         }
         printf("%-*s %5d %9.2f", wk, k, count, flops / 1e6);
-        for (int ti = 0; ti < nt; ti++) {
-            double gfs = ms[ti] > 0 ? flops / (ms[ti] / 1e3) / 1e9 : 0;
-            printf(" | %7.3f %8.1f %6.1f %6.1f", ms[ti], gfs, peak[ti] > 0 ? 100 * gfs / peak[ti] : 0,
-                   100 * ms[ti] / sum[ti]);
-        }
+        for (int ti = 0; ti < nt; ti++)
+            print_cells(ms[ti], flops, peak[ti], sum[ti]);
         printf("\n");
     }
     fflush(stdout);

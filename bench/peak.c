@@ -118,9 +118,10 @@ double peak_gflops(int threads, double seconds)
     double t;
     while ((t = timed_round(1, iters)) < 0.02 && iters < (INT64_C(1) << 40))
         iters *= 2;
-    iters = (int64_t)(iters * (seconds / 3 / t)) + 1;
+    enum { REPS = 6 }; /* short rounds: more chances of one with the cores to ourselves */
+    iters = (int64_t)(iters * (seconds / REPS / t)) + 1;
     double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
+    for (int rep = 0; rep < REPS; rep++) {
         t = timed_round(threads, iters);
         if (t <= 0)
             return 0;

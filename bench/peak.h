@@ -10,8 +10,8 @@
 #define NETC_BENCH_PEAK_H
 
 /* Fused multiply-add throughput of `threads` threads running an
- * independent FMA chain each, in GFLOP/s (an FMA counts as 2 FLOPs). The
- * best of a few repetitions of about `seconds` each. */
+ * independent FMA chains each, in GFLOP/s (an FMA counts as 2 FLOPs): the
+ * best of a few rounds taking about `seconds` together. */
 double peak_gflops(int threads, double seconds);
 
 /* The widest vector peak.c was compiled for, in floats (16 with AVX-512). */

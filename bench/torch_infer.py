@@ -16,9 +16,11 @@ and eager PyTorch's, relative to the largest |output| of PyTorch: a check
 that both sides computed the same network with the same weights.
 
 OMP_WAIT_POLICY must be set before libgomp loads, so it is set here before
-torch is imported: PASSIVE for the transformers (their many small ops leave
-spinning OpenMP workers fighting the main thread on 2 cores), left to the
-environment otherwise. Run one process per model.
+torch is imported (--wait-policy): by default PASSIVE for the transformers
+(with a BLAS running its own threads, spinning OpenMP workers fight it for
+the 2 cores), left to the environment otherwise. Which is faster depends on
+the BLAS, so bench/native.sh times the transformers both ways. Run one
+process per model and setting.
 
 Linear layers and matmuls go through whatever libblas.so.3 resolves to.
 Debian's default is netlib's reference BLAS, which makes the transformers
@@ -31,12 +33,12 @@ library this process actually mapped.
 Output: tab-separated records on stdout
   env    MODEL  TORCH_VERSION  OMP_WAIT_POLICY  BLAS
   check  MODEL  MAX_REL_ERR  MAX_ABS_ERR
-  torch  MODEL  THREADS  MEDIAN_MS  MIN_MS  RUNS
+  torch  MODEL  THREADS  MEDIAN_MS  MIN_MS  RUNS  OMP_WAIT_POLICY
 and a human-readable summary on stderr.
 
 Usage: torch_infer.py MODEL --weights W.safetensors --input X.npy
                       [--netc-output Y.npy] [--threads 1,2] [--runs 20]
-                      [--warmup 3] [--budget-ms 2000]
+                      [--warmup 3] [--budget-ms 2000] [--wait-policy auto]
 Run with /usr/bin/python3 (Debian's python3-torch 1.13, torchvision 0.14).
 """
 import argparse
@@ -59,6 +61,9 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--budget-ms", type=float, default=2000,
                    help="more timed runs while this lasts")
+    p.add_argument("--wait-policy", default="auto",
+                   help="OMP_WAIT_POLICY: auto (PASSIVE for transformers, else the "
+                        "environment's), env (the environment's), or a value to set")
     return p.parse_args(argv)
 
 
@@ -104,8 +109,10 @@ def blas_in_use():
 
 def main(argv):
     args = parse_args(argv)
-    if args.model in TRANSFORMERS:
+    if args.wait_policy == "auto" and args.model in TRANSFORMERS:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    elif args.wait_policy not in ("auto", "env"):
+        os.environ["OMP_WAIT_POLICY"] = args.wait_policy
     # Only now: numpy and torch come in through torch_golden.
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
     from torch_golden import build_model, load_weights, read_safetensors
@@ -126,8 +133,8 @@ def main(argv):
         traced = fast(x)
 
     name = args.model
-    print("env\t%s\t%s\t%s\t%s" % (name, torch.__version__, os.environ.get("OMP_WAIT_POLICY", "-"),
-                                    blas_in_use()), flush=True)
+    policy = os.environ.get("OMP_WAIT_POLICY") or "default"
+    print("env\t%s\t%s\t%s\t%s" % (name, torch.__version__, policy, blas_in_use()), flush=True)
     if args.netc_output:
         got = np.load(args.netc_output).astype(np.float64)
         want = eager.numpy().astype(np.float64)
@@ -147,9 +154,9 @@ def main(argv):
         torch.set_num_threads(t)
         with torch.no_grad():
             med, best, runs = time_runs(fast, x, args.warmup, args.runs, args.budget_ms)
-        print("torch\t%s\t%d\t%.4f\t%.4f\t%d" % (name, t, med, best, runs), flush=True)
-        print("%-14s torch %d thread%s: median %.2f ms, min %.2f ms, %d runs"
-              % (name, t, "" if t == 1 else "s", med, best, runs), file=sys.stderr)
+        print("torch\t%s\t%d\t%.4f\t%.4f\t%d\t%s" % (name, t, med, best, runs, policy), flush=True)
+        print("%-14s torch %d thread%s: median %.2f ms, min %.2f ms, %d runs (OMP_WAIT_POLICY %s)"
+              % (name, t, "" if t == 1 else "s", med, best, runs, policy), file=sys.stderr)
 
 
 if __name__ == "__main__":

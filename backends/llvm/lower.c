@@ -405,7 +405,7 @@ static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
     PlanArg in = as_nhwc(L, n->in[0], n);
     PlanArg res = c->residual ? as_nhwc(L, c->residual, c->last) : NO_ARG;
     PlanArg out = define(L, c->last->out, LAY_NHWC);
-    STEP(L, "nk_conv2d", d, c->last, in, packed, res, out, scratch(L));
+    STEP(L, "nk_conv2d", d, n, in, packed, res, out, scratch(L));
     count_flops(L, n);
 }
 
@@ -423,7 +423,7 @@ static void lower_linear(Lower *L, const IrNode *n, const Chain *c)
     PlanArg in = as_logical(L, n->in[0], n);
     PlanArg res = c->residual ? as_logical(L, c->residual, c->last) : NO_ARG;
     PlanArg out = define(L, c->last->out, LAY_LOGICAL);
-    STEP(L, "nk_linear", d, c->last, in, packed, res, out, scratch(L));
+    STEP(L, "nk_linear", d, n, in, packed, res, out, scratch(L));
     count_flops(L, n);
 }
 
@@ -455,7 +455,7 @@ static void lower_batchnorm(Lower *L, const IrNode *n, const Chain *c)
         in = as_logical(L, n->in[0], n);
     }
     PlanArg out = define(L, c->last->out, lay);
-    STEP(L, "nk_scale_shift", d, c->last, in, ss, out);
+    STEP(L, "nk_scale_shift", d, n, in, ss, out);
 }
 
 static void lower_unary(Lower *L, const IrNode *n)
@@ -495,7 +495,7 @@ static void lower_binary(Lower *L, const IrNode *n, const IrNode *last, int64_t 
     if (shape_equal(&a->shape, &b->shape) && la.layout == lb.layout) {
         d.rank = 1, d.dims[0] = numel(n->out), d.a_strides[0] = d.b_strides[0] = 1;
         PlanArg out = define(L, last->out, la.layout);
-        STEP(L, "nk_binary", d, last, la.at, lb.at, out);
+        STEP(L, "nk_binary", d, n, la.at, lb.at, out);
         return;
     }
     const Shape *so = &n->out->shape;
@@ -506,7 +506,7 @@ static void lower_binary(Lower *L, const IrNode *n, const IrNode *last, int64_t 
     broadcast_strides(L, a, so, d.a_strides);
     broadcast_strides(L, b, so, d.b_strides);
     PlanArg out = define(L, last->out, LAY_LOGICAL);
-    STEP(L, "nk_binary", d, last, la.at, lb.at, out);
+    STEP(L, "nk_binary", d, n, la.at, lb.at, out);
 }
 
 static void lower_matmul(Lower *L, const IrNode *n)

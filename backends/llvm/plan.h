@@ -48,7 +48,7 @@ typedef struct PlanStep {
     size_t desc_bytes;
     int nargs;            /* pointer arguments after the descriptor */
     PlanArg args[PLAN_MAX_ARGS];
-    const IrNode *node;   /* the (last) IR node this step implements */
+    const IrNode *node;   /* the IR node this step implements (a chain's head) */
     int64_t flops;        /* 2 * MACs, for profiles */
 } PlanStep;
 
