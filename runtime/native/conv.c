@@ -23,9 +23,13 @@
  *
  * Depthwise (groups == c == oc) has one weight per (channel, tap), too
  * little work per pixel for a GEMM; it runs directly on NHWC, vectorized
- * along channels, DW_XT output pixels at a time so each weight vector
- * feeds DW_XT independent FMA chains. Rows of the output are split over
- * the threads.
+ * along channels: per output row and channel vector, every pixel of the row
+ * is one chain of tap FMAs (the out-of-order core overlaps the pixels), the
+ * 3×3 weights held in registers, and separate loop copies for pixels with
+ * and without taps outside the image. Output rows are split over the
+ * threads. (Tried and slower here: register-tiling 8 pixels per weight
+ * vector, whose per-call setup and spilled strides cost more than the
+ * weight loads it saves.)
  *
  * Other group counts run all groups in one GEMM batch (one batch item per
  * group, channel offsets as batch strides), so threads split groups,
@@ -158,23 +162,24 @@ static void im2col(const void *src, int64_t g, int64_t p0, int64_t m, int64_t k0
         int64_t iy0 = oy * d->sh - d->ph, ix0 = ox * d->sw - d->pw;
         const float *base = s->in + img * d->h * d->w * d->c + g * cg;
         int64_t ky = ky0, kx = kx0, ci = ci0;
-        if (!direct && merge && k0 == 0 && kend == d->kh * d->kw * cg && iy0 >= 0 &&
-            ix0 >= 0 && iy0 + (d->kh - 1) * d->dh < d->h && ix0 + d->kw - 1 < d->w) {
+        int inside = !direct && merge && k0 == 0 && kend == d->kh * d->kw * cg && iy0 >= 0 &&
+                     ix0 >= 0 && iy0 + (d->kh - 1) * d->dh < d->h && ix0 + d->kw - 1 < d->w;
+        if (inside) {
             /* The pixel's window lies inside the image: one run per kernel
              * row (the stem's common case). */
             int64_t len = d->kw * cg;
             for (int64_t r = 0; r < d->kh; r++)
                 copy_run(rows[i] + r * len, base + ((iy0 + r * d->dh) * d->w + ix0) * d->c, len);
-        } else
-        for (int64_t k = k0; k < kend;) {
+        }
+        for (int64_t k = k0; !inside && k < kend;) {
             int64_t iy = iy0 + ky * d->dh, ix = ix0 + kx * d->dw;
             int64_t taps; /* taps from (ky, kx) on that are all data or all padding */
             const float *from = NULL;
-            if (iy < 0 || iy >= d->h || ix >= d->w)
+            if (iy < 0 || iy >= d->h || ix >= d->w) {
                 taps = d->kw - kx; /* the rest of this kernel row */
-            else if (ix < 0)
+            } else if (ix < 0) {
                 taps = min64((-ix + d->dw - 1) / d->dw, d->kw - kx);
-            else {
+            } else {
                 taps = merge ? min64(d->kw - kx, d->w - ix) : 1;
                 from = base + (iy * d->w + ix) * d->c + ci;
             }
@@ -206,75 +211,142 @@ static void im2col(const void *src, int64_t g, int64_t p0, int64_t m, int64_t k0
 
 /* ------------------------------------------------------------ depthwise */
 
-#define DW_XT 8
-
 typedef struct NkDwTask {
     const NkConv *d;
-    const float *in, *packed, *res;
+    const float *in, *w, *res;
     float *out;
+    float lo, hi; /* the clamp of relu / relu6 (GELU: a pass afterwards) */
 } NkDwTask;
 
-/* DW_XT (or xn in the generic case) outputs at ox0.., 16 channels at c0. */
-NK_INLINE void dw_tile(const int fast, const NkConv *d, const float *in, const float *w,
-                       float *out, int64_t img, int64_t oy, int64_t ox0, int64_t xn, int64_t c0)
+/* The local state of one output row and channel vector (see dw_row). */
+typedef struct NkDwRow {
+    const float *in;    /* the image at channel c0 */
+    const float *w;     /* the packed weights at c0 */
+    int64_t C, cp, cn, h, w_, sw, pw, dh, dw, iy0, ky0, ky1;
+} NkDwRow;
+
+/* acc + tap (ky, kx) of output column ox, when it is inside the image
+ * (checks only where CX / CY say the window can cross the border). */
+NK_INLINE NkVec dw_tap(const int K3, const int CX, const int CY, const int part,
+                       const NkDwRow *s, const NkVec *w3, NkVec acc, int64_t kw, int64_t ky,
+                       int64_t kx, int64_t ox)
 {
-    int64_t C = d->c, cp = round16(C), cn = min64(16, C - c0);
-    const float *bias = w + d->kh * d->kw * cp;
-    NkVec acc[DW_XT];
-    for (int t = 0; t < DW_XT; t++)
-        acc[t] = nk_load(bias + c0);
-    for (int64_t ky = 0; ky < d->kh; ky++) {
-        int64_t iy = oy * d->sh - d->ph + ky * d->dh;
-        if (iy < 0 || iy >= d->h)
-            continue;
-        const float *row = in + (img * d->h + iy) * d->w * C + c0;
-        for (int64_t kx = 0; kx < d->kw; kx++) {
-            NkVec wv = nk_load(w + (ky * d->kw + kx) * cp + c0);
-            int64_t ix0 = ox0 * d->sw - d->pw + kx * d->dw;
-            if (fast) {
-                for (int t = 0; t < DW_XT; t++)
-                    acc[t] += nk_load(row + (ix0 + t * d->sw) * C) * wv;
-            } else {
-                for (int t = 0; t < xn; t++) {
-                    int64_t ix = ix0 + t * d->sw;
-                    if (ix >= 0 && ix < d->w)
-                        acc[t] += nk_load_part(row + ix * C, cn, 0.0f) * wv;
-                }
-            }
+    if (CY && (ky < s->ky0 || ky >= s->ky1))
+        return acc;
+    int64_t ix = ox * s->sw - s->pw + kx * s->dw;
+    if (CX && (ix < 0 || ix >= s->w_))
+        return acc;
+    const float *p = s->in + ((s->iy0 + ky * s->dh) * s->w_ + ix) * s->C;
+    NkVec x = part ? nk_load_part(p, s->cn, 0.0f) : nk_load(p);
+    return acc + x * (K3 ? w3[ky * 3 + kx] : nk_load(s->w + (ky * kw + kx) * s->cp));
+}
+
+/* The bias plus the taps of output column ox: kernel rows [ky0, ky1) when
+ * CY (else all), columns inside the image when CX (else all). K3: the
+ * kernel is 3×3, its weights are w3 and the taps unroll; otherwise plain
+ * loops (unrolling a runtime count would only bloat the code). Constant
+ * flags: each combination is its own loop without the other checks. */
+NK_INLINE NkVec dw_acc(const int K3, const int CX, const int CY, const int part,
+                       const NkDwRow *s, const NkVec *w3, NkVec bias, int64_t kh, int64_t kw,
+                       int64_t ox)
+{
+    NkVec acc = bias;
+    if (K3) {
+        NK_UNROLL
+        for (int ky = 0; ky < 3; ky++) {
+            NK_UNROLL
+            for (int kx = 0; kx < 3; kx++)
+                acc = dw_tap(1, CX, CY, part, s, w3, acc, 3, ky, kx, ox);
         }
+    } else {
+        for (int64_t ky = 0; ky < kh; ky++)
+            for (int64_t kx = 0; kx < kw; kx++)
+                acc = dw_tap(0, CX, CY, part, s, w3, acc, kw, ky, kx, ox);
     }
-    float *o = out + ((img * d->oh + oy) * d->ow + ox0) * C + c0;
-    for (int t = 0; t < (fast ? DW_XT : xn); t++) {
-        if (fast)
-            nk_store(o + t * C, acc[t]);
+    return acc;
+}
+
+/*
+ * One output row r, 16 channels at c0 (cn <= 16 of them valid), every
+ * output pixel of the row: acc = bias + the taps inside the image, then
+ * residual, clamp, store. The pixels of a row are independent, so the
+ * out-of-order core overlaps their FMA chains. The columns whose windows
+ * lie inside the image, [x_lo, x_hi), skip the column checks, and a row
+ * whose window rows all lie inside skips the row checks. K3: a 3×3 kernel
+ * whose nine weight vectors stay in registers (the taps unroll);
+ * otherwise the weights are loaded per tap (L1 hits).
+ */
+NK_INLINE void dw_row(const int K3, const int part, const NkDwTask *task, int64_t r, int64_t c0,
+                      int64_t cn, int64_t x_lo, int64_t x_hi)
+{
+    /* Locals: the stores below (memcpy) may alias anything, so fields read
+     * through pointers would be reloaded after each of them. */
+    const NkConv *d = task->d;
+    const float *res = task->res;
+    float *out = task->out;
+    int64_t C = d->c, ow = d->ow, kh = K3 ? 3 : d->kh, kw = K3 ? 3 : d->kw;
+    int64_t img = r / d->oh, oy = r % d->oh;
+    NkDwRow s = {.in = task->in + img * d->h * d->w * C + c0, .w = task->w + c0,
+                 .C = C, .cp = round16(C), .cn = cn, .h = d->h, .w_ = d->w, .sw = d->sw,
+                 .pw = d->pw, .dh = d->dh, .dw = d->dw, .iy0 = oy * d->sh - d->ph,
+                 .ky0 = 0, .ky1 = kh};
+    while (s.ky0 < s.ky1 && s.iy0 + s.ky0 * s.dh < 0)
+        s.ky0++;
+    while (s.ky1 > s.ky0 && s.iy0 + (s.ky1 - 1) * s.dh >= s.h)
+        s.ky1--;
+    int inside = s.ky0 == 0 && s.ky1 == kh;
+    NkVec w3[9];
+    if (K3) {
+        NK_UNROLL
+        for (int k = 0; k < 9; k++)
+            w3[k] = nk_load(s.w + k * s.cp);
+    }
+    NkVec bias = nk_load(s.w + kh * kw * s.cp);
+    NkVec lo = nk_splat(task->lo), hi = nk_splat(task->hi);
+    for (int64_t ox = 0; ox < ow; ox++) {
+        NkVec acc;
+        if (ox < x_lo || ox >= x_hi)
+            acc = dw_acc(K3, 1, 1, part, &s, w3, bias, kh, kw, ox);
+        else if (!inside)
+            acc = dw_acc(K3, 0, 1, part, &s, w3, bias, kh, kw, ox);
         else
-            nk_store_part(o + t * C, acc[t], cn);
+            acc = dw_acc(K3, 0, 0, part, &s, w3, bias, kh, kw, ox);
+        int64_t off = (r * ow + ox) * C + c0;
+        if (res)
+            acc += part ? nk_load_part(res + off, cn, 0.0f) : nk_load(res + off);
+        acc = nk_min(nk_max(acc, lo), hi);
+        if (part)
+            nk_store_part(out + off, acc, cn);
+        else
+            nk_store(out + off, acc);
     }
 }
 
+/* Output rows [begin, end), channel vector by channel vector. */
 static void dw_rows(void *ctx, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const NkDwTask *t = ctx;
     const NkConv *d = t->d;
-    int64_t C = d->c;
+    int k3 = d->kh == 3 && d->kw == 3;
+    /* Output columns whose windows lie inside the image along x. */
+    int64_t x_lo = min64((d->pw + d->sw - 1) / d->sw, d->ow);
+    int64_t right = d->w - 1 + d->pw - (d->kw - 1) * d->dw; /* last window start */
+    int64_t x_hi = right < 0 ? 0 : min64(right / d->sw + 1, d->ow);
+    if (x_hi < x_lo)
+        x_hi = x_lo;
     for (int64_t r = begin; r < end; r++) {
-        int64_t img = r / d->oh, oy = r % d->oh;
-        for (int64_t ox0 = 0; ox0 < d->ow; ox0 += DW_XT) {
-            int64_t xn = min64(DW_XT, d->ow - ox0);
-            int interior = xn == DW_XT && ox0 * d->sw - d->pw >= 0 &&
-                           (ox0 + xn - 1) * d->sw - d->pw + (d->kw - 1) * d->dw < d->w;
-            for (int64_t c0 = 0; c0 < C; c0 += 16) {
-                if (interior && c0 + 16 <= C)
-                    dw_tile(1, d, t->in, t->packed, t->out, img, oy, ox0, xn, c0);
-                else
-                    dw_tile(0, d, t->in, t->packed, t->out, img, oy, ox0, xn, c0);
-            }
+        int64_t c0 = 0;
+        for (; c0 + NK_VL <= d->c; c0 += NK_VL) {
+            if (k3)
+                dw_row(1, 0, t, r, c0, NK_VL, x_lo, x_hi);
+            else
+                dw_row(0, 0, t, r, c0, NK_VL, x_lo, x_hi);
         }
-        if (t->res || d->act != NK_ACT_NONE) {
-            int64_t off = r * d->ow * C;
-            nk_finish(t->out + off, t->res ? t->res + off : NULL, d->ow * C, d->act);
-        }
+        if (c0 < d->c) /* a channel tail */
+            dw_row(0, 1, t, r, c0, d->c - c0, x_lo, x_hi);
+        if (d->act == NK_ACT_GELU) /* the residual is in already */
+            nk_finish(t->out + r * d->ow * d->c, NULL, d->ow * d->c, d->act);
     }
 }
 
@@ -287,7 +359,8 @@ void nk_conv2d(const NkConv *d, const float *in, const float *packed, const floa
     if (M <= 0 || d->oc <= 0)
         return;
     if (is_depthwise(d)) {
-        NkDwTask t = {d, in, packed, residual, out};
+        NkDwTask t = {d, in, packed, residual, out, 0.0f, 0.0f};
+        nk_act_clamp(d->act, &t.lo, &t.hi);
         nk_parallel_for(d->n * d->oh, 1, dw_rows, &t);
         return;
     }

@@ -6,7 +6,7 @@
  * Blocking, from the outside in (one thread's share of the work):
  *   item       = (batch item, pixel block, panel); threads get contiguous
  *                item ranges, so a thread usually owns whole pixel blocks
- *                and packs each A block once;
+ *                and packs each A block once (see nk_gemm_run);
  *   K block    = NK_KC deep; partial sums go through C between blocks, so
  *                every output is still one fixed chain of FMAs over k, in
  *                the same order whatever the blocking of the other loops
@@ -16,18 +16,31 @@
  *   panel      = NK_NR columns; its K block (NK_KC × NK_NR floats) stays in
  *                L1 while all pixel tiles of the block stream past it;
  *   micro-tile = NK_MR × NK_NR accumulators in registers (14 × 2 zmm with
- *                AVX-512: 28 accumulators + 2 B vectors; A is broadcast
- *                straight from memory, which AVX-512 folds into the FMA).
+ *                AVX-512: 28 accumulators + 2 B vectors + 1 broadcast of A,
+ *                31 of the 32 registers; per k step 2 vector loads and 14
+ *                broadcasts feed 28 FMAs). Measured on Zen 5 against 12×32,
+ *                10×32, 6×64 and 8×48 (with NK_KC 192..512 and
+ *                NK_MB_TILES 4..16): 14×32 was best or tied on every
+ *                ResNet-50 shape, and 14 divides 56², 28², 14², 112².
  * The micro-kernel is instantiated for every row count 1..NK_MR (the last
  * tile of a layer with 49 pixels has 7), so a partial tile costs what its
  * rows cost. A packed A tile stores each row's 16-column chunk contiguously
  * ([k/16][rows][16]): the broadcasts of one k step sit at constant offsets
  * from one pointer, and packing is whole-vector copies.
  *
- * The epilogue (bias, residual, activation) runs on the last K block: the
- * bias initializes the accumulators, then residual and activation are
- * applied to the stored tile in one generic pass (nk_finish), which keeps
- * GELU out of the NK_MR specialized copies.
+ * Prefetching: while a micro-tile runs it prefetches the B block used
+ * next (the next panel's, or the next K block's), two lines per k step, so
+ * weights streaming from DRAM (a whole network's do not fit in L3) arrive
+ * before they are needed; on a cold 7×7×512 3×3 layer this took one
+ * thread from ~68% to ~92% of peak. It also prefetches its C tile (for
+ * writing) and residual tile before its K loop: with K = 64 the tile's
+ * compute is too short to hide their misses at the store.
+ *
+ * The epilogue is fused: the bias initializes the accumulators, and the
+ * last K block adds the residual and clamps (relu = [0, inf], relu6 =
+ * [0, 6], none = [-inf, inf]: one code path, two cheap ops) before the
+ * store. GELU, too long to copy into every specialized tile, is a second
+ * pass over the block's outputs while they are still in cache.
  */
 #include "gemm.h"
 
@@ -76,30 +89,38 @@ void nk_finish(float *c, const float *res, int64_t n, int64_t act)
 typedef struct NkTile {
     const float *a;    /* packed A tile, chunked by 16 columns */
     const float *b;    /* B panel at row k0 */
+    const float *pf;   /* B block to prefetch while computing (next panel) */
     int64_t kc;
     float *c;          /* C at (first row, first column of the panel) */
     int64_t ldc, nv;   /* nv: valid columns in the panel (<= NK_NR) */
     const float *bias; /* panel bias when first, or NULL */
+    const float *res;  /* residual at the tile when last, or NULL */
+    int64_t ldr;
     int first;         /* first K block: start from bias, else from C */
+    int last;          /* last K block: add res, clamp to [lo, hi] */
+    float lo, hi;      /* relu: [0, inf], relu6: [0, 6], else [-inf, inf] */
 } NkTile;
 
 /* acc[M][NK_NV] += A tile · B panel block; M is a constant after inlining. */
 NK_INLINE void micro_kernel(const int M, const float *restrict a, const float *restrict b,
-                            int64_t kc, NkVec acc[NK_MR][NK_NV])
+                            const float *pf, int64_t kc, NkVec acc[NK_MR][NK_NV])
 {
     for (int64_t kb = 0; kb < kc; kb += 16) {
         int64_t kn = min64(16, kc - kb);
         const float *ap = a + kb * M;
         const float *bp = b + kb * NK_NR;
+        const float *pp = pf + kb * NK_NR;
         for (int64_t kk = 0; kk < kn; kk++) {
+            for (int l = 0; l < NK_NR; l += 16)
+                __builtin_prefetch(pp + kk * NK_NR + l, 0, 3);
             NkVec bv[NK_NV];
-#pragma GCC unroll 8
+            NK_UNROLL
             for (int v = 0; v < NK_NV; v++)
                 bv[v] = nk_load(bp + kk * NK_NR + v * NK_VL);
-#pragma GCC unroll 16
+            NK_UNROLL
             for (int i = 0; i < M; i++) {
                 NkVec s = nk_splat(ap[i * 16 + kk]);
-#pragma GCC unroll 8
+                NK_UNROLL
                 for (int v = 0; v < NK_NV; v++)
                     acc[i][v] += s * bv[v];
             }
@@ -107,7 +128,8 @@ NK_INLINE void micro_kernel(const int M, const float *restrict a, const float *r
     }
 }
 
-/* Loads or stores the tile through a buffer, for panels with nv < NK_NR. */
+/* The initial accumulators and the epilogue of a panel with nv < NK_NR,
+ * through a buffer: generic code, one copy for all row counts. */
 static void tile_in_partial(const NkTile *t, int64_t m, float buf[NK_MR][NK_NR])
 {
     for (int64_t i = 0; i < m; i++)
@@ -118,47 +140,97 @@ static void tile_in_partial(const NkTile *t, int64_t m, float buf[NK_MR][NK_NR])
 
 static void tile_out_partial(const NkTile *t, int64_t m, float buf[NK_MR][NK_NR])
 {
-    for (int64_t i = 0; i < m; i++)
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; t->last && j < t->nv; j++) {
+            float x = buf[i][j] + (t->res ? t->res[i * t->ldr + j] : 0.0f);
+            x = x < t->lo ? t->lo : x; /* NaN stays NaN, as in nk_max/nk_min */
+            buf[i][j] = x > t->hi ? t->hi : x;
+        }
         memcpy(t->c + i * t->ldc, buf[i], (size_t)t->nv * sizeof(float));
+    }
 }
 
+/*
+ * One micro-tile: accumulators from the bias (first K block) or from the
+ * partial sums in C, the K block, then on the last block residual and clamp
+ * fused into the store (GELU follows as a separate pass, see run_block).
+ */
 NK_INLINE void tile(const int M, const NkTile *t)
 {
     NkVec acc[NK_MR][NK_NV];
     float buf[NK_MR][NK_NR];
+    float *c = t->c; /* locals: the stores could alias *t */
+    int64_t ldc = t->ldc;
     int full = t->nv == NK_NR;
     if (!full) {
         tile_in_partial(t, M, buf);
+        NK_UNROLL
         for (int i = 0; i < M; i++)
+            NK_UNROLL
             for (int v = 0; v < NK_NV; v++)
                 acc[i][v] = nk_load(buf[i] + v * NK_VL);
     } else if (t->first) {
+        NK_UNROLL
         for (int v = 0; v < NK_NV; v++) {
             NkVec b0 = t->bias ? nk_load(t->bias + v * NK_VL) : nk_splat(0.0f);
+            NK_UNROLL
             for (int i = 0; i < M; i++)
                 acc[i][v] = b0;
         }
     } else {
+        NK_UNROLL
         for (int i = 0; i < M; i++)
+            NK_UNROLL
             for (int v = 0; v < NK_NV; v++)
-                acc[i][v] = nk_load(t->c + i * t->ldc + v * NK_VL);
+                acc[i][v] = nk_load(c + i * ldc + v * NK_VL);
     }
-    micro_kernel(M, t->a, t->b, t->kc, acc);
-    if (full) {
-        float *c = t->c; /* locals: the stores could alias *t */
-        int64_t ldc = t->ldc;
+    /* The tile's C and residual lines are fetched while the K loop runs:
+     * in a memory-bound layer (K = 64) they would stall the store. */
+    if (t->first) {
+        NK_UNROLL
         for (int i = 0; i < M; i++)
             for (int v = 0; v < NK_NV; v++)
-                nk_store(c + i * ldc + v * NK_VL, acc[i][v]);
-    } else {
+                __builtin_prefetch(c + i * ldc + v * NK_VL, 1, 3);
+    }
+    if (t->res) {
+        NK_UNROLL
         for (int i = 0; i < M; i++)
+            for (int v = 0; v < NK_NV; v++)
+                __builtin_prefetch(t->res + i * t->ldr + v * NK_VL, 0, 3);
+    }
+    micro_kernel(M, t->a, t->b, t->pf, t->kc, acc);
+    if (!full) {
+        NK_UNROLL
+        for (int i = 0; i < M; i++)
+            NK_UNROLL
             for (int v = 0; v < NK_NV; v++)
                 nk_store(buf[i] + v * NK_VL, acc[i][v]);
         tile_out_partial(t, M, buf);
+        return;
     }
+    if (t->last) {
+        const float *res = t->res;
+        int64_t ldr = t->ldr;
+        NkVec lo = nk_splat(t->lo), hi = nk_splat(t->hi);
+        NK_UNROLL
+        for (int i = 0; i < M; i++)
+            NK_UNROLL
+            for (int v = 0; v < NK_NV; v++) {
+                NkVec x = acc[i][v];
+                if (res)
+                    x += nk_load(res + i * ldr + v * NK_VL);
+                acc[i][v] = nk_min(nk_max(x, lo), hi);
+            }
+    }
+    NK_UNROLL
+    for (int i = 0; i < M; i++)
+        NK_UNROLL
+        for (int v = 0; v < NK_NV; v++)
+            nk_store(c + i * ldc + v * NK_VL, acc[i][v]);
 }
 
 /* One specialized copy of tile() per row count. */
+_Static_assert(NK_MR >= 6 && NK_MR <= 14 && NK_NR % NK_VL == 0, "tile_dispatch's cases");
 static void tile_dispatch(int64_t m, const NkTile *t)
 {
 #define NK_TILE_CASE(M)                                                                        \
@@ -185,9 +257,6 @@ static void tile_dispatch(int64_t m, const NkTile *t)
 #if NK_MR > 12
         NK_TILE_CASE(13)
         NK_TILE_CASE(14)
-#endif
-#if NK_MR > 14
-#error "tile_dispatch: add cases for NK_MR > 14"
 #endif
     default: break;
     }
@@ -259,10 +328,12 @@ static void run_block(const NkGemm *g, const NkBlocking *bl, int64_t bi, int64_t
                       int64_t j0, int64_t j1, float *scratch)
 {
     int64_t t0 = pb * bl->tiles_per_block, t1 = min64(bl->tiles, t0 + bl->tiles_per_block);
-    int64_t p0 = t0 * NK_MR;
     const float *b = g->b + bi * g->b_bstride;
     const float *bias = g->bias ? g->bias + bi * g->bias_bstride : NULL;
+    const float *res = g->res ? g->res + bi * g->res_bstride : NULL;
     float *c = g->c + bi * g->c_bstride;
+    float lo, hi;
+    nk_act_clamp(g->act, &lo, &hi);
     for (int64_t k0 = 0, kbi = 0; kbi < bl->kblocks; kbi++, k0 += bl->kc) {
         int64_t kc = min64(bl->kc, g->k - k0);
         int64_t tstride = NK_MR * round16(kc);
@@ -272,35 +343,72 @@ static void run_block(const NkGemm *g, const NkBlocking *bl, int64_t bi, int64_t
                       scratch + (t - t0) * tstride);
         }
         for (int64_t j = j0; j < j1; j++) {
+            /* The B block used next: the next panel's, or the first panel's
+             * in the next K block. */
+            const float *next = j + 1 < j1 ? b + (j + 1) * g->k * NK_NR + k0 * NK_NR
+                                : kbi + 1 < bl->kblocks ? b + j0 * g->k * NK_NR + (k0 + bl->kc) * NK_NR
+                                                        : b + j * g->k * NK_NR + k0 * NK_NR;
             NkTile tl = {
                 .b = b + j * g->k * NK_NR + k0 * NK_NR,
+                .pf = next,
                 .kc = kc,
                 .ldc = g->ldc,
                 .nv = min64(NK_NR, g->n - j * NK_NR),
                 .bias = bias ? bias + j * NK_NR : NULL,
+                .ldr = g->ldr,
                 .first = kbi == 0,
+                .last = kbi == bl->kblocks - 1,
+                .lo = lo,
+                .hi = hi,
             };
             for (int64_t t = t0; t < t1; t++) {
                 int64_t pt = t * NK_MR, mt = min64(NK_MR, g->m - pt);
                 tl.a = scratch + (t - t0) * tstride;
                 tl.c = c + pt * g->ldc + j * NK_NR;
+                tl.res = res && tl.last ? res + pt * g->ldr + j * NK_NR : NULL;
+
                 tile_dispatch(mt, &tl);
             }
         }
     }
-    if (g->res || g->act != NK_ACT_NONE) {
-        int64_t pend = min64(g->m, t1 * NK_MR);
+    if (g->act == NK_ACT_GELU) { /* the residual is in already */
         int64_t col0 = j0 * NK_NR, ncol = min64(g->n, j1 * NK_NR) - col0;
-        const float *res = g->res ? g->res + bi * g->res_bstride : NULL;
-        for (int64_t p = p0; p < pend; p++)
-            nk_finish(c + p * g->ldc + col0, res ? res + p * g->ldr + col0 : NULL, ncol, g->act);
+        for (int64_t p = t0 * NK_MR; p < min64(g->m, t1 * NK_MR); p++)
+            nk_finish(c + p * g->ldc + col0, NULL, ncol, g->act);
     }
 }
+
+/*
+ * Items [begin, end). Within a batch item, items are ordered block-major
+ * (panel fastest) when there are many pixel blocks: a thread's range is
+ * then mostly whole blocks, each packed once. With few blocks (fewer than
+ * NK_PANEL_MAJOR) that would hand the threads blocks of unequal size (197
+ * ViT tokens are blocks of 8 and 7 tiles, the last of one row), so items
+ * are ordered panel-major (block fastest): a thread's range is a panel
+ * range over every block, equal work at the price of each thread packing
+ * every block. The order changes which thread computes an output, never
+ * how.
+ */
+#define NK_PANEL_MAJOR 4
 
 void nk_gemm_run(const NkGemm *g, int64_t begin, int64_t end, float *scratch)
 {
     NkBlocking bl = blocking(g);
     int64_t per_item = bl.blocks * bl.panels;
+    if (bl.blocks < NK_PANEL_MAJOR) {
+        for (int64_t bi = begin / per_item; bi * per_item < end; bi++) {
+            int64_t r0 = begin - bi * per_item, r1 = end - bi * per_item; /* item = j·blocks + pb */
+            r0 = r0 < 0 ? 0 : r0;
+            r1 = min64(r1, per_item);
+            for (int64_t pb = 0; pb < bl.blocks; pb++) {
+                int64_t j0 = r0 > pb ? (r0 - pb + bl.blocks - 1) / bl.blocks : 0;
+                int64_t j1 = r1 > pb ? (r1 - pb + bl.blocks - 1) / bl.blocks : 0;
+                if (j0 < j1)
+                    run_block(g, &bl, bi, pb, j0, j1, scratch);
+            }
+        }
+        return;
+    }
     for (int64_t it = begin; it < end;) {
         int64_t bi = it / per_item, r = it % per_item;
         int64_t pb = r / bl.panels, j = r % bl.panels;

@@ -21,7 +21,10 @@
 #ifndef NETC_NK_GEMM_H
 #define NETC_NK_GEMM_H
 
+#include <math.h>
 #include <stdint.h>
+
+#include "nk.h"
 
 /* Micro-tile: NK_MR rows (pixels) × NK_NR columns (output channels). */
 #ifndef NK_MR
@@ -40,6 +43,12 @@
 #ifndef NK_MB_TILES
 #define NK_MB_TILES 8
 #endif
+
+/* Put before every loop over an array of vector accumulators: unrolled
+ * completely, the array lives in registers; otherwise it stays in memory and
+ * the kernel stores it on every step. */
+#define NK_PRAGMA(x) _Pragma(#x)
+#define NK_UNROLL NK_PRAGMA(GCC unroll 16)
 
 /* Copies A[p0 .. p0+m, k0 .. k0+kc) of batch item bi into dst, laid out as
  * chunks of 16 columns: element (i, k) at dst[(k/16)*m*16 + i*16 + k%16]
@@ -83,6 +92,15 @@ void nk_gemm_run(const NkGemm *g, int64_t begin, int64_t end, float *scratch);
 /* Runs the whole GEMM over the thread pool; scratch holds
  * nk_gemm_thread_scratch() floats per thread. */
 void nk_gemm_parallel(const NkGemm *g, float *scratch);
+
+/* The part of act an epilogue applies as a clamp to [lo, hi], two cheap
+ * ops in every copy of a kernel: relu [0, inf], relu6 [0, 6], none (and
+ * GELU, which follows as a separate nk_finish pass) [-inf, inf]. */
+static inline void nk_act_clamp(int64_t act, float *lo, float *hi)
+{
+    *lo = act == NK_ACT_RELU || act == NK_ACT_RELU6 ? 0.0f : -INFINITY;
+    *hi = act == NK_ACT_RELU6 ? 6.0f : INFINITY;
+}
 
 /* c[i] = act(c[i] + res[i]) over n floats (res may be NULL). */
 void nk_finish(float *c, const float *res, int64_t n, int64_t act);
