@@ -43,6 +43,7 @@ typedef struct Gen {
     LLVMTypeRef i8, i32, i64, ptr, vd;
     const Plan *p;
     LLVMValueRef weights, act, inputs, outputs;
+    LLVMValueRef started; /* i32 global: the thread pool has been set up */
     Diag *d;
 } Gen;
 
@@ -124,13 +125,18 @@ static bool emit_step(Gen *g, int i)
     return true;
 }
 
-/* PREFIX_set_threads(n): nk_set_threads(clamp(n, 1, p->threads)). */
+/* PREFIX_set_threads(n): nk_set_threads(clamp(n, 1, p->threads)), and
+ * marks the pool started so an explicit call before the first run wins over
+ * the default. */
 static LLVMValueRef emit_set_threads(Gen *g, const char *prefix)
 {
     char name[256];
     snprintf(name, sizeof name, "%s_set_threads", prefix);
     LLVMTypeRef ty = LLVMFunctionType(g->vd, &g->i32, 1, 0);
     LLVMValueRef fn = LLVMAddFunction(g->m, name, ty);
+    g->started = LLVMAddGlobal(g->m, g->i32, "netc.started");
+    LLVMSetInitializer(g->started, LLVMConstInt(g->i32, 0, 0));
+    LLVMSetLinkage(g->started, LLVMInternalLinkage);
     LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->c, fn, "entry"));
     LLVMValueRef n = LLVMGetParam(fn, 0), one = LLVMConstInt(g->i32, 1, 0),
                  most = LLVMConstInt(g->i32, (unsigned long long)g->p->threads, 0);
@@ -138,6 +144,7 @@ static LLVMValueRef emit_set_threads(Gen *g, const char *prefix)
     n = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, n, most, ""), most, n, "");
     LLVMValueRef set = LLVMGetNamedFunction(g->m, "nk_set_threads");
     LLVMBuildCall2(g->b, LLVMGlobalGetValueType(set), set, &n, 1, "");
+    LLVMBuildStore(g->b, one, g->started);
     LLVMBuildRetVoid(g->b);
     return fn;
 }
@@ -155,16 +162,12 @@ static bool emit_run(Gen *g, const char *prefix, LLVMValueRef set_threads, LLVMV
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(g->c, fn, "entry"),
                       start = LLVMAppendBasicBlockInContext(g->c, fn, "start"),
                       body = LLVMAppendBasicBlockInContext(g->c, fn, "body");
-    LLVMValueRef started = LLVMAddGlobal(g->m, g->i32, "netc.started");
-    LLVMSetInitializer(started, LLVMConstInt(g->i32, 0, 0));
-    LLVMSetLinkage(started, LLVMInternalLinkage);
     LLVMPositionBuilderAtEnd(g->b, entry);
-    LLVMValueRef flag = LLVMBuildLoad2(g->b, g->i32, started, "");
+    LLVMValueRef flag = LLVMBuildLoad2(g->b, g->i32, g->started, "");
     LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, flag, LLVMConstInt(g->i32, 0, 0), ""), start, body);
     LLVMPositionBuilderAtEnd(g->b, start);
     LLVMValueRef nt = LLVMConstInt(g->i32, (unsigned long long)g->p->threads, 0);
     LLVMBuildCall2(g->b, LLVMGlobalGetValueType(set_threads), set_threads, &nt, 1, "");
-    LLVMBuildStore(g->b, LLVMConstInt(g->i32, 1, 0), started);
     LLVMBuildBr(g->b, body);
     LLVMPositionBuilderAtEnd(g->b, body);
     g->weights = embedded ? embedded : LLVMGetParam(fn, 0);
@@ -176,16 +179,6 @@ static bool emit_run(Gen *g, const char *prefix, LLVMValueRef set_threads, LLVMV
             return false;
     LLVMBuildRetVoid(g->b);
     return true;
-}
-
-/* set_threads also marks the pool started, so an explicit call before the
- * first run wins over the default. */
-static void mark_started_in(Gen *g, LLVMValueRef set_threads)
-{
-    LLVMValueRef started = LLVMGetNamedGlobal(g->m, "netc.started");
-    LLVMBasicBlockRef bb = LLVMGetEntryBasicBlock(set_threads);
-    LLVMPositionBuilderBefore(g->b, LLVMGetBasicBlockTerminator(bb));
-    LLVMBuildStore(g->b, LLVMConstInt(g->i32, 1, 0), started);
 }
 
 /* PREFIX_step(i, ...): a switch with one case per step. */
@@ -280,8 +273,6 @@ LLVMModuleRef llvm_codegen(LLVMContextRef c, const Plan *p, const char *prefix, 
     }
     LLVMValueRef set_threads = emit_set_threads(&g, prefix);
     bool ok = emit_run(&g, prefix, set_threads, embedded);
-    if (ok)
-        mark_started_in(&g, set_threads);
     if (ok && o->profile)
         ok = emit_step_function(&g, prefix);
     LLVMDisposeBuilder(g.b);

@@ -23,7 +23,7 @@ typedef struct LlvmOptions {
     const char *features; /* extra/overriding features, "+avx2,-avx512f"; NULL */
     const char *triple;   /* NULL: the host's */
     int threads;          /* most threads the code may use; 0: the host's cores */
-    int opt_level;        /* 0..3; 3 if 0 is not asked for explicitly (see cli) */
+    int opt_level;        /* LLVM -O level, 0..3 (the command line's default is 3) */
     bool embed_weights;   /* put the weights in the object file */
     bool profile;         /* JIT: also PREFIX_step(i, ...) running one step */
 } LlvmOptions;

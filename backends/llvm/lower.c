@@ -49,7 +49,6 @@ typedef struct Lower {
     const IrGraph *g;
     Plan *p;
     Diag *d;
-    int threads;
     LVal *vals;            /* by value id */
     int *uses;             /* by value id: node inputs + graph outputs */
     const IrNode **consumer; /* by value id: the last node reading it */
@@ -401,7 +400,7 @@ static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
     nk_conv2d_pack(&d, w, b, blob_ptr(L, packed));
     free(fw);
     free(fb);
-    need_scratch(L, nk_conv2d_scratch(&d, L->threads));
+    need_scratch(L, nk_conv2d_scratch(&d, L->p->threads));
     PlanArg in = as_nhwc(L, n->in[0], n);
     PlanArg res = c->residual ? as_nhwc(L, c->residual, c->last) : NO_ARG;
     PlanArg out = define(L, c->last->out, LAY_NHWC);
@@ -419,7 +418,7 @@ static void lower_linear(Lower *L, const IrNode *n, const Chain *c)
         return;
     PlanArg packed = blob_reserve(L, nk_linear_packed_floats(&d));
     nk_linear_pack(&d, w, b, blob_ptr(L, packed));
-    need_scratch(L, nk_linear_scratch(&d, L->threads));
+    need_scratch(L, nk_linear_scratch(&d, L->p->threads));
     PlanArg in = as_logical(L, n->in[0], n);
     PlanArg res = c->residual ? as_logical(L, c->residual, c->last) : NO_ARG;
     PlanArg out = define(L, c->last->out, LAY_LOGICAL);
@@ -521,7 +520,7 @@ static void lower_matmul(Lower *L, const IrNode *n)
         return (void)unsupported(L, n, "matmul broadcasting both operands' batch dimensions");
     NkMatmul d = {.batch = batch, .m = m, .k = k, .n = nn, .lda = k, .a_bstride = abatch == 1 ? 0 : m * k,
                   .ldb = nn, .b_bstride = bbatch == 1 ? 0 : k * nn};
-    need_scratch(L, nk_matmul_scratch(&d, L->threads));
+    need_scratch(L, nk_matmul_scratch(&d, L->p->threads));
     PlanArg a = as_logical(L, n->in[0], n), b = as_logical(L, n->in[1], n);
     PlanArg out = define(L, n->out, LAY_LOGICAL);
     STEP(L, "nk_matmul", d, n, a, b, out, scratch(L));
@@ -543,7 +542,7 @@ static void lower_mha(Lower *L, const IrNode *n)
     nk_linear_pack(&pin, wi, bi, blob_ptr(L, in_proj));
     PlanArg out_proj = blob_reserve(L, nk_linear_packed_floats(&pout));
     nk_linear_pack(&pout, wo, bo, blob_ptr(L, out_proj));
-    need_scratch(L, nk_mha_scratch(&d, L->threads));
+    need_scratch(L, nk_mha_scratch(&d, L->p->threads));
     PlanArg x = as_logical(L, n->in[0], n);
     PlanArg out = define(L, n->out, LAY_LOGICAL);
     STEP(L, "nk_mha", d, n, x, in_proj, out_proj, out, scratch(L));
@@ -784,7 +783,7 @@ Plan *plan_lower(const IrGraph *g, int threads, Diag *d)
     Plan *p = xcalloc(1, sizeof *p);
     p->threads = threads;
     int nv = g->next_value_id + 1;
-    Lower L = {.g = g, .p = p, .d = d, .threads = threads, .ok = true,
+    Lower L = {.g = g, .p = p, .d = d, .ok = true,
                .vals = xcalloc((size_t)nv, sizeof *L.vals), .uses = xcalloc((size_t)nv, sizeof *L.uses),
                .consumer = xcalloc((size_t)nv, sizeof *L.consumer),
                .chain = xcalloc((size_t)g->nnodes + 1, sizeof *L.chain),

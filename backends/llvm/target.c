@@ -50,13 +50,6 @@ char *llvm_prefix(const IrGraph *g)
     return p;
 }
 
-static char *dup_message(const char *s)
-{
-    /* Strings handed back are freed with LLVMDisposeMessage: allocate them
-     * with LLVM's allocator by round-tripping through LLVMCreateMessage. */
-    return LLVMCreateMessage(s);
-}
-
 LLVMTargetMachineRef llvm_target_machine(const LlvmOptions *o, char **triple, char **cpu, char **features,
                                          Diag *d)
 {
@@ -81,22 +74,24 @@ LLVMTargetMachineRef llvm_target_machine(const LlvmOptions *o, char **triple, ch
         LLVMDisposeMessage(t);
         return NULL;
     }
+    /* Every string handed back is LLVM-allocated (LLVMCreateMessage), so the
+     * caller frees all three with LLVMDisposeMessage. */
     bool host = !o->cpu || !strcmp(o->cpu, "native");
-    char *c = host ? LLVMGetHostCPUName() : dup_message(o->cpu);
+    char *c = host ? LLVMGetHostCPUName() : LLVMCreateMessage(o->cpu);
     char *f;
     if (host) {
         char *hf = LLVMGetHostCPUFeatures();
         if (o->features) {
             char *both = xmalloc(strlen(hf) + strlen(o->features) + 2);
             sprintf(both, "%s,%s", hf, o->features);
-            f = dup_message(both);
+            f = LLVMCreateMessage(both);
             free(both);
             LLVMDisposeMessage(hf);
         } else {
             f = hf;
         }
     } else {
-        f = dup_message(o->features ? o->features : "");
+        f = LLVMCreateMessage(o->features ? o->features : "");
     }
     LLVMTargetMachineOptionsRef to = LLVMCreateTargetMachineOptions();
     LLVMTargetMachineOptionsSetCPU(to, c);

@@ -45,6 +45,27 @@ static inline float *nt_floats(int64_t n, float scale)
     return p;
 }
 
+/* n floats set to NaN, so output a kernel never writes (or scratch it
+ * reads before writing) shows up in the comparison. */
+static inline float *nt_nan_floats(int64_t n)
+{
+    float *p = nt_floats(n, 0);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = NAN;
+    return p;
+}
+
+/* The fused epilogue's activation (NK_ACT_*) in double, as torch defines it. */
+static inline double nt_act_ref(double x, int64_t act)
+{
+    switch (act) {
+    case NK_ACT_RELU: return x > 0 ? x : 0;
+    case NK_ACT_RELU6: return x < 0 ? 0 : x > 6 ? 6 : x;
+    case NK_ACT_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    default: return x;
+    }
+}
+
 /* Runs reference kernel k of op on inputs of the given shapes and data
  * (attributes as in ir_test_util.h's make_attrs). Returns a malloc'd copy
  * of the output; its shape goes to *out_shape when non-NULL. */

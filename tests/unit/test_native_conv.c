@@ -30,24 +30,6 @@ typedef struct ConvCase {
     int64_t act;
 } ConvCase;
 
-static double act_ref(double x, int64_t act)
-{
-    switch (act) {
-    case NK_ACT_RELU: return x > 0 ? x : 0;
-    case NK_ACT_RELU6: return x < 0 ? 0 : x > 6 ? 6 : x;
-    case NK_ACT_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
-    default: return x;
-    }
-}
-
-static float *nan_floats(int64_t n)
-{
-    float *p = nt_floats(n, 0);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = NAN;
-    return p;
-}
-
 static void check_conv(const ConvCase *cc, double *worst)
 {
     int64_t n = cc->n, c = cc->c, h = cc->h, w = cc->w, oc = cc->oc, g = cc->groups;
@@ -73,15 +55,15 @@ static void check_conv(const ConvCase *cc, double *worst)
     float *ref = nt_floats(on, 0), *res = cc->residual ? nt_floats(on, 2) : NULL;
     nt_nchw_to_nhwc(refc, ref, n, oc, oh * ow);
     for (int64_t i = 0; i < on; i++)
-        ref[i] = (float)act_ref((double)ref[i] + (res ? res[i] : 0), cc->act);
+        ref[i] = (float)nt_act_ref((double)ref[i] + (res ? res[i] : 0), cc->act);
 
     NkConv d = {.n = n, .h = h, .w = w, .c = c, .oc = oc, .oh = oh, .ow = ow,
                 .kh = cc->kh, .kw = cc->kw, .sh = cc->sh, .sw = cc->sw, .ph = cc->ph,
                 .pw = cc->pw, .dh = cc->dh, .dw = cc->dw, .groups = g, .act = cc->act};
-    float *packed = nan_floats(nk_conv2d_packed_floats(&d));
+    float *packed = nt_nan_floats(nk_conv2d_packed_floats(&d));
     nk_conv2d_pack(&d, wt, cc->bias ? b : NULL, packed);
-    float *scratch = nan_floats(nk_conv2d_scratch(&d, 2));
-    float *y = nan_floats(on);
+    float *scratch = nt_nan_floats(nk_conv2d_scratch(&d, 2));
+    float *y = nt_nan_floats(on);
 
     char what[320];
     snprintf(what, sizeof what, "conv [%lld, %lld, %lld, %lld] %s act %lld%s", (long long)n,

@@ -22,24 +22,6 @@
 
 #include <stdatomic.h>
 
-static double act_ref(double x, int64_t act)
-{
-    switch (act) {
-    case NK_ACT_RELU: return x > 0 ? x : 0;
-    case NK_ACT_RELU6: return x < 0 ? 0 : x > 6 ? 6 : x;
-    case NK_ACT_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
-    default: return x;
-    }
-}
-
-static float *nan_floats(int64_t n)
-{
-    float *p = nt_floats(n, 0);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = NAN;
-    return p;
-}
-
 /* ------------------------------------------------------------ nk_linear */
 
 typedef struct LinearCase {
@@ -60,12 +42,12 @@ static void check_linear(const LinearCase *lc, double *worst)
     float *ref = nt_ref(ref_linear, OP_LINEAR, lc->bias ? 3 : 2, shapes,
                         (const float *const[]){x, wt, b}, attrs, NULL);
     for (int64_t i = 0; i < m * n; i++)
-        ref[i] = (float)act_ref((double)ref[i] + (res ? res[i] : 0), lc->act);
+        ref[i] = (float)nt_act_ref((double)ref[i] + (res ? res[i] : 0), lc->act);
 
     NkLinear d = {.m = m, .k = k, .n = n, .act = lc->act};
-    float *packed = nan_floats(nk_linear_packed_floats(&d));
+    float *packed = nt_nan_floats(nk_linear_packed_floats(&d));
     nk_linear_pack(&d, wt, lc->bias ? b : NULL, packed);
-    float *scratch = nan_floats(nk_linear_scratch(&d, 2)), *y = nan_floats(m * n);
+    float *scratch = nt_nan_floats(nk_linear_scratch(&d, 2)), *y = nt_nan_floats(m * n);
     char what[128];
     snprintf(what, sizeof what, "linear m %lld k %lld n %lld bias %d act %lld%s", (long long)m,
              (long long)k, (long long)n, lc->bias, (long long)lc->act, res ? " residual" : "");
@@ -109,12 +91,12 @@ static void test_linear_empty_k(void **state)
         b[i] = (float)(i - 10);
     for (int i = 0; i < 60; i++)
         res[i] = 0.5f;
-    float *packed = nan_floats(nk_linear_packed_floats(&d));
+    float *packed = nt_nan_floats(nk_linear_packed_floats(&d));
     nk_linear_pack(&d, NULL, b, packed);
-    float *scratch = nan_floats(nk_linear_scratch(&d, 1));
+    float *scratch = nt_nan_floats(nk_linear_scratch(&d, 1));
     nk_linear(&d, NULL, packed, res, y, scratch);
     for (int i = 0; i < 60; i++)
-        assert_float_equal(y[i], act_ref(b[i % 20] + 0.5, NK_ACT_RELU), 0);
+        assert_float_equal(y[i], nt_act_ref(b[i % 20] + 0.5, NK_ACT_RELU), 0);
     free(packed);
     free(scratch);
 }
@@ -141,7 +123,7 @@ static void check_matmul(const NkMatmul *d, double *worst)
                                                       : b[bi * d->b_bstride + q * d->ldb + j];
     Shape shapes[2] = {SH(3, B, m, k), SH(3, B, k, n)};
     float *ref = nt_ref(ref_matmul, OP_BMM, 2, shapes, (const float *const[]){ac, bc}, "", NULL);
-    float *scratch = nan_floats(nk_matmul_scratch(d, 2)), *y = nan_floats(B * m * n);
+    float *scratch = nt_nan_floats(nk_matmul_scratch(d, 2)), *y = nt_nan_floats(B * m * n);
     char what[160];
     snprintf(what, sizeof what, "matmul %lld x [%lld, %lld] x [%lld, %lld] lda %lld ldb %lld "
              "strides %lld %lld trans_b %lld", (long long)B, (long long)m, (long long)k,
