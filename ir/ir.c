@@ -85,8 +85,24 @@ static IrAttr copy_attr(Arena *a, const IrAttr *src)
     return r;
 }
 
-IrNode *ir_add_node(IrGraph *g, OpKind op, const char *name, int nin, IrValue **in, int nattr,
-                    const IrAttr *attr, Loc loc, char *err, size_t errlen)
+/* Records that input k of n reads v (ir_rewrite.c removes uses). */
+void ir_use_add(IrGraph *g, IrNode *n, int k)
+{
+    IrValue *v = n->in[k];
+    IrUse u = {n, k};
+    VEC_PUSH(g->arena, v->uses, v->nuses, v->cap_uses, u);
+}
+
+/* Runs n's shape and dtype rules into the arrays given (op's result count). */
+bool ir_infer_results(const IrNode *n, Shape *shapes, DType *dtypes, char *err, size_t errlen)
+{
+    const OpInfo *o = op_info(n->op);
+    /* Shape first: its prelude checks arity and attributes for both. */
+    return o->shape(n, shapes, err, errlen) && o->dtype(n, dtypes, err, errlen);
+}
+
+IrNode *ir_insert_node(IrGraph *g, int pos, OpKind op, const char *name, int nin, IrValue **in,
+                       int nattr, const IrAttr *attr, Loc loc, char *err, size_t errlen)
 {
     IrNode *n = arena_alloc(g->arena, sizeof *n);
     n->op = op;
@@ -100,14 +116,34 @@ IrNode *ir_add_node(IrGraph *g, OpKind op, const char *name, int nin, IrValue **
     for (int i = 0; i < nattr; i++)
         n->attr[i] = copy_attr(g->arena, &attr[i]);
     n->loc = loc;
-    Shape out;
-    if (!op_info(op)->shape(n, &out, err, errlen))
+    Shape shapes[IR_MAX_RESULTS];
+    DType dtypes[IR_MAX_RESULTS];
+    if (!ir_infer_results(n, shapes, dtypes, err, errlen))
         return NULL; /* the arena keeps the bytes; the graph is unchanged */
-    n->id = g->nnodes;
-    n->out = new_value(g, VK_NODE, NULL, nin ? in[0]->dtype : DT_F32, out, loc);
-    n->out->def = n;
+    n->id = g->next_node_id++;
+    n->nout = op_info(op)->nresults;
+    n->outs = arena_alloc(g->arena, (size_t)n->nout * sizeof *n->outs);
+    for (int r = 0; r < n->nout; r++) {
+        IrValue *v = new_value(g, VK_NODE, NULL, dtypes[r], shapes[r], loc);
+        v->def = n;
+        v->result = r;
+        n->outs[r] = v;
+    }
+    n->out = n->outs[0];
+    for (int k = 0; k < nin; k++)
+        ir_use_add(g, n, k);
+    if (pos < 0 || pos > g->nnodes)
+        pos = g->nnodes;
     VEC_PUSH(g->arena, g->nodes, g->nnodes, g->cap_nodes, n);
+    memmove(g->nodes + pos + 1, g->nodes + pos, (size_t)(g->nnodes - 1 - pos) * sizeof *g->nodes);
+    g->nodes[pos] = n;
     return n;
+}
+
+IrNode *ir_add_node(IrGraph *g, OpKind op, const char *name, int nin, IrValue **in, int nattr,
+                    const IrAttr *attr, Loc loc, char *err, size_t errlen)
+{
+    return ir_insert_node(g, g->nnodes, op, name, nin, in, nattr, attr, loc, err, errlen);
 }
 
 void ir_node_add_annot(IrGraph *g, IrNode *n, const IrAnnot *a)

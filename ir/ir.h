@@ -2,17 +2,22 @@
  * ir.h — the typed tensor graph every phase after the front end works on.
  *
  * A graph is a list of nodes in topological order. Each node applies one
- * operator (ops.def) to input values and defines one output value. Values
- * are graph inputs, learned parameters (named by their state_dict key,
- * optionally bound to weight data) or node results; every value carries its
- * dtype and full shape. Nodes keep their attributes with defaults filled in,
- * their instance name (the dotted path, e.g. "layer1.0.conv1"), the
- * annotations written in the source (@precision(4), ...) and the source
- * location they came from.
+ * operator (ops.def) to input values and defines one or more result values
+ * (most ops one; topk two). Values are graph inputs, learned parameters
+ * (named by their state_dict key, optionally bound to weight data) or node
+ * results; every value carries its dtype, its full shape and the list of
+ * node inputs that read it (its uses). Nodes keep their attributes with
+ * defaults filled in, their instance name (the dotted path, e.g.
+ * "layer1.0.conv1"), the annotations written in the source (@precision(4),
+ * ...) and the source location they came from.
  *
- * Room for later work: passes add ops to ops.def and attributes to nodes;
- * quantization parameters, sparsity masks and PIM placement will be new
- * fields of IrValue / IrNode, printed and parsed by ir_print/ir_parse.
+ * Passes rewrite graphs only through the functions of ir_rewrite.c (set an
+ * input, replace all uses, insert and remove nodes and parameters, compact),
+ * which keep every use list exact; ir_verify checks that they did. What
+ * passes learn about a value or node (quantization, sparsity, PIM placement)
+ * is typed metadata (IrQuant, IrSparsity, IrPlacement), printed and parsed
+ * by the text form; its tensors (scales, masks) are parameters of the graph,
+ * so they are saved and loaded with the weights.
  *
  * Memory: the graph owns an Arena for nodes, values and strings, and owns
  * the Tensors bound to parameters (freed by ir_graph_free).
@@ -53,30 +58,93 @@ typedef struct IrAnnot {
 typedef enum { VK_INPUT, VK_PARAM, VK_NODE } ValueKind;
 
 typedef struct IrNode IrNode;
+typedef struct IrValue IrValue;
 
-typedef struct IrValue {
+/* One reading of a value: input slot `index` of node `user`. */
+typedef struct IrUse {
+    IrNode *user;
+    int index;
+} IrUse;
+
+/*
+ * Quantization of a value (a weight or an activation): real = scale *
+ * (q - zero_point), q an integer of `bits` bits, signed or not. Per tensor
+ * (axis -1: scale has shape [1]) or per channel along `axis` (scale has
+ * shape [dim(axis)]). zero_point NULL means symmetric (0); pow2 means every
+ * scale is a power of two (fixed point, F8Net style).
+ */
+typedef struct IrQuant {
+    int bits;            /* 2..16 */
+    bool is_signed;
+    int axis;            /* -1: per tensor */
+    bool pow2;
+    IrValue *scale;      /* f32 parameter */
+    IrValue *zero_point; /* i32 parameter shaped like scale, or NULL */
+} IrQuant;
+
+/* X(enum suffix, name in the text IR) */
+#define SPARSITY_LIST(X) X(ELEMENT, "element") X(NM, "nm") X(CHANNEL, "channel") X(BLOCK, "block")
+typedef enum {
+#define X(e, name) SP_##e,
+    SPARSITY_LIST(X)
+#undef X
+    SP__COUNT
+} SparsityKind;
+
+/*
+ * Sparsity of a weight. element, nm: mask has the value's shape (1 kept, 0
+ * removed); nm: at most n nonzeros in every m consecutive elements along the
+ * reduction dimension of the weight viewed as [out, in*kh*kw]; channel:
+ * along `axis`, mask shaped [dim(axis)]; block: the weight viewed as a 2-D
+ * [out, in*kh*kw] matrix cut into block[0] x block[1] tiles, mask shaped by
+ * the tile grid (ceil division).
+ */
+typedef struct IrSparsity {
+    SparsityKind kind;
+    int n, m;       /* SP_NM */
+    int axis;       /* SP_CHANNEL */
+    int block[2];   /* SP_BLOCK: rows, cols */
+    IrValue *mask;  /* u8 / bool parameter */
+} IrSparsity;
+
+/* Where a node's weights live on a PIM accelerator (backends/pim). */
+typedef struct IrPlacement {
+    int tile, crossbar;  /* first tile and crossbar index used */
+    int crossbars;       /* how many crossbars the weights span */
+    int replicas;        /* copies for throughput (1: none) */
+} IrPlacement;
+
+struct IrValue {
     int id;            /* unique within the graph; node results print as %id */
     ValueKind kind;
     const char *name;  /* input name or parameter key; NULL for node results */
     DType dtype;
     Shape shape;
     IrNode *def;       /* VK_NODE: the defining node */
+    int result;        /* VK_NODE: which of def's results this is */
+    IrUse *uses;       /* node inputs that read this value (kept by the API) */
+    int nuses, cap_uses;
     Tensor *data;      /* VK_PARAM: bound weights (owned by the graph) or NULL */
     const char *init;  /* VK_PARAM from param(): "normal", "zeros", "ones"; else NULL */
+    IrQuant *quant;    /* NULL: not quantized */
+    IrSparsity *sparsity; /* NULL: dense */
     Loc loc;
-} IrValue;
+};
 
 struct IrNode {
-    int id;
+    int id;           /* unique within the graph (positions after ir_compact) */
     OpKind op;
     const char *name; /* instance path, or NULL */
     int nin;
     IrValue **in;     /* data inputs first, then parameters in ops.def order */
-    IrValue *out;
+    int nout;
+    IrValue **outs;   /* the results, ops.def's count */
+    IrValue *out;     /* outs[0], the result of every single-result op */
     int nattr;
     IrAttr *attr;     /* every attribute of the op, defaults filled in, spec order */
     int nannot;
     IrAnnot *annot;
+    IrPlacement *placement; /* NULL: not placed */
     Loc loc;
 };
 
@@ -96,7 +164,7 @@ typedef struct IrGraph {
     int nparams, cap_params;
     IrOutput *outputs;
     int noutputs, cap_outputs;
-    int next_value_id;
+    int next_value_id, next_node_id;
     struct StrMap *param_index; /* key -> IrValue* */
 } IrGraph;
 
@@ -115,13 +183,27 @@ typedef struct ParamSpec {
     Shape shape;
 } ParamSpec;
 
+/* What a parameter slot is for (the role in ops.def's parameter spec). */
+#define PARAM_ROLE_LIST(X) \
+    X(WEIGHT, "weight") X(BIAS, "bias") X(SCALE, "scale") X(SHIFT, "shift") X(MEAN, "mean") X(VAR, "var")
+typedef enum {
+#define X(e, name) PR_##e,
+    PARAM_ROLE_LIST(X)
+#undef X
+    PR__COUNT
+} ParamRole;
+
 typedef struct OpInfo {
     const char *name;
     int min_in, max_in;
+    int nresults;
     const char *attr_spec, *param_spec;
-    /* Output shape from n->in[*]->shape and attributes. On error writes a
-     * message naming both shapes to err and returns false. */
+    /* Result shapes (out[0..nresults)) from n->in[*]->shape and attributes.
+     * On error writes a message naming both shapes to err and returns false. */
     bool (*shape)(const IrNode *n, Shape *out, char *err, size_t errlen);
+    /* Result dtypes (out[0..nresults)) from the inputs' dtypes; false with a
+     * message when an input has a dtype the op does not take. */
+    bool (*dtype)(const IrNode *n, DType *out, char *err, size_t errlen);
     /* Parameter shapes given the data inputs (n->in[0..ndata)); returns the
      * number written to out (<= 8), or -1 with a message. */
     int (*params)(const IrNode *n, ParamSpec *out, char *err, size_t errlen);
@@ -135,6 +217,15 @@ OpKind op_lookup(const char *name);
 const AttrSpec *op_attr_specs(OpKind op, int *n);
 /* Parameter suffixes this node has (honours "bias?"); returns the count. */
 int op_param_suffixes(const IrNode *n, const char **out, int max);
+/* The role of parameter input k of n (k counted from the first parameter),
+ * PR__COUNT when n has no such parameter. */
+ParamRole op_param_role(const IrNode *n, int k);
+/* The role of parameter value p, from the first node reading it;
+ * PR__COUNT when no node reads it as a parameter. */
+ParamRole ir_param_role(const IrValue *p);
+/* Buffers (running statistics) are state, not learned parameters. */
+bool param_role_is_buffer(ParamRole r);
+const char *param_role_name(ParamRole r);
 /* Number of data (non-parameter) inputs of node n. */
 int op_data_inputs(const IrNode *n);
 /* Every attribute of the op's spec present once with the representation its
@@ -151,12 +242,23 @@ IrValue *ir_add_param(IrGraph *g, const char *key, DType dt, Shape shape, Loc lo
 IrValue *ir_find_param(const IrGraph *g, const char *key);
 IrValue *ir_find_input(const IrGraph *g, const char *name);
 /*
- * Appends a node, infers its output with the op's shape rule and returns it.
- * The attribute array is copied. On a shape error returns NULL with the
- * message in err and leaves the graph unchanged.
+ * Appends a node, infers its results with the op's shape and dtype rules,
+ * records its uses and returns it. The attribute array is copied. On a shape
+ * or dtype error returns NULL with the message in err and leaves the graph
+ * unchanged.
  */
 IrNode *ir_add_node(IrGraph *g, OpKind op, const char *name, int nin, IrValue **in,
                     int nattr, const IrAttr *attr, Loc loc, char *err, size_t errlen);
+/* The most results any op has (ops.def). */
+enum { IR_MAX_RESULTS = 4 };
+/* Runs n's shape then dtype rule into arrays of the op's result count. */
+bool ir_infer_results(const IrNode *n, Shape *shapes, DType *dtypes, char *err, size_t errlen);
+/* Records that input k of n reads n->in[k] (for code building nodes by hand,
+ * like the IR parser; everyone else uses ir_add_node and ir_rewrite.c). */
+void ir_use_add(IrGraph *g, IrNode *n, int k);
+/* The same, inserted at position pos of g->nodes (0..nnodes). */
+IrNode *ir_insert_node(IrGraph *g, int pos, OpKind op, const char *name, int nin, IrValue **in,
+                       int nattr, const IrAttr *attr, Loc loc, char *err, size_t errlen);
 void ir_node_add_annot(IrGraph *g, IrNode *n, const IrAnnot *a);
 void ir_add_output(IrGraph *g, const char *name, IrValue *v);
 /* Binds data to a parameter, freeing what was bound before; takes ownership. */
@@ -168,8 +270,49 @@ double ir_attr_float(const IrNode *n, const char *key);
 const int64_t *ir_attr_ints(const IrNode *n, const char *key, int *count);
 const char *ir_attr_str(const IrNode *n, const char *key);
 
+/* ---- ir_rewrite.c: changing graphs, every use list kept exact ---- */
+
+/* Position of n in g->nodes, -1 when it is not there. */
+int ir_node_pos(const IrGraph *g, const IrNode *n);
+/* Makes input k of n read v (updating both values' use lists). */
+void ir_set_input(IrGraph *g, IrNode *n, int k, IrValue *v);
+/* Every node input and graph output reading from now reads to; returns how
+ * many were changed. */
+int ir_replace_uses(IrGraph *g, IrValue *from, IrValue *to);
+/* Re-runs n's shape and dtype rules after its inputs or attributes changed,
+ * updating its results; false with a message (results left as they were). */
+bool ir_refresh_node(IrNode *n, char *err, size_t errlen);
+/* Removes n from g; its results must be unused (false otherwise, nothing
+ * changed). Its inputs lose the uses. */
+bool ir_remove_node(IrGraph *g, IrNode *n);
+/* Removes parameter p (and frees its data); false when a node or metadata
+ * still refers to it. */
+bool ir_remove_param(IrGraph *g, IrValue *p);
+/* Renumbers nodes by position and values densely (inputs, parameters, node
+ * results in order), so ids index arrays of next_value_id entries without
+ * holes after removals. */
+void ir_compact(IrGraph *g);
+
+/* ---- ir_uses.c: the use analysis every phase shares ---- */
+
+/* Times v is read: node inputs plus graph outputs naming it. */
+int ir_use_count(const IrGraph *g, const IrValue *v);
+bool ir_is_output(const IrGraph *g, const IrValue *v);
+/* The node that alone reads v when v is read exactly once by a node and is
+ * not a graph output; NULL otherwise. */
+IrNode *ir_sole_user(const IrGraph *g, const IrValue *v);
+/* True when some value's metadata refers to p (a scale, a mask). */
+bool ir_param_in_metadata(const IrGraph *g, const IrValue *p);
+/*
+ * Liveness by position: a new array of g->next_value_id ints, for each value
+ * id the position of the last node reading it, g->nnodes for graph outputs
+ * (live to the end), -1 for values nobody reads. The caller frees it.
+ */
+int *ir_last_uses(const IrGraph *g);
+
 /* ---- ir_verify.c ---- */
-/* Checks the invariants (topological order, shapes agree with the shape rules,
+/* Checks the invariants (topological order, shapes and dtypes agree with the
+ * op rules, use lists exact, metadata consistent with its tensors,
  * parameters unique, outputs defined); reports each violation to d. */
 bool ir_verify(const IrGraph *g, Diag *d);
 

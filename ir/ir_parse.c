@@ -7,9 +7,8 @@
  * untrusted (it may be edited by hand, truncated or fuzzed), so every read
  * is bounds-checked against len (the text need not be NUL-terminated),
  * numbers are range-checked, and nodes are built through ir_add_node so the
- * shape rules validate them; the declared result type must then agree with
- * the inferred one. Node result dtypes are taken from the text, as the
- * verifier does not derive dtypes either.
+ * shape and dtype rules validate them; the declared result types must then
+ * agree with the inferred ones.
  *
  * The first error is reported as `path:line:col: error: ...` and parsing
  * stops (longjmp back to ir_parse, which frees the partial graph): later
@@ -49,6 +48,8 @@ typedef struct Parser {
     Arena *scratch;  /* token texts and temporary arrays, freed after parsing */
     IrGraph *g;
     StrMap *values;  /* %name -> IrValue* for inputs and parameters */
+    IrValue **results; /* %N -> the N-th node result */
+    int nresults, cap_results;
     StrMap *files;   /* interned loc paths (keys live in the graph arena) */
     jmp_buf fail;
 } Parser;
@@ -469,8 +470,8 @@ static IrValue *parse_ref(Parser *p)
         expected(p, "a value such as %x or %3");
     IrValue *v = NULL;
     if (t.numbered) {
-        if (t.i < p->g->nnodes)
-            v = p->g->nodes[t.i]->out;
+        if (t.i < p->nresults)
+            v = p->results[t.i];
     } else {
         v = strmap_get(p->values, t.s);
     }
@@ -517,21 +518,30 @@ static void parse_decl(Parser *p, bool param)
 }
 
 /*
- * NODE  := %N ':' TYPE '=' OP '(' (REF (',' REF)*)? ')' ('{' (ATTR (',' ATTR)*)? '}')?
- *          ('name' '(' STRING ')')? LOC? ANNOT*
- * ANNOT := '@' NAME ('(' (ATTR (',' ATTR)*)? ')')? LOC?
+ * NODE   := RESULT (',' RESULT)* '=' OP '(' (REF (',' REF)*)? ')' ('{' (ATTR (',' ATTR)*)? '}')?
+ *           ('name' '(' STRING ')')? LOC? ANNOT*
+ * RESULT := %N ':' TYPE
+ * ANNOT  := '@' NAME ('(' (ATTR (',' ATTR)*)? ')')? LOC?
  */
 static void parse_node(Parser *p)
 {
-    Tok res = p->tok;
-    if (!res.numbered || res.i != p->g->nnodes)
-        error_at(p, res.line, res.col, "expected %%%d here (nodes are numbered in order), found %s",
-                 p->g->nnodes, describe(p, &res));
-    next(p);
-    DType dt;
-    Shape declared;
-    expect(p, ':');
-    parse_type(p, &dt, &declared);
+    Tok res[IR_MAX_RESULTS];
+    DType dt[IR_MAX_RESULTS];
+    Shape declared[IR_MAX_RESULTS];
+    int nres = 0;
+    do {
+        Tok t = p->tok;
+        if (nres == IR_MAX_RESULTS)
+            error_at(p, t.line, t.col, "a node has at most %d results", IR_MAX_RESULTS);
+        if (!t.numbered || t.i != p->nresults + nres)
+            error_at(p, t.line, t.col, "expected %%%d here (results are numbered in order), found %s",
+                     p->nresults + nres, describe(p, &t));
+        res[nres] = t;
+        next(p);
+        expect(p, ':');
+        parse_type(p, &dt[nres], &declared[nres]);
+        nres++;
+    } while (accept(p, ','));
     expect(p, '=');
     Tok optok = p->tok;
     if (optok.kind != T_IDENT)
@@ -591,13 +601,19 @@ static void parse_node(Parser *p)
     IrNode *n = ir_add_node(p->g, op, name, nin, in, nattr, attr, loc, err, sizeof err);
     if (!n)
         error_at(p, optok.line, optok.col, "%s", err);
-    if (!shape_equal(&n->out->shape, &declared)) {
-        char a[200], b[200];
-        error_at(p, res.line, res.col, "%%%d is declared %s%s but %s gives %s", n->id,
-                 dtype_name(dt), shape_str(&declared, a, sizeof a), optok.s,
-                 shape_str(&n->out->shape, b, sizeof b));
+    if (n->nout != nres)
+        error_at(p, res[0].line, res[0].col, "%s has %d result%s, %d declared", optok.s, n->nout,
+                 n->nout == 1 ? "" : "s", nres);
+    for (int r = 0; r < nres; r++) {
+        const IrValue *v = n->outs[r];
+        if (!shape_equal(&v->shape, &declared[r]) || v->dtype != dt[r]) {
+            char a[200], b[200];
+            error_at(p, res[r].line, res[r].col, "%%%d is declared %s%s but %s gives %s%s",
+                     p->nresults + r, dtype_name(dt[r]), shape_str(&declared[r], a, sizeof a),
+                     optok.s, dtype_name(v->dtype), shape_str(&v->shape, b, sizeof b));
+        }
+        VEC_PUSH(p->scratch, p->results, p->nresults, p->cap_results, n->outs[r]);
     }
-    n->out->dtype = dt;
     for (int i = 0; i < nannot; i++)
         ir_node_add_annot(p->g, n, &annot[i]);
 }

@@ -11,9 +11,10 @@
  *     output logits = %42
  *   }
  *
- * (each node is one line.) Inputs and parameters are named by their name and
- * state_dict key, node results by their position in the node list, so the
- * text does not depend on value ids. Everything a pass may rely on is kept:
+ * (each node is one line; a node with several results lists them,
+ * "%5 : f32[1, 5], %6 : i64[1, 5] = topk(...)".) Inputs and parameters are
+ * named by their name and state_dict key, node results by their position in
+ * the list of all results, so the text does not depend on value ids. Everything a pass may rely on is kept:
  * dtypes, full shapes, attributes in their stored kinds, instance names,
  * annotations with positional (key-less) and keyword arguments, parameter
  * init and source locations (a `loc` right after an annotation is the
@@ -219,11 +220,16 @@ void ir_print(const IrGraph *g, FILE *out)
     int *index = xmalloc((size_t)nids * sizeof *index);
     for (int i = 0; i < nids; i++)
         index[i] = -1;
-    for (int i = 0; i < g->nnodes; i++) {
-        const IrValue *v = g->nodes[i]->out;
-        if (v && v->id >= 0 && v->id < nids)
-            index[v->id] = i;
-    }
+    /* Node results are numbered in order: a node's results take the next
+     * numbers, so for single-result ops %N is node N. */
+    int nresults = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int r = 0; r < g->nodes[i]->nout; r++) {
+            const IrValue *v = g->nodes[i]->outs[r];
+            if (v && v->id >= 0 && v->id < nids)
+                index[v->id] = nresults;
+            nresults++;
+        }
 
     fputs("graph ", out);
     put_name(out, g->name);
@@ -243,8 +249,13 @@ void ir_print(const IrGraph *g, FILE *out)
     }
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = g->nodes[i];
-        fprintf(out, "  %%%d : ", i);
-        put_type(out, n->out->dtype, &n->out->shape);
+        fputs("  ", out);
+        for (int r = 0; r < n->nout; r++) {
+            fputs(r ? ", " : "", out);
+            put_ref(out, n->outs[r], index, nids);
+            fputs(" : ", out);
+            put_type(out, n->outs[r]->dtype, &n->outs[r]->shape);
+        }
         fprintf(out, " = %s(", op_info(n->op)->name);
         for (int k = 0; k < n->nin; k++) {
             if (k)

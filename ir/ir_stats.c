@@ -72,10 +72,10 @@ static void live_free(Live *l, int64_t b)
 
 static int64_t value_bytes(const IrValue *v)
 {
-    int64_t n = shape_numel(&v->shape), r;
-    if (n < 0 || __builtin_mul_overflow(n, (int64_t)dtype_size(v->dtype), &r))
+    int64_t n = shape_numel(&v->shape);
+    if (n < 0 || (uint64_t)n > (uint64_t)INT64_MAX / 64)
         return INT64_MAX;
-    return r;
+    return (int64_t)dtype_nbytes(v->dtype, (uint64_t)n);
 }
 
 enum { COLS = 6 };
@@ -119,37 +119,18 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
 {
     IrStats st = {0};
     int nids = g->next_value_id > 0 ? g->next_value_id : 1;
-    /* last_use[id]: index of the last node reading the value; nnodes for
-     * graph outputs; -1 when nothing reads it. */
-    int *last_use = xmalloc((size_t)nids * sizeof *last_use);
+    int *last_use = ir_last_uses(g);
     bool *charged = xcalloc((size_t)nids, sizeof *charged);
-    for (int i = 0; i < nids; i++)
-        last_use[i] = -1;
-    for (int i = 0; i < g->nnodes; i++)
-        for (int k = 0; k < g->nodes[i]->nin; k++)
-            last_use[g->nodes[i]->in[k]->id] = i;
-    for (int i = 0; i < g->noutputs; i++)
-        last_use[g->outputs[i].value->id] = g->nnodes;
 
     for (int i = 0; i < g->nparams; i++) {
         int64_t n = shape_numel(&g->params[i]->shape);
         st.params = sat_add(st.params, n > 0 ? n : 0);
     }
 
-    /* Parameters in a "running_*" slot of their op (batchnorm statistics). */
-    bool *is_buffer = xcalloc((size_t)nids, sizeof *is_buffer);
-    for (int i = 0; i < g->nnodes; i++) {
-        const IrNode *n = g->nodes[i];
-        const char *sfx[8];
-        int nd = op_data_inputs(n), np = op_param_suffixes(n, sfx, 8);
-        for (int k = 0; k < np && k < 8 && nd + k < n->nin; k++) {
-            const IrValue *v = n->in[nd + k];
-            if (v->kind == VK_PARAM && strncmp(sfx[k], "running_", 8) == 0 && !is_buffer[v->id]) {
-                is_buffer[v->id] = true;
-                st.buffers = sat_add(st.buffers, shape_numel(&v->shape));
-            }
-        }
-    }
+    /* Parameters in a buffer slot of their op (batchnorm statistics). */
+    for (int i = 0; i < g->nparams; i++)
+        if (param_role_is_buffer(ir_param_role(g->params[i])))
+            st.buffers = sat_add(st.buffers, shape_numel(&g->params[i]->shape));
     st.params -= st.buffers;
 
     Live live = {0};
@@ -168,7 +149,9 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = g->nodes[i];
         const OpInfo *o = op_info(n->op);
-        int64_t params = 0, macs = o->macs ? o->macs(n) : 0, bytes = value_bytes(n->out);
+        int64_t params = 0, macs = o->macs ? o->macs(n) : 0, bytes = 0;
+        for (int r = 0; r < n->nout; r++)
+            bytes = sat_add(bytes, value_bytes(n->outs[r]));
         for (int k = 0; k < n->nin; k++) {
             const IrValue *v = n->in[k];
             if (v->kind == VK_PARAM && !charged[v->id]) {
@@ -182,8 +165,9 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
         live_alloc(&live, bytes);
         if (live.bytes > st.peak_activation_bytes)
             st.peak_activation_bytes = live.bytes;
-        if (last_use[n->out->id] == -1)
-            live_free(&live, bytes); /* dead result: freed right away */
+        for (int r = 0; r < n->nout; r++)
+            if (last_use[n->outs[r]->id] == -1)
+                live_free(&live, value_bytes(n->outs[r])); /* dead result: freed right away */
         for (int k = 0; k < n->nin; k++) {
             const IrValue *v = n->in[k];
             bool first = true; /* free a value read twice by this node only once */
@@ -229,6 +213,5 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
     }
     free(last_use);
     free(charged);
-    free(is_buffer);
     return st;
 }

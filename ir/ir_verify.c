@@ -1,8 +1,10 @@
 /*
  * ir_verify.c — checks the invariants every pass may assume (QBE's
- * ssacheck): values are defined before use and belong to the graph, each
- * node's stored output shape is what its op's shape rule gives (which also
- * checks arity, attributes and parameter shapes), parameter keys are unique
+ * ssacheck): values are defined before use and belong to the graph (so a
+ * cycle, or a removed node whose result is still read, is caught), each
+ * node's stored result shapes and dtypes are what its op's rules give
+ * (which also checks arity, attributes and parameter shapes), every value's
+ * use list is exactly the node inputs reading it, parameter keys are unique
  * and bound data matches its declaration, outputs name defined values.
  *
  * Run between passes, it turns a pass bug into a message at the node that
@@ -144,12 +146,97 @@ static void check_node(Verifier *v, const IrNode *n, int index)
         report(v, n->loc, "%s: %s", who, err);
         return;
     }
-    Shape want;
-    if (!o->shape(n, &want, err, sizeof err))
+    Shape want[IR_MAX_RESULTS];
+    DType dt[IR_MAX_RESULTS];
+    if (n->nout != o->nresults) {
+        report(v, n->loc, "%s: has %d results, the op defines %d", who, n->nout, o->nresults);
+        return;
+    }
+    if (!o->dtype(n, dt, err, sizeof err)) {
         report(v, n->loc, "%s: %s", who, err);
-    else if (!shape_equal(&want, &n->out->shape))
-        report(v, n->loc, "%s: stored output shape %s differs from the inferred %s", who,
-               shape_str(&n->out->shape, a, sizeof a), shape_str(&want, b, sizeof b));
+        return;
+    }
+    if (!o->shape(n, want, err, sizeof err)) {
+        report(v, n->loc, "%s: %s", who, err);
+        return;
+    }
+    for (int r = 0; r < n->nout; r++) {
+        const IrValue *x = n->outs[r];
+        if (!shape_equal(&want[r], &x->shape))
+            report(v, n->loc, "%s: stored shape %s of result %d differs from the inferred %s", who,
+                   shape_str(&x->shape, a, sizeof a), r + 1, shape_str(&want[r], b, sizeof b));
+        if (dt[r] != x->dtype)
+            report(v, n->loc, "%s: result %d is stored as %s but the op gives %s", who, r + 1,
+                   dtype_name(x->dtype), dtype_name(dt[r]));
+    }
+}
+
+/* x's use list names exactly the node inputs of the graph that read it:
+ * every use points at a node in the graph whose input slot holds x, and
+ * every such slot is listed once. in_graph[id]: node ids of the graph. */
+static void check_uses(Verifier *v, const IrValue *x, const bool *in_graph, int nnode_ids)
+{
+    for (int u = 0; u < x->nuses; u++) {
+        const IrUse *use = &x->uses[u];
+        const IrNode *n = use->user;
+        if (!n || n->id < 0 || n->id >= nnode_ids || !in_graph[n->id]) {
+            report(v, x->loc, "value %%%d: a use names a node that is not in the graph", x->id);
+            continue;
+        }
+        if (use->index < 0 || use->index >= n->nin || n->in[use->index] != x) {
+            report(v, x->loc, "value %%%d: a use names input %d of %s, which reads another value",
+                   x->id, use->index + 1, op_info(n->op)->name);
+            continue;
+        }
+        for (int w = 0; w < u; w++)
+            if (x->uses[w].user == n && x->uses[w].index == use->index)
+                report(v, x->loc, "value %%%d: a use is listed twice", x->id);
+    }
+}
+
+/* Each node input is in its value's use list (the other direction of
+ * check_uses). */
+static void check_listed(Verifier *v, const IrNode *n, const char *who)
+{
+    for (int k = 0; k < n->nin; k++) {
+        const IrValue *x = n->in[k];
+        bool found = false;
+        for (int u = 0; x && u < x->nuses && !found; u++)
+            found = x->uses[u].user == n && x->uses[u].index == k;
+        if (x && !found)
+            report(v, n->loc, "%s: input %d is missing from the use list of the value it reads",
+                   who, k + 1);
+    }
+}
+
+/* Use lists of every value of the graph. */
+static void check_all_uses(Verifier *v)
+{
+    const IrGraph *g = v->g;
+    int nnode_ids = g->next_node_id > 0 ? g->next_node_id : 1;
+    bool *in_graph = xcalloc((size_t)nnode_ids, sizeof *in_graph);
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = g->nodes[i];
+        if (!n)
+            continue;
+        if (n->id < 0 || n->id >= nnode_ids)
+            report(v, n->loc, "node %%%d has id %d outside 0..%d", i, n->id, nnode_ids - 1);
+        else if (in_graph[n->id])
+            report(v, n->loc, "node %%%d reuses node id %d", i, n->id);
+        else
+            in_graph[n->id] = true;
+    }
+    for (int i = 0; i < g->ninputs; i++)
+        if (g->inputs[i])
+            check_uses(v, g->inputs[i], in_graph, nnode_ids);
+    for (int i = 0; i < g->nparams; i++)
+        if (g->params[i])
+            check_uses(v, g->params[i], in_graph, nnode_ids);
+    for (int i = 0; i < g->nnodes; i++)
+        for (int r = 0; g->nodes[i] && g->nodes[i]->outs && r < g->nodes[i]->nout; r++)
+            if (g->nodes[i]->outs[r])
+                check_uses(v, g->nodes[i]->outs[r], in_graph, nnode_ids);
+    free(in_graph);
 }
 
 bool ir_verify(const IrGraph *g, Diag *d)
@@ -165,8 +252,12 @@ bool ir_verify(const IrGraph *g, Diag *d)
             report(&v, loc_none(), "node %d is missing", i);
             continue;
         }
-        if (!n->out) {
-            report(&v, n->loc, "node %%%d has no result value", i);
+        bool results_ok = n->out && n->nout >= 1 && n->nout <= IR_MAX_RESULTS && n->outs &&
+                          n->outs[0] == n->out;
+        for (int r = 0; results_ok && r < n->nout; r++)
+            results_ok = n->outs[r] != NULL;
+        if (!results_ok) {
+            report(&v, n->loc, "node %%%d has no well-formed result list", i);
             continue;
         }
         node_label(n, i, who, sizeof who);
@@ -174,10 +265,15 @@ bool ir_verify(const IrGraph *g, Diag *d)
             report(&v, n->loc, "node %%%d has invalid operator kind %d", i, (int)n->op);
         else
             check_node(&v, n, i);
-        if (n->out->kind != VK_NODE || n->out->def != n)
-            report(&v, n->loc, "%s: result value does not point back to its node", who);
-        define(&v, n->out, "node result");
+        check_listed(&v, n, who);
+        for (int r = 0; r < n->nout; r++) {
+            const IrValue *x = n->outs[r];
+            if (x->kind != VK_NODE || x->def != n || x->result != r)
+                report(&v, n->loc, "%s: result %d does not point back to its node", who, r + 1);
+            define(&v, x, "node result");
+        }
     }
+    check_all_uses(&v);
     for (int i = 0; i < g->noutputs; i++) {
         const IrOutput *o = &g->outputs[i];
         if (!o->name)

@@ -23,6 +23,7 @@
  * in ops.def and abort.
  */
 #include "ir.h"
+#include "op_dtypes.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ static bool shape_concat(const IrNode *, Shape *, char *, size_t);
 static bool shape_slice(const IrNode *, Shape *, char *, size_t);
 static bool shape_select(const IrNode *, Shape *, char *, size_t);
 static bool shape_mha(const IrNode *, Shape *, char *, size_t);
+static bool shape_topk(const IrNode *, Shape *, char *, size_t);
 static bool shape_invalid(const IrNode *, Shape *, char *, size_t);
 
 static int params_conv2d(const IrNode *, ParamSpec *, char *, size_t);
@@ -65,14 +67,14 @@ static int64_t macs_matmul(const IrNode *);
 static int64_t macs_mha(const IrNode *);
 
 static const OpInfo op_table[OP__COUNT] = {
-#define OP(e, nm, mn, mx, at, pa, sh, pf, mc, ref) [OP_##e] = {nm, mn, mx, at, pa, sh, pf, mc},
+#define OP(e, nm, mn, mx, nr, at, pa, sh, dt, pf, mc) [OP_##e] = {nm, mn, mx, nr, at, pa, sh, dt, pf, mc},
 #include "ops.def"
 #undef OP
 };
 
 /* What op_info answers for an out-of-range kind: a rule that always fails,
  * so a corrupted node is reported instead of crashing its caller. */
-static const OpInfo op_invalid = {"<invalid op>", 0, 0, "", "", shape_invalid, NULL, NULL};
+static const OpInfo op_invalid = {"<invalid op>", 0, 0, 1, "", "", shape_invalid, dtype_invalid, NULL, NULL};
 
 const OpInfo *op_info(OpKind op)
 {
@@ -97,6 +99,7 @@ typedef struct OpSpecs {
     AttrSpec attr[MAX_ATTRS];
     const char *param[MAX_PARAMS];
     bool optional[MAX_PARAMS]; /* "bias?": present only when attribute bias is true */
+    ParamRole role[MAX_PARAMS];
     char buf[512];             /* the spec strings, cut into the names above */
 } OpSpecs;
 
@@ -164,6 +167,16 @@ static const OpSpecs *specs_of(OpKind op)
     char *pw[MAX_PARAMS];
     s->nparam = split_words(pbuf, pw, MAX_PARAMS, op);
     for (int i = 0; i < s->nparam; i++) {
+        char *colon = strchr(pw[i], ':');
+        if (!colon)
+            spec_bug(op, "parameter without a role");
+        *colon = '\0';
+        s->role[i] = PR__COUNT;
+        for (int r = 0; r < PR__COUNT; r++)
+            if (strcmp(param_role_name((ParamRole)r), colon + 1) == 0)
+                s->role[i] = (ParamRole)r;
+        if (s->role[i] == PR__COUNT)
+            spec_bug(op, "unknown parameter role");
         size_t l = strlen(pw[i]);
         s->optional[i] = l > 1 && pw[i][l - 1] == '?';
         if (s->optional[i])
@@ -212,6 +225,40 @@ int op_param_suffixes(const IrNode *n, const char **out, int max)
         k++;
     }
     return k;
+}
+
+ParamRole op_param_role(const IrNode *n, int k)
+{
+    if ((unsigned)n->op >= OP__COUNT || k < 0)
+        return PR__COUNT;
+    const OpSpecs *s = specs_of(n->op);
+    for (int i = 0; i < s->nparam; i++) {
+        if (s->optional[i] && !node_has_bias(n, s))
+            continue;
+        if (k-- == 0)
+            return s->role[i];
+    }
+    return PR__COUNT;
+}
+
+static const char *const role_names[PR__COUNT] = {
+#define X(e, name) [PR_##e] = name,
+    PARAM_ROLE_LIST(X)
+#undef X
+};
+
+const char *param_role_name(ParamRole r) { return (unsigned)r < PR__COUNT ? role_names[r] : "?"; }
+bool param_role_is_buffer(ParamRole r) { return r == PR_MEAN || r == PR_VAR; }
+
+ParamRole ir_param_role(const IrValue *p)
+{
+    for (int u = 0; u < p->nuses; u++) {
+        const IrNode *n = p->uses[u].user;
+        int nd = op_data_inputs(n);
+        if (p->uses[u].index >= nd)
+            return op_param_role(n, p->uses[u].index - nd);
+    }
+    return PR__COUNT;
 }
 
 int op_data_inputs(const IrNode *n)
@@ -1143,6 +1190,27 @@ static bool shape_select(const IrNode *n, Shape *out, char *err, size_t errlen)
         if (i != d)
             o.d[k++] = x->d[i];
     *out = o;
+    return true;
+}
+
+/* torch.topk: values and indices, both the input's shape with dim cut to k. */
+static bool shape_topk(const IrNode *n, Shape *out, char *err, size_t errlen)
+{
+    if (!prelude(n, err, errlen))
+        return false;
+    const Shape *x = &n->in[0]->shape;
+    SBuf a;
+    if (x->rank == 0)
+        FAIL("topk needs at least one dimension");
+    int d;
+    if (!attr_dim(n, "dim", x, &d, err, errlen))
+        return false;
+    int64_t k = ir_attr_int(n, "k");
+    if (k < 0 || k > x->d[d])
+        FAIL("k = %lld is out of range for dim %d of %s", LL(k), d, sstr(x, &a));
+    out[0] = *x;
+    out[0].d[d] = k;
+    out[1] = out[0];
     return true;
 }
 

@@ -11,15 +11,20 @@
 
 static const struct {
     const char *name, *st_name;
-    size_t size;
+    int bits;
+    DTypeClass cls;
 } dtype_info[] = {
-#define X(e, name, size, st) [DT_##e] = {name, st, size},
+#define X(e, name, bits, st, cls) [DT_##e] = {name, st, bits, cls},
     DTYPE_LIST(X)
 #undef X
 };
 
 const char *dtype_name(DType t) { return t < DT__COUNT ? dtype_info[t].name : "?"; }
-size_t dtype_size(DType t) { return t < DT__COUNT ? dtype_info[t].size : 0; }
+int dtype_bits(DType t) { return t < DT__COUNT ? dtype_info[t].bits : 0; }
+size_t dtype_size(DType t) { return dtype_bits(t) % 8 ? 0 : (size_t)dtype_bits(t) / 8; }
+uint64_t dtype_nbytes(DType t, uint64_t n) { return (n * (uint64_t)dtype_bits(t) + 7) / 8; }
+DTypeClass dtype_class(DType t) { return t < DT__COUNT ? dtype_info[t].cls : DC_BOOL; }
+bool dtype_is_float(DType t) { return t < DT__COUNT && dtype_info[t].cls == DC_FLOAT; }
 const char *dtype_safetensors_name(DType t) { return t < DT__COUNT ? dtype_info[t].st_name : "?"; }
 
 bool dtype_from_name(const char *name, DType *out)
@@ -33,7 +38,7 @@ bool dtype_from_name(const char *name, DType *out)
 bool dtype_from_safetensors_name(const char *name, DType *out)
 {
     for (int t = 0; t < DT__COUNT; t++)
-        if (strcmp(dtype_info[t].st_name, name) == 0)
+        if (dtype_info[t].st_name[0] && strcmp(dtype_info[t].st_name, name) == 0)
             return *out = (DType)t, true;
     return false;
 }
@@ -85,12 +90,13 @@ Tensor *tensor_new(DType dtype, const Shape *shape)
     int64_t n = shape_numel(shape);
     if (n < 0 || dtype >= DT__COUNT || shape->rank > SHAPE_MAX_RANK || shape->rank < 0)
         return NULL;
-    if ((uint64_t)n > ((uint64_t)1 << 40) / dtype_size(dtype))
+    if ((uint64_t)n > ((uint64_t)1 << 40) / 8)
         return NULL;
     Tensor *t = xcalloc(1, sizeof *t);
     t->dtype = dtype;
     t->shape = *shape;
-    t->data = calloc((size_t)n ? (size_t)n : 1, dtype_size(dtype));
+    uint64_t bytes = dtype_nbytes(dtype, (uint64_t)n);
+    t->data = calloc(bytes ? (size_t)bytes : 1, 1);
     if (!t->data) {
         free(t);
         return NULL;
@@ -106,7 +112,27 @@ void tensor_free(Tensor *t)
 }
 
 int64_t tensor_numel(const Tensor *t) { return shape_numel(&t->shape); }
-size_t tensor_nbytes(const Tensor *t) { return (size_t)tensor_numel(t) * dtype_size(t->dtype); }
+size_t tensor_nbytes(const Tensor *t) { return (size_t)dtype_nbytes(t->dtype, (uint64_t)tensor_numel(t)); }
+
+/* Element i of a sub-byte integer tensor: elements are packed from the
+ * least significant bits of each byte up; signed ones are two's complement. */
+int64_t tensor_packed_get(const Tensor *t, int64_t i)
+{
+    int bits = dtype_bits(t->dtype), per = 8 / bits;
+    unsigned byte = ((const uint8_t *)t->data)[i / per];
+    unsigned raw = (byte >> (bits * (int)(i % per))) & ((1u << bits) - 1);
+    if (dtype_class(t->dtype) == DC_SIGNED && raw >> (bits - 1))
+        return (int64_t)raw - (1 << bits);
+    return raw;
+}
+
+void tensor_packed_set(Tensor *t, int64_t i, int64_t value)
+{
+    int bits = dtype_bits(t->dtype), per = 8 / bits, sh = bits * (int)(i % per);
+    uint8_t *byte = (uint8_t *)t->data + i / per;
+    unsigned mask = ((1u << bits) - 1) << sh;
+    *byte = (uint8_t)((*byte & ~mask) | (((unsigned)value << sh) & mask));
+}
 
 Tensor *tensor_to_f32(const Tensor *t)
 {
@@ -125,6 +151,10 @@ Tensor *tensor_to_f32(const Tensor *t)
         case DT_I8: o[i] = ((const int8_t *)t->data)[i]; break;
         case DT_U8: o[i] = ((const uint8_t *)t->data)[i]; break;
         case DT_BOOL: o[i] = ((const uint8_t *)t->data)[i] != 0; break;
+        case DT_I4:
+        case DT_U4:
+        case DT_I2:
+        case DT_U2: o[i] = (float)tensor_packed_get(t, i); break;
         default: tensor_free(r); return NULL;
         }
     }

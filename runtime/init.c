@@ -38,29 +38,6 @@ static const struct {
 
 const char *rt_init_role_name(InitRole r) { return r < INIT_ROLE__COUNT ? role_info[r].name : "?"; }
 
-/* Which role each parameter slot of each op has. A batchnorm weight is
- * refined by is_residual_end below. */
-static const struct {
-    OpKind op;
-    const char *suffix;
-    InitRole role;
-} slot_roles[] = {
-    {OP_CONV2D, "weight", INIT_ROLE_FAN_IN},
-    {OP_CONV2D, "bias", INIT_ROLE_BIAS},
-    {OP_LINEAR, "weight", INIT_ROLE_FAN_IN},
-    {OP_LINEAR, "bias", INIT_ROLE_BIAS},
-    {OP_MHA, "in_proj_weight", INIT_ROLE_FAN_IN},
-    {OP_MHA, "in_proj_bias", INIT_ROLE_BIAS},
-    {OP_MHA, "out_proj.weight", INIT_ROLE_FAN_IN},
-    {OP_MHA, "out_proj.bias", INIT_ROLE_BIAS},
-    {OP_BATCHNORM, "weight", INIT_ROLE_BN_WEIGHT},
-    {OP_BATCHNORM, "bias", INIT_ROLE_BN_BIAS},
-    {OP_BATCHNORM, "running_mean", INIT_ROLE_BN_MEAN},
-    {OP_BATCHNORM, "running_var", INIT_ROLE_BN_VAR},
-    {OP_LAYERNORM, "weight", INIT_ROLE_LN_WEIGHT},
-    {OP_LAYERNORM, "bias", INIT_ROLE_LN_BIAS},
-};
-
 /*
  * A node ends a residual branch when its output has exactly one use in the
  * whole graph (node inputs and graph outputs counted) and that use is an
@@ -69,17 +46,28 @@ static const struct {
  */
 static bool is_residual_end(const IrGraph *g, const IrNode *n)
 {
-    int uses = 0;
-    bool into_add = false;
-    for (int i = 0; i < g->nnodes; i++)
-        for (int j = 0; j < g->nodes[i]->nin; j++)
-            if (g->nodes[i]->in[j] == n->out) {
-                uses++;
-                into_add = g->nodes[i]->op == OP_ADD;
-            }
-    for (int i = 0; i < g->noutputs; i++)
-        uses += g->outputs[i].value == n->out;
-    return uses == 1 && into_add;
+    const IrNode *user = ir_sole_user(g, n->out);
+    return user && user->op == OP_ADD;
+}
+
+/* The init role of a parameter slot: its ParamRole, told apart by the op
+ * for the norms (batchnorm and layernorm initialize their affine pair the
+ * same way today, but they are separate roles in docs/init.md). */
+static InitRole slot_role(const IrGraph *g, const IrNode *n, ParamRole r)
+{
+    bool bn = n->op == OP_BATCHNORM;
+    switch (r) {
+    case PR_WEIGHT: return INIT_ROLE_FAN_IN;
+    case PR_BIAS: return INIT_ROLE_BIAS;
+    case PR_SCALE:
+        if (!bn)
+            return INIT_ROLE_LN_WEIGHT;
+        return is_residual_end(g, n) ? INIT_ROLE_BN_WEIGHT_RESIDUAL : INIT_ROLE_BN_WEIGHT;
+    case PR_SHIFT: return bn ? INIT_ROLE_BN_BIAS : INIT_ROLE_LN_BIAS;
+    case PR_MEAN: return INIT_ROLE_BN_MEAN;
+    case PR_VAR: return INIT_ROLE_BN_VAR;
+    default: return INIT_ROLE__COUNT;
+    }
 }
 
 InitRole rt_init_role(const IrGraph *g, const IrValue *p, bool *known)
@@ -98,23 +86,16 @@ InitRole rt_init_role(const IrGraph *g, const IrValue *p, bool *known)
         *known = false;
         return INIT_ROLE_NORMAL;
     }
+    /* The first node (in graph order) reading p as a parameter decides. */
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = g->nodes[i];
         int nd = op_data_inputs(n);
         for (int j = nd; j < n->nin; j++) {
             if (n->in[j] != p)
                 continue;
-            const char *sfx[8];
-            int ns = op_param_suffixes(n, sfx, 8);
-            if (j - nd >= ns || j - nd >= 8)
-                break;
-            for (size_t k = 0; k < sizeof slot_roles / sizeof *slot_roles; k++)
-                if (slot_roles[k].op == n->op && strcmp(slot_roles[k].suffix, sfx[j - nd]) == 0) {
-                    InitRole r = slot_roles[k].role;
-                    if (r == INIT_ROLE_BN_WEIGHT && is_residual_end(g, n))
-                        r = INIT_ROLE_BN_WEIGHT_RESIDUAL;
-                    return r;
-                }
+            InitRole r = slot_role(g, n, op_param_role(n, j - nd));
+            if (r != INIT_ROLE__COUNT)
+                return r;
             break;
         }
     }

@@ -5,20 +5,14 @@
  * the f32 tensor currently holding the value and, separately, the tensor it
  * owns (computed results and converted copies; caller inputs and bound
  * weights that are already f32 are borrowed). Before running, the index of
- * the last node reading each value is computed; after each node the values
- * whose last reader it was are freed. Graph outputs are never freed inside the
+ * the last node reading each value is computed (ir_last_uses); after each
+ * node the values whose last reader it was are freed. Graph outputs are never freed inside the
  * loop: ownership passes to the caller at the end.
  */
 #include "interp.h"
 #include "ref_kernels.h"
 
 #include <stdlib.h>
-
-static const RefKernel kernels[OP__COUNT] = {
-#define OP(e, name, mn, mx, attrs, params, shape, pfn, macs, kernel) [OP_##e] = kernel,
-#include "../ir/ops.def"
-#undef OP
-};
 
 typedef struct Interp {
     const IrGraph *g;
@@ -115,8 +109,8 @@ static bool run_node(Interp *in, int ni, const Tensor **args)
     const IrNode *n = in->g->nodes[ni];
     char label[256], err[512];
     node_label(n, label, sizeof label);
-    RefKernel kernel = n->op < OP__COUNT ? kernels[n->op] : NULL;
-    if (!kernel) {
+    RefKernelEntry kernel = ref_kernel_for(n->op);
+    if (!kernel.one && !kernel.many) {
         diag_error(in->d, n->loc, "%s: no reference kernel for this op", label);
         return false;
     }
@@ -128,26 +122,38 @@ static bool run_node(Interp *in, int ni, const Tensor **args)
             return false;
         }
     }
-    Tensor *out = tensor_new(DT_F32, &n->out->shape);
-    if (!out) {
-        char s[160];
-        diag_error(in->d, n->loc, "%s: cannot allocate the output %s", label,
-                   shape_str(&n->out->shape, s, sizeof s));
-        return false;
+    Tensor *out[IR_MAX_RESULTS] = {0};
+    bool ok = true;
+    for (int r = 0; r < n->nout && ok; r++) {
+        out[r] = tensor_new(DT_F32, &n->outs[r]->shape);
+        if (!out[r]) {
+            char s[160];
+            diag_error(in->d, n->loc, "%s: cannot allocate the result %s", label,
+                       shape_str(&n->outs[r]->shape, s, sizeof s));
+            ok = false;
+        }
     }
     err[0] = 0;
-    if (!kernel(n, args, out, err, sizeof err)) {
+    if (ok && !(kernel.one ? kernel.one(n, args, out[0], err, sizeof err)
+                           : kernel.many(n, args, out, err, sizeof err))) {
         diag_error(in->d, n->loc, "%s: %s", label, err[0] ? err : "kernel failed");
-        tensor_free(out);
+        ok = false;
+    }
+    if (!ok) {
+        for (int r = 0; r < n->nout; r++)
+            tensor_free(out[r]);
         return false;
     }
-    int id = n->out->id;
-    in->val[id] = in->owned[id] = out;
+    for (int r = 0; r < n->nout; r++) {
+        int id = n->outs[r]->id;
+        in->val[id] = in->owned[id] = out[r];
+    }
     for (int i = 0; i < n->nin; i++)
         if (in->last_use[n->in[i]->id] == ni)
             release(in, n->in[i]->id);
-    if (in->last_use[id] < 0) /* a result nobody reads */
-        release(in, id);
+    for (int r = 0; r < n->nout; r++)
+        if (in->last_use[n->outs[r]->id] < 0) /* a result nobody reads */
+            release(in, n->outs[r]->id);
     return true;
 }
 
@@ -155,21 +161,12 @@ bool rt_interp_run(const IrGraph *g, Tensor *const *inputs, Tensor **outputs, Di
 {
     int nv = g->next_value_id, max_in = 1;
     Interp in = {g, d, xcalloc((size_t)nv + 1, sizeof *in.val),
-                 xcalloc((size_t)nv + 1, sizeof *in.owned),
-                 xmalloc(((size_t)nv + 1) * sizeof *in.last_use)};
-    for (int i = 0; i < nv; i++)
-        in.last_use[i] = -1;
-    for (int ni = 0; ni < g->nnodes; ni++) {
-        const IrNode *n = g->nodes[ni];
-        for (int i = 0; i < n->nin; i++)
-            in.last_use[n->in[i]->id] = ni;
-        if (n->nin > max_in)
-            max_in = n->nin;
-    }
-    for (int i = 0; i < g->noutputs; i++) {
+                 xcalloc((size_t)nv + 1, sizeof *in.owned), ir_last_uses(g)};
+    for (int ni = 0; ni < g->nnodes; ni++)
+        if (g->nodes[ni]->nin > max_in)
+            max_in = g->nodes[ni]->nin;
+    for (int i = 0; i < g->noutputs; i++)
         outputs[i] = NULL;
-        in.last_use[g->outputs[i].value->id] = g->nnodes; /* kept to the end */
-    }
 
     bool ok = bind_inputs(&in, inputs);
     ok = bind_params(&in) && ok;

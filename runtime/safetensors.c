@@ -443,6 +443,11 @@ static json_t *build_header(const char *path, const TensorList *l, const NamedTe
             diag_file_error(d, path, "tensor '%s' has no data or an invalid shape", e->name);
             goto fail;
         }
+        if (!dtype_safetensors_name(t->dtype)[0]) {
+            diag_file_error(d, path, "tensor '%s' is %s, which safetensors has no dtype for "
+                            "(store it widened to i8/u8)", e->name, dtype_name(t->dtype));
+            goto fail;
+        }
         json_t *shape = json_array();
         for (int k = 0; k < t->shape.rank; k++)
             json_array_append_new(shape, json_integer(t->shape.d[k]));

@@ -50,8 +50,6 @@ typedef struct Lower {
     Plan *p;
     Diag *d;
     LVal *vals;            /* by value id */
-    int *uses;             /* by value id: node inputs + graph outputs */
-    const IrNode **consumer; /* by value id: the last node reading it */
     Chain **chain;         /* by node position: the fused chain ending here */
     const IrNode **chain_head; /* by node position: that chain's first node */
     bool *absorbed;        /* by node position: part of a chain emitted elsewhere */
@@ -275,7 +273,7 @@ static const float *param(Lower *L, const IrNode *n, int k)
 /* The node that alone reads v (which is not a graph output), or NULL. */
 static const IrNode *sole_user(const Lower *L, const IrValue *v)
 {
-    return L->uses[v->id] == 1 ? L->consumer[v->id] : NULL;
+    return ir_sole_user(L->g, v);
 }
 
 struct Chain {
@@ -759,23 +757,16 @@ static void lower_node(Lower *L, int i)
     }
 }
 
-static void count_uses(Lower *L)
+/* pos[id]: where each node sits in g->nodes. */
+static void number_positions(Lower *L)
 {
     const IrGraph *g = L->g;
     int maxid = 0;
     for (int i = 0; i < g->nnodes; i++)
         maxid = g->nodes[i]->id > maxid ? g->nodes[i]->id : maxid;
     L->pos = xcalloc((size_t)maxid + 1, sizeof *L->pos);
-    for (int i = 0; i < g->nnodes; i++) {
-        const IrNode *n = g->nodes[i];
-        L->pos[n->id] = i;
-        for (int k = 0; k < n->nin; k++) {
-            L->uses[n->in[k]->id]++;
-            L->consumer[n->in[k]->id] = n;
-        }
-    }
-    for (int i = 0; i < g->noutputs; i++)
-        L->uses[g->outputs[i].value->id] += 2; /* never fused away */
+    for (int i = 0; i < g->nnodes; i++)
+        L->pos[g->nodes[i]->id] = i;
 }
 
 Plan *plan_lower(const IrGraph *g, int threads, Diag *d)
@@ -784,13 +775,12 @@ Plan *plan_lower(const IrGraph *g, int threads, Diag *d)
     p->threads = threads;
     int nv = g->next_value_id + 1;
     Lower L = {.g = g, .p = p, .d = d, .ok = true,
-               .vals = xcalloc((size_t)nv, sizeof *L.vals), .uses = xcalloc((size_t)nv, sizeof *L.uses),
-               .consumer = xcalloc((size_t)nv, sizeof *L.consumer),
+               .vals = xcalloc((size_t)nv, sizeof *L.vals),
                .chain = xcalloc((size_t)g->nnodes + 1, sizeof *L.chain),
                .chain_head = xcalloc((size_t)g->nnodes + 1, sizeof *L.chain_head),
                .absorbed = xcalloc((size_t)g->nnodes + 1, sizeof *L.absorbed)};
     p->scratch_buf = add_buf(p, PB_SCRATCH, 0);
-    count_uses(&L);
+    number_positions(&L);
     for (int i = 0; i < g->ninputs; i++) {
         int b = add_buf(p, PB_INPUT, numel(g->inputs[i]) * 4);
         p->bufs[b].index = i;
@@ -808,8 +798,6 @@ Plan *plan_lower(const IrGraph *g, int threads, Diag *d)
     }
     p->bufs[p->scratch_buf].bytes = p->scratch_bytes;
     free(L.vals);
-    free(L.uses);
-    free(L.consumer);
     for (int i = 0; i < g->nnodes; i++)
         free(L.chain[i]);
     free(L.chain);

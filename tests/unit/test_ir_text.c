@@ -115,8 +115,9 @@ static IrGraph *every_op(void)
     IrValue *fl = add_node(g, OP_FLATTEN, NULL, "start_dim=1 end_dim=-1", 1, &gp, loc_none())->out;
     IrValue *pair[] = {fl, odd};
     IrValue *sum = add_node(g, OP_ADD, NULL, NULL, 2, pair, loc_none())->out;
-    pair[1] = odd2;
     IrValue *diff = add_node(g, OP_SUB, NULL, NULL, 2, pair, loc_none())->out;
+    IrValue *b16 = add_node(g, OP_RELU, NULL, NULL, 1, &odd2, loc_none())->out; /* a bf16 result */
+    add_node(g, OP_TOPK, "top", "k=3 dim=0 largest=false", 1, &b16, loc_none()); /* two results */
     pair[0] = sum, pair[1] = diff;
     IrValue *prod = add_node(g, OP_MUL, "mul \"x\"", NULL, 2, pair, loc_none())->out;
     pair[0] = prod, pair[1] = scalar;
@@ -365,14 +366,18 @@ static void test_round_trip_empty_and_dtypes(void **state)
     ir_graph_free(round_trip(g));
     ir_graph_free(g);
 
-    /* a pass may change a result's dtype: the text keeps it */
+    /* result dtypes follow the op's dtype rule and the text keeps them */
     g = ir_graph_new("q");
-    IrValue *x = ir_add_input(g, "x", DT_F32, SH(1, 3), loc_none());
+    IrValue *x = ir_add_input(g, "x", DT_BF16, SH(1, 3), loc_none());
     IrNode *r = add_node(g, OP_RELU, NULL, NULL, 1, &x, loc_none());
-    r->out->dtype = DT_I8;
-    ir_add_output(g, "y", x);
+    assert_int_equal(r->out->dtype, DT_BF16);
+    IrValue *topk = add_node(g, OP_TOPK, NULL, "k=2", 1, &r->out, loc_none())->outs[1];
+    assert_int_equal(topk->dtype, DT_I64);
+    ir_add_output(g, "y", topk);
     IrGraph *h = round_trip(g);
-    assert_int_equal(h->nodes[0]->out->dtype, DT_I8);
+    assert_int_equal(h->nodes[0]->out->dtype, DT_BF16);
+    assert_int_equal(h->nodes[1]->nout, 2);
+    assert_int_equal(h->outputs[0].value, h->nodes[1]->outs[1]);
     ir_graph_free(h);
     ir_graph_free(g);
 }
@@ -414,9 +419,14 @@ static void test_parse_errors(void **state)
         {"graph g { input %x : f32[1] input %x : f32[2] }", "1:35: error: redefinition of '%x'"},
         {"graph g { input %x : f32[1] param %x : f32[2] }", "redefinition of '%x'"},
         {"graph g { %0 : f32[1] = relu(%x) }", "1:30: error: use of undefined value '%x'"},
-        {"graph g { input %x : f32[1]\n %1 : f32[1] = relu(%x) }", "2:2: error: expected %0 here (nodes are numbered in order), found '%1'"},
+        {"graph g { input %x : f32[1]\n %1 : f32[1] = relu(%x) }", "2:2: error: expected %0 here (results are numbered in order), found '%1'"},
         {"graph g { input %x : f32[1] %0 : f32[1] = relux(%x) }", "1:43: error: unknown operator 'relux'"},
-        {"graph g { input %x : f32[1] %0 : f32[2] = relu(%x) }", "1:29: error: %0 is declared f32[2] but relu gives [1]"},
+        {"graph g { input %x : f32[1] %0 : f32[2] = relu(%x) }", "1:29: error: %0 is declared f32[2] but relu gives f32[1]"},
+        {"graph g { input %x : f32[3] %0 : i8[3] = relu(%x) }", "1:29: error: %0 is declared i8[3] but relu gives f32[3]"},
+        {"graph g { input %x : i8[3] %0 : i8[3] = relu(%x) }", "relu takes floating-point tensors, input 1 is i8"},
+        {"graph g { input %x : f32[3] input %y : f16[3] %0 : f32[3] = add(%x, %y) }", "input 2 is f16 but input 1 is f32"},
+        {"graph g { input %x : f32[3] %0 : f32[2] = topk(%x) {k = 2, dim = 0, largest = true, sorted = true} }", "topk has 2 results, 1 declared"},
+        {"graph g { input %x : f32[3] %0 : f32[2], %2 : i64[2] = topk(%x) {k = 2, dim = 0, largest = true, sorted = true} }", "expected %1 here (results are numbered in order), found '%2'"},
         {"graph g { input %x : f32[1] %0 : f32[1] = conv2d(%x) }", "1:43: error: conv2d: missing attribute 'out_channels'"},
         {"graph g { input %x : f32[1] %0 : f32[1] = relu(%x) {p = 1} }", "relu: unknown attribute 'p'"},
         {"graph g { input %x : f32[1] %0 : f32[1] = add(%x) }", "add: expects 2 inputs, got 1"},
@@ -548,9 +558,40 @@ static void test_verify_corruptions(void **state)
 
     /* a stored shape that disagrees with the rule, reported at the node */
     g->nodes[3]->out->shape.d[1] = 7;
-    expect_verify_error(g, "nets/small.net:3:5: error: ir: 'block.conv' (conv2d): stored output "
-                           "shape [1, 7, 16, 16] differs from the inferred [1, 8, 16, 16]");
+    expect_verify_error(g, "nets/small.net:3:5: error: ir: 'block.conv' (conv2d): stored shape "
+                           "[1, 7, 16, 16] of result 1 differs from the inferred [1, 8, 16, 16]");
     g->nodes[3]->out->shape.d[1] = 8;
+    assert_true(verify_quiet(g, NULL));
+
+    /* a result stored with a dtype its op does not give */
+    g->nodes[1]->out->dtype = DT_I8;
+    expect_verify_error(g, "'stem.1' (batchnorm): result 1 is stored as i8 but the op gives f32");
+    g->nodes[1]->out->dtype = DT_F32;
+
+    /* a rewrite that bypassed the API: the input changed, the use lists did not */
+    IrValue *was = g->nodes[2]->in[0];
+    g->nodes[2]->in[0] = g->inputs[0];
+    expect_verify_error(g, "(relu): input 1 is missing from the use list of the value it reads");
+    expect_verify_error(g, "a use names input 1 of relu, which reads another value");
+    g->nodes[2]->in[0] = was;
+
+    /* a removed node still read: its result is no longer defined */
+    IrNode *removed = g->nodes[1];
+    memmove(g->nodes + 1, g->nodes + 2, (size_t)(g->nnodes - 2) * sizeof *g->nodes);
+    g->nnodes--;
+    expect_verify_error(g, "input 1 is not defined before this node");
+    expect_verify_error(g, "a use names a node that is not in the graph");
+    g->nnodes++;
+    memmove(g->nodes + 2, g->nodes + 1, (size_t)(g->nnodes - 2) * sizeof *g->nodes);
+    g->nodes[1] = removed;
+    assert_true(verify_quiet(g, NULL));
+
+    /* a cycle: node 1 reads node 2's result, which reads node 1's (made
+     * through the API, so only the order is wrong) */
+    IrValue *first = g->nodes[1]->in[0];
+    ir_set_input(g, g->nodes[1], 0, g->nodes[2]->out);
+    expect_verify_error(g, "'stem.1' (batchnorm): input 1 is not defined before this node");
+    ir_set_input(g, g->nodes[1], 0, first);
     assert_true(verify_quiet(g, NULL));
 
     /* use before definition: swap two dependent nodes */
@@ -600,7 +641,7 @@ static void test_verify_corruptions(void **state)
 
     /* a result that does not point back, and an unknown op kind */
     g->nodes[4]->out->def = g->nodes[5];
-    expect_verify_error(g, "%4 (add): result value does not point back to its node");
+    expect_verify_error(g, "%4 (add): result 1 does not point back to its node");
     g->nodes[4]->out->def = g->nodes[4];
     OpKind op = g->nodes[2]->op;
     g->nodes[2]->op = (OpKind)77;
@@ -670,14 +711,14 @@ static void test_stats(void **state)
     /* an unused input is live only at the start; dead results are freed at once */
     IrGraph *g2 = ir_graph_new("d");
     IrValue *big = ir_add_input(g2, "big", DT_F32, SH(1, 100), loc_none());
-    IrValue *y = ir_add_input(g2, "y", DT_I8, SH(1, 10), loc_none());
+    IrValue *y = ir_add_input(g2, "y", DT_F16, SH(1, 10), loc_none());
     add_node(g2, OP_RELU, NULL, NULL, 1, &y, loc_none());
     IrNode *z = add_node(g2, OP_RELU, NULL, NULL, 1, &y, loc_none());
     ir_add_output(g2, "z", z->out);
     (void)big;
     st = ir_stats(g2, NULL);
-    assert_int_equal(st.peak_activation_bytes, 410);
-    assert_int_equal(st.activation_bytes, 20);
+    assert_int_equal(st.peak_activation_bytes, 420); /* big 400 + y 20 at the start */
+    assert_int_equal(st.activation_bytes, 40);        /* two f16[1, 10] results */
     assert_int_equal(st.params, 0);
     ir_graph_free(g2);
     ir_graph_free(g);

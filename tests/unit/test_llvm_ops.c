@@ -322,8 +322,8 @@ static void test_data_movement(void **state)
 /* An integer tensor: refused, naming the layer. */
 static void test_unsupported_dtype(void **state)
 {
-    IrGraph *g = ir_graph_new("ints");
-    IrValue *x = ir_add_input(g, "x", DT_I32, SH(2, 2, 3), here());
+    IrGraph *g = ir_graph_new("halves");
+    IrValue *x = ir_add_input(g, "x", DT_F16, SH(2, 2, 3), here());
     IrValue *r = add_node(g, OP_RELU, "act", "", 1, &x, here())->out;
     ir_add_output(g, "y", r);
     Captured cap;

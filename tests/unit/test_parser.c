@@ -540,7 +540,7 @@ static void test_error_messages(void **state)
     expect_error("net a() { x = \xe2\x80\x9cq\xe2\x80\x9d; }",
                  "t.net:1:15: error: stray '\\xe2\\x80\\x9c' in program");
     expect_error("net a() {\n  in x: f31[1, 2];\n}", "t.net:2:9: error: unknown dtype 'f31'");
-    expect_error("block B(x: i4[N]) { return x; }", "t.net:1:12: error: unknown dtype 'i4'");
+    expect_error("block B(x: i3[N]) { return x; }", "t.net:1:12: error: unknown dtype 'i3'");
     expect_error("net a() { x = conv2d(a, k = 3, 4); }",
                  "t.net:1:32: error: positional argument after keyword argument");
     expect_error("net a() { x = 1;\n",

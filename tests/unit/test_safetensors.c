@@ -86,9 +86,10 @@ static void test_roundtrip_all_dtypes(void **state)
     TensorList l = {0};
     const int64_t dims[] = {2, 3, 1, 2, 1, 1, 1, 2};
     char name[32];
-    /* one tensor per dtype and rank 0..8, added in reverse name order */
+    /* one tensor per dtype safetensors has and rank 0..8, added in reverse
+     * name order (sub-byte dtypes have no safetensors name: see below) */
     for (int dt = DT__COUNT - 1; dt >= 0; dt--)
-        for (int rank = SHAPE_MAX_RANK; rank >= 0; rank--) {
+        for (int rank = SHAPE_MAX_RANK; rank >= 0 && dtype_safetensors_name((DType)dt)[0]; rank--) {
             snprintf(name, sizeof name, "%s.r%d", dtype_name((DType)dt), rank);
             rt_tlist_add(&l, name, patterned((DType)dt, rank, dims, dt + rank));
         }

@@ -1,0 +1,22 @@
+/*
+ * op_dtypes.h — the dtype rules ops.def names (ir/op_dtypes.c). Internal to
+ * ir/: everyone else asks op_info(op)->dtype.
+ */
+#ifndef NETC_OP_DTYPES_H
+#define NETC_OP_DTYPES_H
+
+#include "ir.h"
+
+/* Arithmetic: the data inputs share one floating dtype, which the result
+ * has; parameters are floating too but may be stored in another precision
+ * (bf16 weights for f32 activations: mixed-precision storage). */
+bool dtype_float(const IrNode *n, DType *out, char *err, size_t errlen);
+/* Data movement (reshape, slice, concat, ...): the data inputs share any one
+ * dtype, which the result has. */
+bool dtype_same(const IrNode *n, DType *out, char *err, size_t errlen);
+/* topk: a floating input; values of its dtype and i64 indices. */
+bool dtype_topk(const IrNode *n, DType *out, char *err, size_t errlen);
+/* The rule of an invalid op kind: always fails. */
+bool dtype_invalid(const IrNode *n, DType *out, char *err, size_t errlen);
+
+#endif
