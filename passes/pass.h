@@ -1,0 +1,72 @@
+/*
+ * pass.h — the pass manager and the passes (one per file in passes/).
+ *
+ * A pass rewrites an IrGraph in place through the rewriting API of ir.h
+ * (ir_rewrite.c), never by poking fields, so use lists stay exact and the
+ * verifier can run between passes (QBE's ssacheck; on with --verify-each and
+ * always in the test build). Passes that change weights (fold-bn,
+ * fold-constants) need the parameters bound and say so when they are not.
+ *
+ * Pipelines are written as text, the way LLVM's opt takes them:
+ *
+ *   --passes=fold-bn,remove-dropout,dce
+ *   --passes='fold-constants(max-bytes=1048576),dce'
+ *
+ * Each pass declares its options ("name:int=default" with a range); a
+ * pipeline with an unknown pass (the message lists the known ones) or an
+ * option out of range is reported as `--passes:1:COL: error: ...` with the
+ * text quoted and a caret, before anything runs. Every -O level has a
+ * default pipeline (pass_pipeline_default).
+ *
+ * The table of passes (name, run function, option spec, one-line help) is
+ * one array in pass_manager.c.
+ */
+#ifndef NETC_PASS_H
+#define NETC_PASS_H
+
+#include "../ir/ir.h"
+
+#include <stdio.h>
+
+/* The options one pass was given, parsed and range-checked against its
+ * spec; passes read them with pass_opt_int (every option has a default). */
+typedef struct PassArgs PassArgs;
+int64_t pass_opt_int(const PassArgs *a, const char *name);
+
+typedef struct PassInfo {
+    const char *name;
+    /* Rewrites g; false after reporting to d (the graph may be half
+     * rewritten but still verifies, or the pipeline stops). */
+    bool (*run)(IrGraph *g, const PassArgs *args, Diag *d);
+    const char *options; /* "name:int:min..max=default ..." or "" */
+    const char *help;    /* one line for `netc --help` and docs/passes.md */
+} PassInfo;
+
+/* Every pass, in the order `netc --help` lists them. */
+const PassInfo *pass_table(int *count);
+const PassInfo *pass_lookup(const char *name);
+
+typedef struct PassPipeline PassPipeline;
+
+/* Parses a pipeline; NULL after reporting errors to d against the source
+ * name "--passes" (registered with d so the text is quoted). */
+PassPipeline *pass_pipeline_parse(const char *text, Diag *d);
+/* The default pipeline of an -O level (0: none). */
+PassPipeline *pass_pipeline_default(int opt_level);
+void pass_pipeline_free(PassPipeline *p);
+/* The pipeline as text, as pass_pipeline_parse reads it ("" when empty). */
+const char *pass_pipeline_text(const PassPipeline *p);
+
+typedef struct PassRunOptions {
+    bool verify_each;         /* ir_verify after every pass; a failure names the pass */
+    const char *print_after;  /* a pass name, "all", or NULL */
+    FILE *print_to;           /* where --print-after writes the IR (stderr) */
+    bool time_passes;         /* per-pass wall time table, like LLVM's -time-passes */
+    FILE *time_to;
+} PassRunOptions;
+
+/* Runs p's passes in order on g; false after reporting to d. Ends with
+ * ir_compact so ids are dense for the backends. */
+bool pass_pipeline_run(const PassPipeline *p, IrGraph *g, const PassRunOptions *o, Diag *d);
+
+#endif
