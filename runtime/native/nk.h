@@ -165,6 +165,18 @@ typedef struct NkPool {
 } NkPool;
 void nk_pool(const NkPool *d, const float *in, float *out);
 
+/* ---- selection (topk.c) ---- */
+
+/* torch.topk along the middle axis of in viewed as [outer, len, inner]:
+ * values and indices (as floats, exact below 2^24) of shape
+ * [outer, k, inner]; ties by lower index, NaN as the largest. Scratch:
+ * nk_topk_scratch floats (k indices per thread). */
+typedef struct NkTopk {
+    int64_t outer, len, inner, k, largest;
+} NkTopk;
+int64_t nk_topk_scratch(const NkTopk *d, int threads);
+void nk_topk(const NkTopk *d, const float *in, float *values, float *indices, float *scratch);
+
 /* ---- data movement (copy.c) ---- */
 
 /* out[sum idx_i * out_strides_i] = in[offset + sum idx_i * strides_i] for
