@@ -27,6 +27,7 @@
  */
 #include "plan.h"
 
+#include "../../ir/geometry.h"
 #include "../../runtime/native/nk.h"
 
 #include <math.h>
@@ -181,23 +182,10 @@ static void alias(Lower *L, const IrValue *v, const IrValue *of)
 static void logical_strides(Lower *L, const IrValue *v, int64_t *st)
 {
     const Shape *s = &v->shape;
-    int64_t acc = 1;
-    for (int i = s->rank - 1; i >= 0; i--) {
-        st[i] = acc;
-        acc *= s->d[i];
-    }
+    geom_contiguous_strides(s, st);
     if (val(L, v)->layout == LAY_NHWC) {
         int64_t c = s->d[1], h = s->d[2], w = s->d[3];
         st[0] = h * w * c, st[1] = 1, st[2] = w * c, st[3] = c;
-    }
-}
-
-static void contiguous_strides(const Shape *s, int64_t *st)
-{
-    int64_t acc = 1;
-    for (int i = s->rank - 1; i >= 0; i--) {
-        st[i] = acc;
-        acc *= s->d[i];
     }
 }
 
@@ -213,7 +201,7 @@ static PlanArg as_logical(Lower *L, const IrValue *v, const IrNode *user)
     for (int i = 0; i < 4; i++)
         c.dims[i] = v->shape.d[i];
     logical_strides(L, v, c.strides);
-    contiguous_strides(&v->shape, c.out_strides);
+    geom_contiguous_strides(&v->shape, c.out_strides);
     int b = add_buf(L->p, PB_ACT, (numel(v) * 4 + 63) & ~(int64_t)63);
     PlanArg out = {.buf = b};
     STEP(L, "nk_copy", c, user, lv->at, out);
@@ -232,7 +220,7 @@ static PlanArg as_nhwc(Lower *L, const IrValue *v, const IrNode *user)
     const Shape *s = &v->shape;
     int64_t n = s->d[0], c = s->d[1], h = s->d[2], w = s->d[3];
     NkCopy k = {.rank = 4, .dims = {n, h, w, c}, .strides = {c * h * w, w, 1, h * w}};
-    contiguous_strides(&(Shape){4, {n, h, w, c}}, k.out_strides);
+    geom_contiguous_strides(&(Shape){4, {n, h, w, c}}, k.out_strides);
     int b = add_buf(L->p, PB_ACT, (numel(v) * 4 + 63) & ~(int64_t)63);
     PlanArg out = {.buf = b};
     STEP(L, "nk_copy", k, user, lv->at, out);
@@ -355,25 +343,15 @@ static void claim_chain(Lower *L, const IrNode *head, const Chain *c)
 
 /* ---- per-op lowering ---- */
 
-static int64_t attr2(const IrNode *n, const char *key, int i)
-{
-    int cnt;
-    const int64_t *v = ir_attr_ints(n, key, &cnt);
-    return v[cnt > i ? i : 0];
-}
-
 static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
 {
-    const Shape *si = &n->in[0]->shape, *so = &n->out->shape;
-    if (si->rank != 4)
+    /* The shape rule accepted the node, so only a malformed input fails. */
+    GeomConv2d g;
+    if (!geom_conv2d_from_node(n, &g))
         return (void)unsupported(L, n, "a conv2d input that is not 4-D");
-    NkConv d = {.n = si->d[0], .c = si->d[1], .h = si->d[2], .w = si->d[3],
-                .oc = so->d[1], .oh = so->d[2], .ow = so->d[3],
-                .kh = attr2(n, "kernel_size", 0), .kw = attr2(n, "kernel_size", 1),
-                .sh = attr2(n, "stride", 0), .sw = attr2(n, "stride", 1),
-                .ph = attr2(n, "padding", 0), .pw = attr2(n, "padding", 1),
-                .dh = attr2(n, "dilation", 0), .dw = attr2(n, "dilation", 1),
-                .groups = ir_attr_int(n, "groups"), .act = c->act};
+    NkConv d = {.n = g.n, .c = g.c, .h = g.h, .w = g.w, .oc = g.oc, .oh = g.oh, .ow = g.ow,
+                .kh = g.kh, .kw = g.kw, .sh = g.sh, .sw = g.sw, .ph = g.ph, .pw = g.pw,
+                .dh = g.dh, .dw = g.dw, .groups = g.groups, .act = c->act};
     const float *w = param(L, n, 1), *b = n->nin > 2 ? param(L, n, 2) : NULL;
     if (!w || (n->nin > 2 && !b))
         return;
@@ -472,17 +450,13 @@ static void lower_unary(Lower *L, const IrNode *n)
     STEP(L, "nk_unary", d, n, src.at, out);
 }
 
-/* Strides of v's logical dims broadcast against an output of rank r
- * (right-aligned; 0 where v has size 1 or no dimension). */
+/* Strides of v's logical dims, as stored, broadcast against out (0 where
+ * v has size 1 or no dimension). The shape rule checked that v broadcasts. */
 static void broadcast_strides(Lower *L, const IrValue *v, const Shape *out, int64_t *st)
 {
     int64_t own[SHAPE_MAX_RANK];
     logical_strides(L, v, own);
-    int shift = out->rank - v->shape.rank;
-    for (int i = 0; i < out->rank; i++) {
-        int j = i - shift;
-        st[i] = j < 0 || v->shape.d[j] == 1 ? 0 : own[j];
-    }
+    geom_broadcast_strides(&v->shape, own, out, st);
 }
 
 static void lower_binary(Lower *L, const IrNode *n, const IrNode *last, int64_t act)
@@ -549,7 +523,13 @@ static void lower_mha(Lower *L, const IrNode *n)
     count_flops(L, n);
 }
 
-static int norm_dim(int64_t dim, int rank) { return (int)(dim < 0 ? dim + rank : dim); }
+/* A dim attribute wrapped for rank; the shape rule range-checked it. */
+static int norm_dim(int64_t dim, int rank)
+{
+    int d = 0;
+    geom_wrap_dim(dim, rank, &d);
+    return d;
+}
 
 static void lower_softmax(Lower *L, const IrNode *n)
 {
@@ -588,14 +568,17 @@ static void lower_pool(Lower *L, const IrNode *n)
         return (void)unsupported(L, n, "pooling over an input that is not 4-D");
     NkPool d = {.n = si->d[0], .c = si->d[1], .h = si->d[2], .w = si->d[3], .oh = so->d[2], .ow = so->d[3],
                 .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+    int64_t k[2], st[2], pad[2], dil[2];
     if (n->op == OP_MAXPOOL || n->op == OP_AVGPOOL) {
-        d.kh = attr2(n, "kernel_size", 0), d.kw = attr2(n, "kernel_size", 1);
-        d.sh = attr2(n, "stride", 0), d.sw = attr2(n, "stride", 1);
-        d.ph = attr2(n, "padding", 0), d.pw = attr2(n, "padding", 1);
+        geom_attr_int2(n, "kernel_size", k);
+        geom_attr_int2(n, "stride", st);
+        geom_attr_int2(n, "padding", pad);
+        d.kh = k[0], d.kw = k[1], d.sh = st[0], d.sw = st[1], d.ph = pad[0], d.pw = pad[1];
     }
     if (n->op == OP_MAXPOOL) {
         d.kind = NK_POOL_MAX;
-        d.dh = attr2(n, "dilation", 0), d.dw = attr2(n, "dilation", 1);
+        geom_attr_int2(n, "dilation", dil);
+        d.dh = dil[0], d.dw = dil[1];
     } else if (n->op == OP_AVGPOOL) {
         d.kind = ir_attr_int(n, "count_include_pad") ? NK_POOL_AVG : NK_POOL_AVG_EXCLUDE_PAD;
     } else {
@@ -662,7 +645,7 @@ static void lower_view_copy(Lower *L, const IrNode *n)
         d.rank = 1, d.dims[0] = 1, d.strides[0] = 0;
     Shape os = {.rank = (int)d.rank};
     memcpy(os.d, d.dims, sizeof(int64_t) * (size_t)d.rank);
-    contiguous_strides(&os, d.out_strides);
+    geom_contiguous_strides(&os, d.out_strides);
     PlanArg out = define(L, n->out, LAY_LOGICAL);
     STEP(L, "nk_copy", d, n, val(L, x)->at, out);
 }
@@ -672,7 +655,7 @@ static void lower_concat(Lower *L, const IrNode *n)
     const Shape *so = &n->out->shape;
     int dim = norm_dim(ir_attr_int(n, "dim"), so->rank);
     int64_t ost[SHAPE_MAX_RANK];
-    contiguous_strides(so, ost);
+    geom_contiguous_strides(so, ost);
     PlanArg out = define(L, n->out, LAY_LOGICAL);
     int64_t at = 0;
     for (int k = 0; k < n->nin; k++) {
