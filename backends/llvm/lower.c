@@ -671,12 +671,6 @@ static void lower_concat(Lower *L, const IrNode *n)
     }
 }
 
-static bool fuses(OpKind op)
-{
-    return op == OP_CONV2D || op == OP_LINEAR || op == OP_BATCHNORM || op == OP_ADD || op == OP_SUB ||
-           op == OP_MUL;
-}
-
 /* Emits a fused chain: head's op with c's epilogue, at c->last. */
 static void lower_chain(Lower *L, const IrNode *head, const Chain *c)
 {
@@ -687,6 +681,67 @@ static void lower_chain(Lower *L, const IrNode *head, const Chain *c)
     default: return lower_binary(L, head, c->last, c->act);
     }
 }
+
+/* conv2d, linear, batchnorm, add, sub, mul: n heads a fusion chain. A
+ * chain that reaches past n is filed under its last node and emitted when
+ * the loop gets there. */
+static void lower_fusable(Lower *L, const IrNode *n)
+{
+    Chain c = find_chain(L, n);
+    if (c.last != n)
+        return claim_chain(L, n, &c);
+    lower_chain(L, n, &c);
+}
+
+/* dropout, the identity in eval mode: the result is the input. */
+static void lower_identity(Lower *L, const IrNode *n) { alias(L, n->out, n->in[0]); }
+
+/* flatten, reshape: a view of the input's bytes in logical order. */
+static void lower_reshape(Lower *L, const IrNode *n)
+{
+    PlanArg src = as_logical(L, n->in[0], n);
+    L->vals[n->out->id] = (LVal){.done = true, .at = src, .layout = LAY_LOGICAL};
+}
+
+typedef void (*LowerFn)(Lower *L, const IrNode *n);
+
+/* How each operator is lowered. ops.def holds only IR facts; this is the
+ * backend's half, and tests/unit/test_llvm_dispatch.c requires an entry
+ * for every op. */
+static const LowerFn lower_fns[OP__COUNT] = {
+    [OP_CONV2D] = lower_fusable,
+    [OP_LINEAR] = lower_fusable,
+    [OP_MATMUL] = lower_matmul,
+    [OP_BMM] = lower_matmul,
+    [OP_BATCHNORM] = lower_fusable,
+    [OP_LAYERNORM] = lower_layernorm,
+    [OP_RELU] = lower_unary,
+    [OP_RELU6] = lower_unary,
+    [OP_GELU] = lower_unary,
+    [OP_SILU] = lower_unary,
+    [OP_SIGMOID] = lower_unary,
+    [OP_HARDSWISH] = lower_unary,
+    [OP_SOFTMAX] = lower_softmax,
+    [OP_ADD] = lower_fusable,
+    [OP_SUB] = lower_fusable,
+    [OP_MUL] = lower_fusable,
+    [OP_MAXPOOL] = lower_pool,
+    [OP_AVGPOOL] = lower_pool,
+    [OP_ADAPTIVE_AVGPOOL] = lower_pool,
+    [OP_GLOBAL_AVGPOOL] = lower_pool,
+    [OP_FLATTEN] = lower_reshape,
+    [OP_RESHAPE] = lower_reshape,
+    [OP_TRANSPOSE] = lower_view_copy,
+    [OP_PERMUTE] = lower_view_copy,
+    [OP_EXPAND] = lower_view_copy,
+    [OP_CONCAT] = lower_concat,
+    [OP_SLICE] = lower_view_copy,
+    [OP_SELECT] = lower_view_copy,
+    [OP_MHA] = lower_mha,
+    [OP_DROPOUT] = lower_identity,
+};
+
+bool llvm_lowers_op(OpKind op) { return (unsigned)op < OP__COUNT && lower_fns[op]; }
 
 /* Lowers the node at position i (or the chain that ends there). */
 static void lower_node(Lower *L, int i)
@@ -701,45 +756,9 @@ static void lower_node(Lower *L, int i)
     for (int k = 0; k < n->nin; k++)
         if (n->in[k]->dtype != DT_F32)
             return (void)unsupported(L, n, "a non-f32 operand");
-    if (fuses(n->op)) {
-        Chain c = find_chain(L, n);
-        if (c.last != n) {
-            claim_chain(L, n, &c);
-            return; /* emitted when the loop reaches c.last */
-        }
-        return lower_chain(L, n, &c);
-    }
-    switch (n->op) {
-    case OP_MATMUL:
-    case OP_BMM: return lower_matmul(L, n);
-    case OP_MHA: return lower_mha(L, n);
-    case OP_SOFTMAX: return lower_softmax(L, n);
-    case OP_LAYERNORM: return lower_layernorm(L, n);
-    case OP_RELU:
-    case OP_RELU6:
-    case OP_GELU:
-    case OP_SILU:
-    case OP_SIGMOID:
-    case OP_HARDSWISH: return lower_unary(L, n);
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-    case OP_ADAPTIVE_AVGPOOL:
-    case OP_GLOBAL_AVGPOOL: return lower_pool(L, n);
-    case OP_DROPOUT: return alias(L, n->out, n->in[0]);
-    case OP_FLATTEN:
-    case OP_RESHAPE: {
-        PlanArg src = as_logical(L, n->in[0], n);
-        L->vals[n->out->id] = (LVal){.done = true, .at = src, .layout = LAY_LOGICAL};
-        return;
-    }
-    case OP_TRANSPOSE:
-    case OP_PERMUTE:
-    case OP_EXPAND:
-    case OP_SLICE:
-    case OP_SELECT: return lower_view_copy(L, n);
-    case OP_CONCAT: return lower_concat(L, n);
-    default: return (void)unsupported(L, n, "this operator");
-    }
+    if (!llvm_lowers_op(n->op))
+        return (void)unsupported(L, n, "this operator");
+    lower_fns[n->op](L, n);
 }
 
 static void count_uses(Lower *L)
