@@ -62,17 +62,15 @@ static void test_wrap_dim(void **state)
     assert_false(geom_wrap_dim(INT64_MIN, 3, &d));
 }
 
-typedef struct WindowCase {
-    int64_t in, k, stride, pad, dilation;
-    bool ceil;
-    int64_t want;
-} WindowCase;
-
 static void test_pool_out_size(void **state)
 {
     /* want = F.max_pool2d(torch.zeros(1, 1, 1, in), (1, k), (1, stride),
      *                     (0, pad), (1, dilation), ceil_mode=ceil).shape[-1] */
-    static const WindowCase cases[] = {
+    static const struct {
+        int64_t in, k, stride, pad, dilation;
+        bool ceil;
+        int64_t want;
+    } cases[] = {
         {112, 3, 2, 1, 1, false, 56}, /* resnet stem */
         {112, 3, 2, 1, 1, true, 57},
         {7, 2, 2, 0, 1, false, 3},
@@ -96,11 +94,11 @@ static void test_pool_out_size(void **state)
         {9, 3, 2, 1, 2, false, 4},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        const WindowCase *c = &cases[i];
         int64_t o = -99;
         print_message("pool case %zu\n", i);
-        assert_true(geom_pool_out_size(c->in, c->k, c->stride, c->pad, c->dilation, c->ceil, &o));
-        assert_int_equal(o, c->want);
+        assert_true(geom_pool_out_size(cases[i].in, cases[i].k, cases[i].stride, cases[i].pad,
+                                       cases[i].dilation, cases[i].ceil, &o));
+        assert_int_equal(o, cases[i].want);
     }
     /* in 2, k 3: torch raises "Calculated output size: (1x1x0)"; the size is
      * reported as 0 for the caller to reject. */
@@ -125,21 +123,23 @@ static void test_conv_out_size(void **state)
     /* want = F.conv2d(torch.zeros(1, 1, 1, in), torch.zeros(1, 1, 1, k),
      *                 stride=(1, stride), padding=(0, pad),
      *                 dilation=(1, dilation)).shape[-1] */
-    static const WindowCase cases[] = {
-        {224, 7, 2, 3, 1, false, 112}, /* resnet conv1 */
-        {56, 3, 1, 1, 1, false, 56},
-        {7, 3, 2, 0, 1, false, 3},
-        {10, 3, 1, 2, 2, false, 10},
-        {10, 3, 2, 0, 3, false, 2},
-        {65, 3, 2, 4, 4, false, 33},
-        {7, 3, 1, 0, 3, false, 1}, /* the dilated kernel spans exactly 7 */
+    static const struct {
+        int64_t in, k, stride, pad, dilation, want;
+    } cases[] = {
+        {224, 7, 2, 3, 1, 112}, /* resnet conv1 */
+        {56, 3, 1, 1, 1, 56},
+        {7, 3, 2, 0, 1, 3},
+        {10, 3, 1, 2, 2, 10},
+        {10, 3, 2, 0, 3, 2},
+        {65, 3, 2, 4, 4, 33},
+        {7, 3, 1, 0, 3, 1}, /* the dilated kernel spans exactly 7 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        const WindowCase *c = &cases[i];
         int64_t o = -99;
         print_message("conv case %zu\n", i);
-        assert_true(geom_conv_out_size(c->in, c->k, c->stride, c->pad, c->dilation, &o));
-        assert_int_equal(o, c->want);
+        assert_true(geom_conv_out_size(cases[i].in, cases[i].k, cases[i].stride, cases[i].pad,
+                                       cases[i].dilation, &o));
+        assert_int_equal(o, cases[i].want);
     }
     /* in 8, k 9: torch raises "Kernel size can't be greater than actual
      * input size"; reported as 0. */
