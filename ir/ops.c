@@ -5,6 +5,8 @@
  * Shape rules reproduce PyTorch exactly (output size formulas, broadcasting,
  * dim wrapping, slice clamping), because weights and reference outputs come
  * from PyTorch and a single off-by-one would misplace every later layer.
+ * The formulas they share with the kernels and backends are in geometry.c;
+ * what stays here is validation and the messages.
  *
  * Every rule starts with the same validation (prelude): the op is known,
  * inputs exist and have sane ranks and sizes, the data-input count is within
@@ -24,6 +26,8 @@
  */
 #include "ir.h"
 #include "op_dtypes.h"
+
+#include "geometry.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -323,23 +327,6 @@ static int64_t smul(int64_t a, int64_t b)
     return mul64(a, b, &r) ? r : INT64_MAX;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* Wraps a possibly negative dim index like PyTorch's maybe_wrap_dim: a
- * 0-d tensor accepts 0 and -1. */
-static bool wrap_dim(int64_t d, int rank, int *out)
-{
-    int r = rank > 0 ? rank : 1;
-    if (d < -r || d >= r)
-        return false;
-    *out = (int)(d < 0 ? d + r : d);
-    return true;
-}
-
 static bool dim_range_fail(const IrNode *n, char *err, size_t errlen, const char *what,
                            int64_t d, const Shape *s)
 {
@@ -413,10 +400,7 @@ bool op_check_attrs(const IrNode *n, char *err, size_t errlen)
 static bool apair(const IrNode *n, const char *key, int64_t lo, int64_t v[2], char *err,
                   size_t errlen)
 {
-    int c;
-    const int64_t *p = ir_attr_ints(n, key, &c);
-    v[0] = p[0];
-    v[1] = p[1];
+    geom_attr_int2(n, key, v);
     if (v[0] < lo || v[1] < lo) {
         SBuf b;
         FAIL("%s must be %s, got %s", key, lo > 0 ? "positive" : "non-negative",
@@ -429,7 +413,7 @@ static bool apair(const IrNode *n, const char *key, int64_t lo, int64_t v[2], ch
 static bool attr_dim(const IrNode *n, const char *key, const Shape *x, int *d, char *err,
                      size_t errlen)
 {
-    if (wrap_dim(ir_attr_int(n, key), x->rank, d))
+    if (geom_wrap_dim(ir_attr_int(n, key), x->rank, d))
         return true;
     return dim_range_fail(n, err, errlen, key, ir_attr_int(n, key), x);
 }
@@ -563,93 +547,68 @@ static bool shape_invalid(const IrNode *n, Shape *out, char *err, size_t errlen)
 
 /* ---- conv2d ---- */
 
-typedef struct ConvGeom {
-    int64_t N, C, H, W, O, g;
-    int64_t k[2], s[2], p[2], d[2];
-    int64_t oh, ow;
-} ConvGeom;
-
 /*
- * One spatial output size of a convolution, as torch computes it:
- * floor((in + 2p - d*(k-1) - 1) / s) + 1. Returns false on overflow;
- * *out < 1 means the dilated kernel does not fit in the padded input.
+ * The convolution's geometry (geom_conv2d_from_node), or the first thing
+ * wrong with it as the message: the checks run in the order a user fixes
+ * them, attributes before how they fit the input.
  */
-static bool conv_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int64_t *out)
-{
-    int64_t span, padded, num;
-    if (!mul64(d, k - 1, &span) || !add64(span, 1, &span))
-        return false;
-    if (!mul64(p, 2, &padded) || !add64(padded, in, &padded))
-        return false;
-    num = padded - span; /* both non-negative: cannot overflow */
-    *out = num < 0 ? 0 : num / s + 1;
-    return true;
-}
-
-static bool conv_geom(const IrNode *n, ConvGeom *c, char *err, size_t errlen)
+static bool conv_geom(const IrNode *n, GeomConv2d *c, char *err, size_t errlen)
 {
     const Shape *x = prelude_rank(n, 4, 4, "be 4-D [N, C, H, W]", err, errlen);
     if (!x)
         return false;
-    c->N = x->d[0], c->C = x->d[1], c->H = x->d[2], c->W = x->d[3];
-    c->O = ir_attr_int(n, "out_channels");
-    c->g = ir_attr_int(n, "groups");
-    if (c->O <= 0)
-        FAIL("out_channels must be positive, got %lld", LL(c->O));
-    if (c->g <= 0)
-        FAIL("groups must be positive, got %lld", LL(c->g));
-    if (!apair(n, "kernel_size", 1, c->k, err, errlen) ||
-        !apair(n, "stride", 1, c->s, err, errlen) ||
-        !apair(n, "padding", 0, c->p, err, errlen) ||
-        !apair(n, "dilation", 1, c->d, err, errlen))
+    if (geom_conv2d_from_node(n, c))
+        return true;
+    int64_t v[2];
+    if (c->oc <= 0)
+        FAIL("out_channels must be positive, got %lld", LL(c->oc));
+    if (c->groups <= 0)
+        FAIL("groups must be positive, got %lld", LL(c->groups));
+    if (!apair(n, "kernel_size", 1, v, err, errlen) || !apair(n, "stride", 1, v, err, errlen) ||
+        !apair(n, "padding", 0, v, err, errlen) || !apair(n, "dilation", 1, v, err, errlen))
         return false;
-    if (c->C % c->g)
-        FAIL("groups = %lld does not divide the %lld input channels", LL(c->g), LL(c->C));
-    if (c->O % c->g)
-        FAIL("groups = %lld does not divide out_channels = %lld", LL(c->g), LL(c->O));
-    if (!conv_out_size(c->H, c->k[0], c->s[0], c->p[0], c->d[0], &c->oh) ||
-        !conv_out_size(c->W, c->k[1], c->s[1], c->p[1], c->d[1], &c->ow))
+    if (c->c % c->groups)
+        FAIL("groups = %lld does not divide the %lld input channels", LL(c->groups), LL(c->c));
+    if (c->oc % c->groups)
+        FAIL("groups = %lld does not divide out_channels = %lld", LL(c->groups), LL(c->oc));
+    if (c->oh < 0 || c->ow < 0)
         FAIL("kernel, padding or dilation too large");
-    if (c->oh < 1 || c->ow < 1) {
-        SBuf b;
-        FAIL("kernel %lldx%lld (dilation %lldx%lld) does not fit input %s with padding "
-             "%lldx%lld",
-             LL(c->k[0]), LL(c->k[1]), LL(c->d[0]), LL(c->d[1]), sstr(x, &b), LL(c->p[0]),
-             LL(c->p[1]));
-    }
-    return true;
+    SBuf b;
+    FAIL("kernel %lldx%lld (dilation %lldx%lld) does not fit input %s with padding "
+         "%lldx%lld",
+         LL(c->kh), LL(c->kw), LL(c->dh), LL(c->dw), sstr(x, &b), LL(c->ph), LL(c->pw));
 }
 
 static int params_conv2d(const IrNode *n, ParamSpec *out, char *err, size_t errlen)
 {
-    ConvGeom c;
+    GeomConv2d c;
     if (!conv_geom(n, &c, err, errlen))
         return -1;
     int np = 0;
-    out[np++] = (ParamSpec){"weight", {4, {c.O, c.C / c.g, c.k[0], c.k[1]}}};
+    out[np++] = (ParamSpec){"weight", {4, {c.oc, c.c / c.groups, c.kh, c.kw}}};
     if (ir_attr_int(n, "bias"))
-        out[np++] = (ParamSpec){"bias", {1, {c.O}}};
+        out[np++] = (ParamSpec){"bias", {1, {c.oc}}};
     return np;
 }
 
 static bool shape_conv2d(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
-    ConvGeom c;
+    GeomConv2d c;
     if (!conv_geom(n, &c, err, errlen))
         return false;
     const Shape *w = given_weight(n, 4);
     if (w) {
         int64_t expects;
-        if (w->d[0] != c.O)
+        if (w->d[0] != c.oc)
             FAIL("weight has %lld output channels but out_channels = %lld", LL(w->d[0]),
-                 LL(c.O));
-        if (mul64(w->d[1], c.g, &expects) && expects != c.C)
-            FAIL("input has %lld channels but weight expects %lld (groups = %lld)", LL(c.C),
-                 LL(expects), LL(c.g));
+                 LL(c.oc));
+        if (mul64(w->d[1], c.groups, &expects) && expects != c.c)
+            FAIL("input has %lld channels but weight expects %lld (groups = %lld)", LL(c.c),
+                 LL(expects), LL(c.groups));
     }
     if (!check_params(n, err, errlen))
         return false;
-    *out = (Shape){4, {c.N, c.O, c.oh, c.ow}};
+    *out = (Shape){4, {c.n, c.oc, c.oh, c.ow}};
     return output_fits(n, out, err, errlen);
 }
 
@@ -719,29 +678,12 @@ static int64_t macs_linear(const IrNode *n)
 
 /* ---- broadcasting and matmul ---- */
 
-/* NumPy broadcasting of a and b; false when some aligned pair of dims
- * differs and neither is 1. */
-static bool broadcast(const Shape *a, const Shape *b, Shape *out)
-{
-    int r = a->rank > b->rank ? a->rank : b->rank;
-    Shape o = {.rank = r};
-    for (int i = 0; i < r; i++) {
-        int ia = a->rank - r + i, ib = b->rank - r + i;
-        int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
-        if (da != db && da != 1 && db != 1)
-            return false;
-        o.d[i] = da == 1 ? db : da;
-    }
-    *out = o;
-    return true;
-}
-
 static bool shape_broadcast(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
     if (!prelude(n, err, errlen))
         return false;
     const Shape *a = &n->in[0]->shape, *b = &n->in[1]->shape;
-    if (!broadcast(a, b, out)) {
+    if (!geom_broadcast_shape(a, b, out)) {
         SBuf x, y;
         FAIL("cannot broadcast %s with %s", sstr(a, &x), sstr(b, &y));
     }
@@ -769,7 +711,7 @@ static bool matmul_result(const IrNode *n, const Shape *a, const Shape *b, Shape
     Shape ba = {A.rank - 2, {0}}, bb = {B.rank - 2, {0}}, o;
     memcpy(ba.d, A.d, sizeof(int64_t) * (size_t)ba.rank);
     memcpy(bb.d, B.d, sizeof(int64_t) * (size_t)bb.rank);
-    if (!broadcast(&ba, &bb, &o))
+    if (!geom_broadcast_shape(&ba, &bb, &o))
         FAIL("batch dimensions of %s and %s cannot broadcast", sstr(a, &x), sstr(b, &y));
     if (a->rank > 1)
         o.d[o.rank++] = A.d[A.rank - 2];
@@ -878,30 +820,6 @@ static bool shape_softmax(const IrNode *n, Shape *out, char *err, size_t errlen)
 
 /* ---- pooling ---- */
 
-/*
- * One spatial output size of max/avg pooling, as torch's
- * pooling_output_shape: floor or ceil of (in + 2p - d(k-1) - 1) / s, plus 1;
- * in ceil mode the last window must start inside the input or the left
- * padding, otherwise it is dropped. False on overflow.
- */
-static bool pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil,
-                          int64_t *out)
-{
-    int64_t span, num, o, last;
-    if (!mul64(d, k - 1, &span) || !mul64(p, 2, &num) || !add64(num, in, &num))
-        return false;
-    if (!add64(span, 1, &span))
-        return false;
-    num -= span; /* both non-negative: no overflow */
-    if (ceil && !add64(num, s - 1, &num))
-        return false;
-    o = floor_div(num, s) + 1;
-    if (ceil && o > 0 && mul64(o - 1, s, &last) && last >= in + p)
-        o--;
-    *out = o;
-    return true;
-}
-
 static bool shape_pool(const IrNode *n, Shape *out, char *err, size_t errlen)
 {
     const Shape *x = prelude_rank(n, 4, 4, "be 4-D [N, C, H, W]", err, errlen);
@@ -919,7 +837,7 @@ static bool shape_pool(const IrNode *n, Shape *out, char *err, size_t errlen)
         FAIL("padding %s must be at most half of kernel_size %s", ints_str(p, 2, &a),
              ints_str(k, 2, &b));
     for (int i = 0; i < 2; i++)
-        if (!pool_out_size(x->d[2 + i], k[i], s[i], p[i], d[i], ceil, &o[i]))
+        if (!geom_pool_out_size(x->d[2 + i], k[i], s[i], p[i], d[i], ceil, &o[i]))
             FAIL("kernel, padding or dilation too large");
     if (o[0] < 1 || o[1] < 1)
         FAIL("output size %lldx%lld is too small: input %s, kernel_size %s, padding %s",
@@ -1064,7 +982,7 @@ static bool shape_permute(const IrNode *n, Shape *out, char *err, size_t errlen)
     Shape o = {.rank = x->rank};
     for (int i = 0; i < c; i++) {
         int d;
-        if (!wrap_dim(dims[i], x->rank, &d))
+        if (!geom_wrap_dim(dims[i], x->rank, &d))
             return dim_range_fail(n, err, errlen, "dim", dims[i], x);
         if (seen[d])
             FAIL("dims %s repeat dim %d", ints_str(dims, c, &a), d);

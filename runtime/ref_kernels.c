@@ -5,7 +5,8 @@
  * and one GEMM), then the kernels in ops.def order. Every kernel first checks
  * what it is given against what the attributes imply, so a disagreement
  * between a shape rule and a kernel shows up as an error, not as a wrong
- * number or a crash.
+ * number or a crash. Output sizes, dim wrapping, broadcasting and strides
+ * come from ir/geometry.h, the formulas the shape rules use.
  *
  * Numerics: PyTorch 1.13, eval mode. Sums (dot products, means, variances,
  * softmax denominators) are accumulated in double and rounded to f32 once,
@@ -18,6 +19,8 @@
  * it at -O2.
  */
 #include "ref_kernels.h"
+
+#include "../ir/geometry.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -68,16 +71,8 @@ static bool get_int(const IrNode *n, const char *key, int64_t *v, char *err, siz
 /* int2 attributes are stored as two ints; a single int is accepted too. */
 static bool get_int2(const IrNode *n, const char *key, int64_t v[2], char *err, size_t errlen)
 {
-    const IrAttr *a = ir_attr(n, key);
-    v[0] = v[1] = 0;
-    if (a && a->kind == AK_INTS && a->n == 2) {
-        v[0] = a->ints[0], v[1] = a->ints[1];
+    if (geom_attr_int2(n, key, v))
         return true;
-    }
-    if (a && a->kind == AK_INT) {
-        v[0] = v[1] = a->i;
-        return true;
-    }
     FAIL("attribute '%s' is missing or not a pair of ints", key);
 }
 
@@ -146,26 +141,6 @@ static bool check_vector(const Tensor *t, int64_t len, const char *what, char *e
     return true;
 }
 
-/* Maps a possibly negative dimension index into [0, rank); false if out of range. */
-static bool norm_dim(int64_t dim, int rank, int *out)
-{
-    if (dim < 0)
-        dim += rank;
-    if (dim < 0 || dim >= rank)
-        return false;
-    *out = (int)dim;
-    return true;
-}
-
-static void contiguous_strides(const Shape *s, int64_t *st)
-{
-    int64_t acc = 1;
-    for (int i = s->rank - 1; i >= 0; i--) {
-        st[i] = acc;
-        acc *= s->d[i];
-    }
-}
-
 /* malloc for count floats (at least one, so a zero count is not a failure). */
 static float *alloc_floats(int64_t count)
 {
@@ -178,50 +153,6 @@ static int64_t prod(const int64_t *d, int lo, int hi)
     for (int i = lo; i < hi; i++)
         p *= d[i];
     return p;
-}
-
-/*
- * NumPy broadcasting: the element strides at which a tensor with dims
- * in_d[0..in_rank) is read at the indices of dims out_d[0..out_rank) (right
- * aligned; 0 where a dim of size 1 is stretched or missing). `unit` is the
- * stride of the innermost dim. False when in does not broadcast to out.
- */
-static bool broadcast_strides(const int64_t *in_d, int in_rank, const int64_t *out_d,
-                              int out_rank, int64_t unit, int64_t *strides)
-{
-    if (in_rank > out_rank)
-        return false;
-    int64_t s = unit;
-    for (int i = out_rank - 1; i >= 0; i--) {
-        int j = i - (out_rank - in_rank);
-        if (j < 0) {
-            strides[i] = 0;
-            continue;
-        }
-        if (in_d[j] == out_d[i])
-            strides[i] = s;
-        else if (in_d[j] == 1)
-            strides[i] = 0;
-        else
-            return false;
-        s *= in_d[j];
-    }
-    return true;
-}
-
-/* The NumPy broadcast of shapes a and b; false when they do not broadcast. */
-static bool broadcast_shape(const Shape *a, const Shape *b, Shape *out)
-{
-    int r = a->rank > b->rank ? a->rank : b->rank;
-    out->rank = r;
-    for (int i = 0; i < r; i++) {
-        int ia = i - (r - a->rank), ib = i - (r - b->rank);
-        int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
-        if (da != db && da != 1 && db != 1)
-            return false;
-        out->d[i] = da == 1 ? db : da;
-    }
-    return true;
 }
 
 /*
@@ -348,31 +279,27 @@ static void softmax_strided(const float *x, float *y, int64_t len, int64_t strid
 
 /* -------------------------------------------------------------- conv2d */
 
-typedef struct ConvGeom {
-    int64_t C, H, W;         /* input channels of one group, height, width */
-    int64_t KH, KW, OH, OW;
-    int64_t sh, sw, ph, pw, dh, dw;
-} ConvGeom;
-
 /*
- * Writes the im2col rows of output pixels p0..p0+nb (row-major over OH x OW)
- * into the packed panel: row (c, i, j) holds x[c, oh*sh-ph+i*dh, ow*sw-pw+j*dw]
- * or 0 in the padding. Row order matches the weight layout [O, C, KH, KW].
+ * Writes the im2col rows of output pixels p0..p0+nb (row-major over oh x ow)
+ * of one group's input x into the packed panel: row (c, i, j) holds
+ * x[c, oh*sh-ph+i*dh, ow*sw-pw+j*dw] or 0 in the padding. Row order matches
+ * the weight layout [O, C/groups, kh, kw].
  */
-static void im2col_panel(const float *x, const ConvGeom *g, int64_t p0, int64_t nb, float *panel)
+static void im2col_panel(const float *x, const GeomConv2d *g, int64_t p0, int64_t nb,
+                         float *panel)
 {
     float *row = panel;
-    for (int64_t c = 0; c < g->C; c++)
-        for (int64_t i = 0; i < g->KH; i++)
-            for (int64_t j = 0; j < g->KW; j++, row += GEMM_NB) {
-                const float *plane = x + c * g->H * g->W;
-                int64_t oh = p0 / g->OW, ow = p0 % g->OW;
+    for (int64_t c = 0; c < g->c / g->groups; c++)
+        for (int64_t i = 0; i < g->kh; i++)
+            for (int64_t j = 0; j < g->kw; j++, row += GEMM_NB) {
+                const float *plane = x + c * g->h * g->w;
+                int64_t oh = p0 / g->ow, ow = p0 % g->ow;
                 for (int64_t t = 0; t < nb; t++) {
                     int64_t ih = oh * g->sh - g->ph + i * g->dh;
                     int64_t iw = ow * g->sw - g->pw + j * g->dw;
-                    row[t] = ih >= 0 && ih < g->H && iw >= 0 && iw < g->W ? plane[ih * g->W + iw]
+                    row[t] = ih >= 0 && ih < g->h && iw >= 0 && iw < g->w ? plane[ih * g->w + iw]
                                                                           : 0.0f;
-                    if (++ow == g->OW)
+                    if (++ow == g->ow)
                         ow = 0, oh++;
                 }
                 for (int64_t t = nb; t < GEMM_NB; t++)
@@ -401,24 +328,28 @@ bool ref_conv2d(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
     if (stride[0] < 1 || stride[1] < 1 || dil[0] < 1 || dil[1] < 1 || pad[0] < 0 || pad[1] < 0 ||
         groups < 1)
         FAIL("conv2d needs stride >= 1, dilation >= 1, padding >= 0 and groups >= 1");
-    int64_t N = x->shape.d[0], O = w->shape.d[0];
-    ConvGeom g = {.C = w->shape.d[1], .H = x->shape.d[2], .W = x->shape.d[3],
-                  .KH = w->shape.d[2], .KW = w->shape.d[3], .sh = stride[0], .sw = stride[1],
-                  .ph = pad[0], .pw = pad[1], .dh = dil[0], .dw = dil[1]};
-    if (g.C * groups != x->shape.d[1] || O % groups != 0)
+    /* The kernel size and channels come from the weight, not the attributes. */
+    GeomConv2d g = {.n = x->shape.d[0], .c = x->shape.d[1], .h = x->shape.d[2],
+                    .w = x->shape.d[3], .oc = w->shape.d[0], .kh = w->shape.d[2],
+                    .kw = w->shape.d[3], .sh = stride[0], .sw = stride[1], .ph = pad[0],
+                    .pw = pad[1], .dh = dil[0], .dw = dil[1], .groups = groups};
+    int64_t N = g.n, O = g.oc, Cg = w->shape.d[1];
+    if (Cg * groups != g.c || O % groups != 0)
         FAIL("weight %s does not fit input %s with groups=%lld", shape_text(&w->shape, &tb),
              shape_text(&x->shape, &ta), (long long)groups);
     if (b && !check_vector(b, O, "bias", err, errlen))
         return false;
-    g.OH = (g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1) / g.sh + 1;
-    g.OW = (g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1) / g.sw + 1;
-    if (g.H + 2 * g.ph < g.dh * (g.KH - 1) + 1 || g.W + 2 * g.pw < g.dw * (g.KW - 1) + 1)
+    if (!geom_conv2d_output(&g)) {
+        if (g.oh < 0 || g.ow < 0)
+            FAIL("weight %s has an empty kernel or sizes that overflow on input %s",
+                 shape_text(&w->shape, &tb), shape_text(&x->shape, &ta));
         FAIL("the kernel is larger than the padded input %s", shape_text(&x->shape, &ta));
-    Shape want = {4, {N, O, g.OH, g.OW}};
+    }
+    Shape want = {4, {N, O, g.oh, g.ow}};
     if (!check_out_shape(out, &want, err, errlen))
         return false;
 
-    int64_t P = g.OH * g.OW, K = g.C * g.KH * g.KW, Og = O / groups;
+    int64_t P = g.oh * g.ow, K = Cg * g.kh * g.kw, Og = O / groups;
     float *panel = alloc_floats(K * GEMM_NB);
     if (!panel)
         FAIL("out of memory for the im2col panel");
@@ -426,7 +357,7 @@ bool ref_conv2d(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
     float *od = out->data;
     for (int64_t img = 0; img < N; img++)
         for (int64_t grp = 0; grp < groups; grp++) {
-            const float *xg = xd + (img * x->shape.d[1] + grp * g.C) * g.H * g.W;
+            const float *xg = xd + (img * g.c + grp * Cg) * g.h * g.w;
             float *og = od + (img * O + grp * Og) * P;
             for (int64_t p0 = 0; p0 < P; p0 += GEMM_NB) {
                 int64_t nb = P - p0 < GEMM_NB ? P - p0 : GEMM_NB;
@@ -486,7 +417,7 @@ bool ref_matmul(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
     Shape batch_a = shape_make(sa->rank > 2 ? sa->rank - 2 : 0, sa->d);
     Shape batch_b = shape_make(sb->rank > 2 ? sb->rank - 2 : 0, sb->d);
     Shape batch;
-    if (!broadcast_shape(&batch_a, &batch_b, &batch))
+    if (!geom_broadcast_shape(&batch_a, &batch_b, &batch))
         FAIL("matmul batch dims do not broadcast: %s x %s", shape_text(sa, &ta),
              shape_text(sb, &tb));
     int rbat = batch.rank;
@@ -501,9 +432,13 @@ bool ref_matmul(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
     if (!check_out_shape(out, &want, err, errlen))
         return false;
 
-    int64_t stra[SHAPE_MAX_RANK], strb[SHAPE_MAX_RANK];
-    broadcast_strides(batch_a.d, batch_a.rank, bat, rbat, rows * k, stra);
-    broadcast_strides(batch_b.d, batch_b.rank, bat, rbat, k * cols, strb);
+    /* A batch dim's stride in the operand is its contiguous stride in the
+     * whole operand: the batch dims come first. */
+    int64_t own[SHAPE_MAX_RANK], stra[SHAPE_MAX_RANK], strb[SHAPE_MAX_RANK];
+    geom_contiguous_strides(sa, own);
+    geom_broadcast_strides(&batch_a, own, &batch, stra);
+    geom_contiguous_strides(sb, own);
+    geom_broadcast_strides(&batch_b, own, &batch, strb);
     const float *a = in[0]->data, *b = in[1]->data;
     float *c = out->data;
     int64_t nbat = prod(bat, 0, rbat);
@@ -661,7 +596,7 @@ bool ref_softmax(const IrNode *n, const Tensor *const *in, Tensor *out, char *er
         ((float *)out->data)[0] = 1.0f;
         return true;
     }
-    if (!norm_dim(dim_attr, s->rank, &dim))
+    if (!geom_wrap_dim(dim_attr, s->rank, &dim))
         FAIL("softmax dim %lld is out of range for rank %d", (long long)dim_attr, s->rank);
     int64_t outer = prod(s->d, 0, dim), len = s->d[dim], inner = prod(s->d, dim + 1, s->rank);
     const float *x = in[0]->data;
@@ -687,7 +622,7 @@ static bool binary(const IrNode *n, const Tensor *const *in, Tensor *out, BinOp 
         return false;
     Shape want;
     ShapeText ta, tb;
-    if (!broadcast_shape(&in[0]->shape, &in[1]->shape, &want))
+    if (!geom_broadcast_shape(&in[0]->shape, &in[1]->shape, &want))
         FAIL("shapes %s and %s do not broadcast", shape_text(&in[0]->shape, &ta),
              shape_text(&in[1]->shape, &tb));
     if (!check_out_shape(out, &want, err, errlen))
@@ -700,7 +635,7 @@ static bool binary(const IrNode *n, const Tensor *const *in, Tensor *out, BinOp 
         if (shape_equal(&in[k]->shape, &want))
             continue;
         int64_t st[SHAPE_MAX_RANK];
-        broadcast_strides(in[k]->shape.d, in[k]->shape.rank, want.d, want.rank, 1, st);
+        geom_broadcast_strides(&in[k]->shape, NULL, &want, st);
         tmp[k] = alloc_floats(len);
         if (!tmp[k]) {
             free(tmp[0]);
@@ -751,20 +686,6 @@ typedef struct PoolGeom {
     bool ceil_mode;
 } PoolGeom;
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
-/* torch's pooling_output_shape: a window must start inside input + left padding. */
-static int64_t pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil)
-{
-    int64_t o = floor_div(in + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0), s) + 1;
-    if (ceil && (o - 1) * s >= in + p)
-        o--;
-    return o;
-}
-
 /* Reads and checks the attributes of maxpool/avgpool on x [..., H, W]. */
 static bool pool_geom(const IrNode *n, const Tensor *const *in, const Tensor *out,
                       bool has_dilation, PoolGeom *g, char *err, size_t errlen)
@@ -788,9 +709,10 @@ static bool pool_geom(const IrNode *n, const Tensor *const *in, const Tensor *ou
     *g = (PoolGeom){.planes = prod(sx->d, 0, sx->rank - 2), .H = sx->d[sx->rank - 2],
                     .W = sx->d[sx->rank - 1], .kh = k[0], .kw = k[1], .sh = s[0], .sw = s[1],
                     .ph = p[0], .pw = p[1], .dh = d[0], .dw = d[1], .ceil_mode = ceil_mode != 0};
-    g->OH = pool_out_size(g->H, g->kh, g->sh, g->ph, g->dh, g->ceil_mode);
-    g->OW = pool_out_size(g->W, g->kw, g->sw, g->pw, g->dw, g->ceil_mode);
-    if (g->OH < 1 || g->OW < 1)
+    /* A size that overflows comes from a window far larger than the input. */
+    if (!geom_pool_out_size(g->H, g->kh, g->sh, g->ph, g->dh, g->ceil_mode, &g->OH) ||
+        !geom_pool_out_size(g->W, g->kw, g->sw, g->pw, g->dw, g->ceil_mode, &g->OW) ||
+        g->OH < 1 || g->OW < 1)
         FAIL("the pooling window is larger than the padded input %s", shape_text(sx, &t));
     Shape want = *sx;
     want.d[want.rank - 2] = g->OH;
@@ -954,7 +876,7 @@ static bool permute_into(const Tensor *x, const int *perm, Tensor *out, char *er
     const Shape *sx = &x->shape;
     int64_t st[SHAPE_MAX_RANK], pst[SHAPE_MAX_RANK];
     Shape want = {.rank = sx->rank};
-    contiguous_strides(sx, st);
+    geom_contiguous_strides(sx, st);
     for (int i = 0; i < sx->rank; i++) {
         want.d[i] = sx->d[perm[i]];
         pst[i] = st[perm[i]];
@@ -972,10 +894,10 @@ bool ref_transpose(const IrNode *n, const Tensor *const *in, Tensor *out, char *
     if (!check_io(n, in, out, 1, 1, err, errlen) || !get_int(n, "dim0", &d0, err, errlen) ||
         !get_int(n, "dim1", &d1, err, errlen))
         return false;
+    /* geom_wrap_dim lets a scalar through with dims 0 and -1, as torch does:
+     * perm[0] = 0 then copies its one element. */
     int rank = in[0]->shape.rank, a, b, perm[SHAPE_MAX_RANK] = {0};
-    if (rank == 0 && (d0 == 0 || d0 == -1) && (d1 == 0 || d1 == -1)) /* torch allows a scalar */
-        return permute_into(in[0], perm, out, err, errlen);
-    if (!norm_dim(d0, rank, &a) || !norm_dim(d1, rank, &b))
+    if (!geom_wrap_dim(d0, rank, &a) || !geom_wrap_dim(d1, rank, &b))
         FAIL("transpose dims %lld, %lld are out of range for rank %d", (long long)d0,
              (long long)d1, rank);
     for (int i = 0; i < rank; i++)
@@ -997,7 +919,7 @@ bool ref_permute(const IrNode *n, const Tensor *const *in, Tensor *out, char *er
     if (count != rank)
         FAIL("permute needs %d dims, got %d", rank, count);
     for (int i = 0; i < rank; i++) {
-        if (!norm_dim(dims[i], rank, &perm[i]) || seen[perm[i]])
+        if (!geom_wrap_dim(dims[i], rank, &perm[i]) || seen[perm[i]])
             FAIL("permute dims are not a permutation of 0..%d", rank - 1);
         seen[perm[i]] = true;
     }
@@ -1012,7 +934,7 @@ bool ref_expand(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
     const Shape *sx = &in[0]->shape, *so = &out->shape;
     int64_t st[SHAPE_MAX_RANK];
     ShapeText ta, tb;
-    if (!broadcast_strides(sx->d, sx->rank, so->d, so->rank, 1, st))
+    if (!geom_broadcast_strides(sx, NULL, so, st))
         FAIL("cannot expand %s to %s", shape_text(sx, &ta), shape_text(so, &tb));
     gather(out->data, in[0]->data, so->d, so->rank, st);
     return true;
@@ -1025,7 +947,7 @@ bool ref_concat(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
     if (!check_io(n, in, out, 1, -1, err, errlen) || !get_int(n, "dim", &dim_attr, err, errlen))
         return false;
     const Shape *s0 = &in[0]->shape;
-    if (!norm_dim(dim_attr, s0->rank, &dim))
+    if (s0->rank == 0 || !geom_wrap_dim(dim_attr, s0->rank, &dim))
         FAIL("concat dim %lld is out of range for rank %d", (long long)dim_attr, s0->rank);
     Shape want = *s0;
     want.d[dim] = 0;
@@ -1063,7 +985,7 @@ bool ref_slice(const IrNode *n, const Tensor *const *in, Tensor *out, char *err,
         !get_int(n, "step", &step, err, errlen))
         return false;
     const Shape *sx = &in[0]->shape;
-    if (!norm_dim(dim_attr, sx->rank, &dim))
+    if (sx->rank == 0 || !geom_wrap_dim(dim_attr, sx->rank, &dim))
         FAIL("slice dim %lld is out of range for rank %d", (long long)dim_attr, sx->rank);
     if (step < 1)
         FAIL("slice step must be positive, got %lld", (long long)step);
@@ -1075,7 +997,7 @@ bool ref_slice(const IrNode *n, const Tensor *const *in, Tensor *out, char *err,
     start = start < 0 ? 0 : start > size ? size : start;
     end = end < start ? start : end > size ? size : end;
     int64_t st[SHAPE_MAX_RANK];
-    contiguous_strides(sx, st);
+    geom_contiguous_strides(sx, st);
     Shape want = *sx;
     want.d[dim] = (end - start + step - 1) / step;
     if (!check_out_shape(out, &want, err, errlen))
@@ -1095,7 +1017,7 @@ bool ref_select(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
         !get_int(n, "index", &index, err, errlen))
         return false;
     const Shape *sx = &in[0]->shape;
-    if (!norm_dim(dim_attr, sx->rank, &dim))
+    if (sx->rank == 0 || !geom_wrap_dim(dim_attr, sx->rank, &dim))
         FAIL("select dim %lld is out of range for rank %d", (long long)dim_attr, sx->rank);
     int64_t size = sx->d[dim];
     if (index < -size || index >= size)
@@ -1103,7 +1025,7 @@ bool ref_select(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
     if (index < 0)
         index += size;
     int64_t st[SHAPE_MAX_RANK], sel_st[SHAPE_MAX_RANK];
-    contiguous_strides(sx, st);
+    geom_contiguous_strides(sx, st);
     Shape want = {.rank = sx->rank - 1};
     for (int i = 0, j = 0; i < sx->rank; i++)
         if (i != dim) {

@@ -27,6 +27,7 @@
  */
 #include "plan.h"
 
+#include "../../ir/geometry.h"
 #include "../../runtime/native/nk.h"
 
 #include <math.h>
@@ -179,23 +180,10 @@ static void alias(Lower *L, const IrValue *v, const IrValue *of)
 static void logical_strides(Lower *L, const IrValue *v, int64_t *st)
 {
     const Shape *s = &v->shape;
-    int64_t acc = 1;
-    for (int i = s->rank - 1; i >= 0; i--) {
-        st[i] = acc;
-        acc *= s->d[i];
-    }
+    geom_contiguous_strides(s, st);
     if (val(L, v)->layout == LAY_NHWC) {
         int64_t c = s->d[1], h = s->d[2], w = s->d[3];
         st[0] = h * w * c, st[1] = 1, st[2] = w * c, st[3] = c;
-    }
-}
-
-static void contiguous_strides(const Shape *s, int64_t *st)
-{
-    int64_t acc = 1;
-    for (int i = s->rank - 1; i >= 0; i--) {
-        st[i] = acc;
-        acc *= s->d[i];
     }
 }
 
@@ -211,7 +199,7 @@ static PlanArg as_logical(Lower *L, const IrValue *v, const IrNode *user)
     for (int i = 0; i < 4; i++)
         c.dims[i] = v->shape.d[i];
     logical_strides(L, v, c.strides);
-    contiguous_strides(&v->shape, c.out_strides);
+    geom_contiguous_strides(&v->shape, c.out_strides);
     int b = add_buf(L->p, PB_ACT, (numel(v) * 4 + 63) & ~(int64_t)63);
     PlanArg out = {.buf = b};
     STEP(L, "nk_copy", c, user, lv->at, out);
@@ -230,7 +218,7 @@ static PlanArg as_nhwc(Lower *L, const IrValue *v, const IrNode *user)
     const Shape *s = &v->shape;
     int64_t n = s->d[0], c = s->d[1], h = s->d[2], w = s->d[3];
     NkCopy k = {.rank = 4, .dims = {n, h, w, c}, .strides = {c * h * w, w, 1, h * w}};
-    contiguous_strides(&(Shape){4, {n, h, w, c}}, k.out_strides);
+    geom_contiguous_strides(&(Shape){4, {n, h, w, c}}, k.out_strides);
     int b = add_buf(L->p, PB_ACT, (numel(v) * 4 + 63) & ~(int64_t)63);
     PlanArg out = {.buf = b};
     STEP(L, "nk_copy", k, user, lv->at, out);
@@ -353,25 +341,15 @@ static void claim_chain(Lower *L, const IrNode *head, const Chain *c)
 
 /* ---- per-op lowering ---- */
 
-static int64_t attr2(const IrNode *n, const char *key, int i)
-{
-    int cnt;
-    const int64_t *v = ir_attr_ints(n, key, &cnt);
-    return v[cnt > i ? i : 0];
-}
-
 static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
 {
-    const Shape *si = &n->in[0]->shape, *so = &n->out->shape;
-    if (si->rank != 4)
+    /* The shape rule accepted the node, so only a malformed input fails. */
+    GeomConv2d g;
+    if (!geom_conv2d_from_node(n, &g))
         return (void)unsupported(L, n, "a conv2d input that is not 4-D");
-    NkConv d = {.n = si->d[0], .c = si->d[1], .h = si->d[2], .w = si->d[3],
-                .oc = so->d[1], .oh = so->d[2], .ow = so->d[3],
-                .kh = attr2(n, "kernel_size", 0), .kw = attr2(n, "kernel_size", 1),
-                .sh = attr2(n, "stride", 0), .sw = attr2(n, "stride", 1),
-                .ph = attr2(n, "padding", 0), .pw = attr2(n, "padding", 1),
-                .dh = attr2(n, "dilation", 0), .dw = attr2(n, "dilation", 1),
-                .groups = ir_attr_int(n, "groups"), .act = c->act};
+    NkConv d = {.n = g.n, .c = g.c, .h = g.h, .w = g.w, .oc = g.oc, .oh = g.oh, .ow = g.ow,
+                .kh = g.kh, .kw = g.kw, .sh = g.sh, .sw = g.sw, .ph = g.ph, .pw = g.pw,
+                .dh = g.dh, .dw = g.dw, .groups = g.groups, .act = c->act};
     const float *w = param(L, n, 1), *b = n->nin > 2 ? param(L, n, 2) : NULL;
     if (!w || (n->nin > 2 && !b))
         return;
@@ -470,17 +448,13 @@ static void lower_unary(Lower *L, const IrNode *n)
     STEP(L, "nk_unary", d, n, src.at, out);
 }
 
-/* Strides of v's logical dims broadcast against an output of rank r
- * (right-aligned; 0 where v has size 1 or no dimension). */
+/* Strides of v's logical dims, as stored, broadcast against out (0 where
+ * v has size 1 or no dimension). The shape rule checked that v broadcasts. */
 static void broadcast_strides(Lower *L, const IrValue *v, const Shape *out, int64_t *st)
 {
     int64_t own[SHAPE_MAX_RANK];
     logical_strides(L, v, own);
-    int shift = out->rank - v->shape.rank;
-    for (int i = 0; i < out->rank; i++) {
-        int j = i - shift;
-        st[i] = j < 0 || v->shape.d[j] == 1 ? 0 : own[j];
-    }
+    geom_broadcast_strides(&v->shape, own, out, st);
 }
 
 static void lower_binary(Lower *L, const IrNode *n, const IrNode *last, int64_t act)
@@ -547,7 +521,13 @@ static void lower_mha(Lower *L, const IrNode *n)
     count_flops(L, n);
 }
 
-static int norm_dim(int64_t dim, int rank) { return (int)(dim < 0 ? dim + rank : dim); }
+/* A dim attribute wrapped for rank; the shape rule range-checked it. */
+static int norm_dim(int64_t dim, int rank)
+{
+    int d = 0;
+    geom_wrap_dim(dim, rank, &d);
+    return d;
+}
 
 static void lower_softmax(Lower *L, const IrNode *n)
 {
@@ -586,14 +566,17 @@ static void lower_pool(Lower *L, const IrNode *n)
         return (void)unsupported(L, n, "pooling over an input that is not 4-D");
     NkPool d = {.n = si->d[0], .c = si->d[1], .h = si->d[2], .w = si->d[3], .oh = so->d[2], .ow = so->d[3],
                 .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+    int64_t k[2], st[2], pad[2], dil[2];
     if (n->op == OP_MAXPOOL || n->op == OP_AVGPOOL) {
-        d.kh = attr2(n, "kernel_size", 0), d.kw = attr2(n, "kernel_size", 1);
-        d.sh = attr2(n, "stride", 0), d.sw = attr2(n, "stride", 1);
-        d.ph = attr2(n, "padding", 0), d.pw = attr2(n, "padding", 1);
+        geom_attr_int2(n, "kernel_size", k);
+        geom_attr_int2(n, "stride", st);
+        geom_attr_int2(n, "padding", pad);
+        d.kh = k[0], d.kw = k[1], d.sh = st[0], d.sw = st[1], d.ph = pad[0], d.pw = pad[1];
     }
     if (n->op == OP_MAXPOOL) {
         d.kind = NK_POOL_MAX;
-        d.dh = attr2(n, "dilation", 0), d.dw = attr2(n, "dilation", 1);
+        geom_attr_int2(n, "dilation", dil);
+        d.dh = dil[0], d.dw = dil[1];
     } else if (n->op == OP_AVGPOOL) {
         d.kind = ir_attr_int(n, "count_include_pad") ? NK_POOL_AVG : NK_POOL_AVG_EXCLUDE_PAD;
     } else {
@@ -660,7 +643,7 @@ static void lower_view_copy(Lower *L, const IrNode *n)
         d.rank = 1, d.dims[0] = 1, d.strides[0] = 0;
     Shape os = {.rank = (int)d.rank};
     memcpy(os.d, d.dims, sizeof(int64_t) * (size_t)d.rank);
-    contiguous_strides(&os, d.out_strides);
+    geom_contiguous_strides(&os, d.out_strides);
     PlanArg out = define(L, n->out, LAY_LOGICAL);
     STEP(L, "nk_copy", d, n, val(L, x)->at, out);
 }
@@ -670,7 +653,7 @@ static void lower_concat(Lower *L, const IrNode *n)
     const Shape *so = &n->out->shape;
     int dim = norm_dim(ir_attr_int(n, "dim"), so->rank);
     int64_t ost[SHAPE_MAX_RANK];
-    contiguous_strides(so, ost);
+    geom_contiguous_strides(so, ost);
     PlanArg out = define(L, n->out, LAY_LOGICAL);
     int64_t at = 0;
     for (int k = 0; k < n->nin; k++) {
@@ -686,12 +669,6 @@ static void lower_concat(Lower *L, const IrNode *n)
     }
 }
 
-static bool fuses(OpKind op)
-{
-    return op == OP_CONV2D || op == OP_LINEAR || op == OP_BATCHNORM || op == OP_ADD || op == OP_SUB ||
-           op == OP_MUL;
-}
-
 /* Emits a fused chain: head's op with c's epilogue, at c->last. */
 static void lower_chain(Lower *L, const IrNode *head, const Chain *c)
 {
@@ -702,6 +679,67 @@ static void lower_chain(Lower *L, const IrNode *head, const Chain *c)
     default: return lower_binary(L, head, c->last, c->act);
     }
 }
+
+/* conv2d, linear, batchnorm, add, sub, mul: n heads a fusion chain. A
+ * chain that reaches past n is filed under its last node and emitted when
+ * the loop gets there. */
+static void lower_fusable(Lower *L, const IrNode *n)
+{
+    Chain c = find_chain(L, n);
+    if (c.last != n)
+        return claim_chain(L, n, &c);
+    lower_chain(L, n, &c);
+}
+
+/* dropout, the identity in eval mode: the result is the input. */
+static void lower_identity(Lower *L, const IrNode *n) { alias(L, n->out, n->in[0]); }
+
+/* flatten, reshape: a view of the input's bytes in logical order. */
+static void lower_reshape(Lower *L, const IrNode *n)
+{
+    PlanArg src = as_logical(L, n->in[0], n);
+    L->vals[n->out->id] = (LVal){.done = true, .at = src, .layout = LAY_LOGICAL};
+}
+
+typedef void (*LowerFn)(Lower *L, const IrNode *n);
+
+/* How each operator is lowered. ops.def holds only IR facts; this is the
+ * backend's half, and tests/unit/test_llvm_dispatch.c requires an entry
+ * for every op. */
+static const LowerFn lower_fns[OP__COUNT] = {
+    [OP_CONV2D] = lower_fusable,
+    [OP_LINEAR] = lower_fusable,
+    [OP_MATMUL] = lower_matmul,
+    [OP_BMM] = lower_matmul,
+    [OP_BATCHNORM] = lower_fusable,
+    [OP_LAYERNORM] = lower_layernorm,
+    [OP_RELU] = lower_unary,
+    [OP_RELU6] = lower_unary,
+    [OP_GELU] = lower_unary,
+    [OP_SILU] = lower_unary,
+    [OP_SIGMOID] = lower_unary,
+    [OP_HARDSWISH] = lower_unary,
+    [OP_SOFTMAX] = lower_softmax,
+    [OP_ADD] = lower_fusable,
+    [OP_SUB] = lower_fusable,
+    [OP_MUL] = lower_fusable,
+    [OP_MAXPOOL] = lower_pool,
+    [OP_AVGPOOL] = lower_pool,
+    [OP_ADAPTIVE_AVGPOOL] = lower_pool,
+    [OP_GLOBAL_AVGPOOL] = lower_pool,
+    [OP_FLATTEN] = lower_reshape,
+    [OP_RESHAPE] = lower_reshape,
+    [OP_TRANSPOSE] = lower_view_copy,
+    [OP_PERMUTE] = lower_view_copy,
+    [OP_EXPAND] = lower_view_copy,
+    [OP_CONCAT] = lower_concat,
+    [OP_SLICE] = lower_view_copy,
+    [OP_SELECT] = lower_view_copy,
+    [OP_MHA] = lower_mha,
+    [OP_DROPOUT] = lower_identity,
+};
+
+bool llvm_lowers_op(OpKind op) { return (unsigned)op < OP__COUNT && lower_fns[op]; }
 
 /* Lowers the node at position i (or the chain that ends there). */
 static void lower_node(Lower *L, int i)
@@ -716,45 +754,9 @@ static void lower_node(Lower *L, int i)
     for (int k = 0; k < n->nin; k++)
         if (n->in[k]->dtype != DT_F32)
             return (void)unsupported(L, n, "a non-f32 operand");
-    if (fuses(n->op)) {
-        Chain c = find_chain(L, n);
-        if (c.last != n) {
-            claim_chain(L, n, &c);
-            return; /* emitted when the loop reaches c.last */
-        }
-        return lower_chain(L, n, &c);
-    }
-    switch (n->op) {
-    case OP_MATMUL:
-    case OP_BMM: return lower_matmul(L, n);
-    case OP_MHA: return lower_mha(L, n);
-    case OP_SOFTMAX: return lower_softmax(L, n);
-    case OP_LAYERNORM: return lower_layernorm(L, n);
-    case OP_RELU:
-    case OP_RELU6:
-    case OP_GELU:
-    case OP_SILU:
-    case OP_SIGMOID:
-    case OP_HARDSWISH: return lower_unary(L, n);
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-    case OP_ADAPTIVE_AVGPOOL:
-    case OP_GLOBAL_AVGPOOL: return lower_pool(L, n);
-    case OP_DROPOUT: return alias(L, n->out, n->in[0]);
-    case OP_FLATTEN:
-    case OP_RESHAPE: {
-        PlanArg src = as_logical(L, n->in[0], n);
-        L->vals[n->out->id] = (LVal){.done = true, .at = src, .layout = LAY_LOGICAL};
-        return;
-    }
-    case OP_TRANSPOSE:
-    case OP_PERMUTE:
-    case OP_EXPAND:
-    case OP_SLICE:
-    case OP_SELECT: return lower_view_copy(L, n);
-    case OP_CONCAT: return lower_concat(L, n);
-    default: return (void)unsupported(L, n, "this operator");
-    }
+    if (!llvm_lowers_op(n->op))
+        return (void)unsupported(L, n, "this operator");
+    lower_fns[n->op](L, n);
 }
 
 /* pos[id]: where each node sits in g->nodes. */

@@ -72,6 +72,8 @@ typedef struct Plan {
  */
 Plan *plan_lower(const IrGraph *g, int threads, Diag *d);
 void plan_free(Plan *p);
+/* Whether lower.c has a lowering for op (its dispatch table has an entry). */
+bool llvm_lowers_op(OpKind op);
 
 /* memplan.c: assigns PB_ACT offsets and act_bytes from the live ranges. */
 void plan_place_activations(Plan *p);
