@@ -544,6 +544,25 @@ static void lower_softmax(Lower *L, const IrNode *n)
     STEP(L, "nk_softmax", d, n, in, out);
 }
 
+/* topk's two results (values, indices as floats) in logical order. */
+static void lower_topk(Lower *L, const IrNode *n)
+{
+    const Shape *s = &n->in[0]->shape;
+    int dim = norm_dim(ir_attr_int(n, "dim"), s->rank);
+    NkTopk d = {.outer = 1, .len = s->d[dim], .inner = 1, .k = ir_attr_int(n, "k"),
+                .largest = ir_attr_int(n, "largest")};
+    for (int i = 0; i < s->rank; i++) {
+        if (i < dim)
+            d.outer *= s->d[i];
+        else if (i > dim)
+            d.inner *= s->d[i];
+    }
+    need_scratch(L, nk_topk_scratch(&d, L->p->threads));
+    PlanArg in = as_logical(L, n->in[0], n);
+    PlanArg values = define(L, n->outs[0], LAY_LOGICAL), indices = define(L, n->outs[1], LAY_LOGICAL);
+    STEP(L, "nk_topk", d, n, in, values, indices, scratch(L));
+}
+
 static void lower_layernorm(Lower *L, const IrNode *n)
 {
     int64_t cols = numel(n->in[1]);
@@ -737,6 +756,7 @@ static const LowerFn lower_fns[OP__COUNT] = {
     [OP_SELECT] = lower_view_copy,
     [OP_MHA] = lower_mha,
     [OP_DROPOUT] = lower_identity,
+    [OP_TOPK] = lower_topk,
 };
 
 bool llvm_lowers_op(OpKind op) { return (unsigned)op < OP__COUNT && lower_fns[op]; }

@@ -316,6 +316,13 @@ static void test_data_movement(void **state)
     IrValue *t = input(g, "t", SH(3, 1, 1, w));
     output(g, "expand", unary(g, OP_EXPAND, "shape=[3,4,-1]", t));
     output(g, "identity", x);
+    /* topk on the input (exact values, so the order cannot differ by rounding):
+     * both results, along the channel and the last axis */
+    IrNode *top = add_node(g, OP_TOPK, "top", "k=2 dim=1", 1, &x, here());
+    output(g, "top_values", top->outs[0]);
+    output(g, "top_indices", top->outs[1]);
+    top = add_node(g, OP_TOPK, "low", "k=3 dim=-1 largest=false", 1, &x, here());
+    output(g, "low_indices", top->outs[1]);
     check(g, 2);
 }
 
