@@ -310,6 +310,23 @@ bool ir_param_in_metadata(const IrGraph *g, const IrValue *p);
  */
 int *ir_last_uses(const IrGraph *g);
 
+/* ---- ir_meta.c: what metadata must satisfy (the verifier and the IR parser) ---- */
+
+enum { IR_QUANT_MIN_BITS = 2, IR_QUANT_MAX_BITS = 16, IR_NM_MAX_M = 16 };
+/* The kind's name in the text IR ("nm"), and back (SP__COUNT when unknown). */
+const char *ir_sparsity_name(SparsityKind k);
+SparsityKind ir_sparsity_lookup(const char *name);
+/* A weight seen as the 2-D matrix sparsity speaks of: [out, in*kh*kw], i.e.
+ * rows = dim 0 (1 for a scalar), cols = the other dimensions' product. */
+void ir_weight_view(const Shape *s, int64_t *rows, int64_t *cols);
+/* v->quant, v->sparsity, n->placement (non-NULL) agree with v or n and the
+ * parameters they name: field ranges, the parameters' dtypes and shapes,
+ * and rules on bound data (pow2 scales, n:m masks). False with a message
+ * that does not name v or n (the caller does). */
+bool ir_quant_check(const IrValue *v, char *err, size_t errlen);
+bool ir_sparsity_check(const IrValue *v, char *err, size_t errlen);
+bool ir_placement_check(const IrNode *n, char *err, size_t errlen);
+
 /* ---- ir_verify.c ---- */
 /* Checks the invariants (topological order, shapes and dtypes agree with the
  * op rules, use lists exact, metadata consistent with its tensors,

@@ -6,7 +6,11 @@
  * the top of the page to the bottom. Parameters are not drawn as nodes —
  * a ResNet-50 has ~160 of them and they would drown the structure — but
  * listed compactly (key suffix and shape, equal shapes sharing a line) in
- * the label of the node using them. Labels are escaped for DOT double-quoted strings.
+ * the label of the node using them. Metadata shows as one short line of
+ * words: "w4" (weights quantized to 4 bits), "a8" (the result), the weight
+ * sparsity ("nm2:4", "sparse", "chan", "blk4x8") and the PIM placement
+ * ("pim t0 c3..4", " r2" with replicas). Labels are escaped for DOT
+ * double-quoted strings.
  */
 #include "ir.h"
 
@@ -50,6 +54,46 @@ static const char *param_label(const IrNode *n, const IrValue *p)
     if (l && strncmp(p->name, n->name, l) == 0 && p->name[l] == '.')
         return p->name + l + 1;
     return p->name;
+}
+
+/* One word of the metadata line: a label line break before the first, a
+ * space between the others. */
+static void dot_word(FILE *out, bool *first, const char *fmt, int a, int b)
+{
+    fputs(*first ? "\\n" : " ", out);
+    fprintf(out, fmt, a, b);
+    *first = false;
+}
+
+/* The metadata line of n's label (nothing when n has none). */
+static void dot_meta(FILE *out, const IrNode *n)
+{
+    bool first = true;
+    for (int k = 0; k < n->nin; k++) {
+        const IrValue *p = n->in[k];
+        if (p->kind != VK_PARAM)
+            continue;
+        if (p->quant)
+            dot_word(out, &first, "w%d", p->quant->bits, 0);
+        const IrSparsity *sp = p->sparsity;
+        if (sp && sp->kind == SP_NM)
+            dot_word(out, &first, "nm%d:%d", sp->n, sp->m);
+        else if (sp && sp->kind == SP_BLOCK)
+            dot_word(out, &first, "blk%dx%d", sp->block[0], sp->block[1]);
+        else if (sp)
+            dot_word(out, &first, sp->kind == SP_CHANNEL ? "chan" : "sparse", 0, 0);
+    }
+    for (int r = 0; r < n->nout; r++)
+        if (n->outs[r]->quant)
+            dot_word(out, &first, "a%d", n->outs[r]->quant->bits, 0);
+    const IrPlacement *pl = n->placement;
+    if (pl) {
+        dot_word(out, &first, "pim t%d c%d", pl->tile, pl->crossbar);
+        if (pl->crossbars > 1)
+            fprintf(out, "..%d", pl->crossbar + pl->crossbars - 1);
+        if (pl->replicas > 1)
+            fprintf(out, " r%d", pl->replicas);
+    }
 }
 
 void ir_print_dot(const IrGraph *g, FILE *out)
@@ -102,6 +146,7 @@ void ir_print_dot(const IrGraph *g, FILE *out)
             dot_escaped(out, param_label(n, p));
             run = p;
         }
+        dot_meta(out, n);
         for (int k = 0; k < n->nannot; k++) {
             fputs("\\n@", out);
             dot_escaped(out, n->annot[k].name);

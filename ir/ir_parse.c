@@ -14,6 +14,14 @@
  * stops (longjmp back to ir_parse, which frees the partial graph): later
  * messages would mostly be consequences of the first. Callers that want the
  * offending line quoted register the text with diag_add_source first.
+ *
+ * Metadata clauses may name parameters declared further down, so their
+ * %names are resolved after the closing '}', and then each clause is
+ * checked against its tensors by the rules of ir_meta.c, the error pointing
+ * at the clause: the graph that comes back has metadata the verifier
+ * accepts, and a mistake in a hand-edited .ir is reported in that file, not
+ * at the loc(...) it carries. (So a syntax error later in the file is
+ * reported before a bad metadata reference above it.)
  */
 #include "ir.h"
 #include "ir_text.h"
@@ -51,8 +59,27 @@ typedef struct Parser {
     IrValue **results; /* %N -> the N-th node result */
     int nresults, cap_results;
     StrMap *files;   /* interned loc paths (keys live in the graph arena) */
+    struct PendingRef *refs; /* metadata %names, resolved after the graph */
+    int nrefs, cap_refs;
+    struct PendingMeta *metas; /* metadata clauses, checked after that */
+    int nmetas, cap_metas;
     jmp_buf fail;
 } Parser;
+
+/* A parameter named by a metadata field, to be stored in *slot. */
+typedef struct PendingRef {
+    Tok tok;
+    const char *field; /* "scale", "mask", ... for messages */
+    IrValue **slot;
+} PendingRef;
+
+/* A value's quant or sparsity clause, checked once its names are resolved. */
+typedef struct PendingMeta {
+    Tok at;          /* the clause keyword */
+    const char *who; /* the value as the text names it: "%conv1.weight", "%3" */
+    IrValue *v;
+    bool sparsity;   /* which clause: quant or sparsity */
+} PendingMeta;
 
 static _Noreturn void __attribute__((format(printf, 4, 5)))
 error_at(Parser *p, int line, int col, const char *fmt, ...)
@@ -496,31 +523,284 @@ static const char *parse_def_name(Parser *p)
     return t.s;
 }
 
+/* ---- metadata clauses ---- */
+
+typedef enum { MF_INT, MF_BOOL, MF_STRING, MF_REF, MF_PAIR } FieldType;
+
+/* One field of a metadata clause: what it takes, and what was read. */
+typedef struct Field {
+    const char *name;
+    FieldType type;
+    int64_t lo, hi; /* MF_INT, MF_PAIR: the accepted range */
+    bool seen;
+    Tok at;         /* the field name, for messages */
+    int64_t i[2];   /* MF_INT, MF_BOOL (0/1), MF_PAIR */
+    const char *s;  /* MF_STRING */
+} Field;
+
 /*
- * INPUT := 'input' %NAME ':' TYPE LOC?
- * PARAM := 'param' %NAME ':' TYPE ('init' '(' STRING ')')? LOC?
+ * FIELDS := '(' FIELD (',' FIELD)* ')'
+ * FIELD  := IDENT '=' (INT | 'true' | 'false' | STRING | %NAME | '[' INT ',' INT ']')
+ * Fills f[] by name (each at most once); a %NAME becomes a pending
+ * reference to be stored in *refs[k] for field k.
+ */
+static void parse_fields(Parser *p, const char *clause, Field *f, int nf, IrValue ***refs)
+{
+    expect(p, '(');
+    do {
+        Tok name = p->tok;
+        if (name.kind != T_IDENT)
+            expected(p, "a field name");
+        int k = 0;
+        while (k < nf && strcmp(f[k].name, name.s) != 0)
+            k++;
+        if (k == nf)
+            error_at(p, name.line, name.col, "unknown field '%s' in %s(...)", name.s, clause);
+        if (f[k].seen)
+            error_at(p, name.line, name.col, "field '%s' is given twice", name.s);
+        next(p);
+        expect(p, '=');
+        f[k].seen = true;
+        f[k].at = name;
+        switch (f[k].type) {
+        case MF_INT: f[k].i[0] = parse_int(p, f[k].name, f[k].lo, f[k].hi); break;
+        case MF_BOOL:
+            if (!is_word(p, "true") && !is_word(p, "false"))
+                expected(p, "true or false");
+            f[k].i[0] = is_word(p, "true");
+            next(p);
+            break;
+        case MF_STRING:
+            if (p->tok.kind != T_STRING)
+                expected(p, "a string");
+            f[k].s = p->tok.s;
+            next(p);
+            break;
+        case MF_REF: {
+            if (p->tok.kind != T_VALUE)
+                expected(p, "a parameter such as %w.scale");
+            PendingRef r = {p->tok, f[k].name, refs[k]};
+            VEC_PUSH(p->scratch, p->refs, p->nrefs, p->cap_refs, r);
+            next(p);
+            break;
+        }
+        case MF_PAIR:
+            expect(p, '[');
+            f[k].i[0] = parse_int(p, "a block size", f[k].lo, f[k].hi);
+            expect(p, ',');
+            f[k].i[1] = parse_int(p, "a block size", f[k].lo, f[k].hi);
+            expect(p, ']');
+            break;
+        }
+    } while (accept(p, ','));
+    expect(p, ')');
+}
+
+static void require(Parser *p, const Tok *clause, const Field *f)
+{
+    if (!f->seen)
+        error_at(p, clause->line, clause->col, "%s(...) is missing the field '%s'", clause->s, f->name);
+}
+
+/* QUANT := 'quant' FIELDS   (bits, signed, scale required; axis, pow2, zero_point) */
+static IrQuant *parse_quant(Parser *p)
+{
+    IrQuant *q = arena_alloc(p->g->arena, sizeof *q);
+    Tok clause = p->tok;
+    Field f[] = {
+        {.name = "bits", .type = MF_INT, .lo = IR_QUANT_MIN_BITS, .hi = IR_QUANT_MAX_BITS},
+        {.name = "signed", .type = MF_BOOL},
+        {.name = "axis", .type = MF_INT, .lo = -1, .hi = SHAPE_MAX_RANK - 1},
+        {.name = "pow2", .type = MF_BOOL},
+        {.name = "scale", .type = MF_REF},
+        {.name = "zero_point", .type = MF_REF},
+    };
+    IrValue **refs[] = {NULL, NULL, NULL, NULL, &q->scale, &q->zero_point};
+    next(p);
+    parse_fields(p, "quant", f, 6, refs);
+    require(p, &clause, &f[0]);
+    require(p, &clause, &f[1]);
+    require(p, &clause, &f[4]);
+    q->bits = (int)f[0].i[0];
+    q->is_signed = f[1].i[0];
+    q->axis = f[2].seen ? (int)f[2].i[0] : -1;
+    q->pow2 = f[3].i[0];
+    return q;
+}
+
+/* The fields of a sparsity kind: element none, nm n and m, channel axis,
+ * block block; bit k stands for field k of parse_sparsity's table. */
+static const unsigned sparsity_fields[SP__COUNT] = {
+    [SP_ELEMENT] = 0, [SP_NM] = 1u << 2 | 1u << 3, [SP_CHANNEL] = 1u << 4, [SP_BLOCK] = 1u << 5};
+
+/* SPARSITY := 'sparsity' FIELDS   (kind, mask; and the kind's own fields) */
+static IrSparsity *parse_sparsity(Parser *p)
+{
+    IrSparsity *sp = arena_alloc(p->g->arena, sizeof *sp);
+    Tok clause = p->tok;
+    Field f[] = {
+        {.name = "kind", .type = MF_STRING},
+        {.name = "mask", .type = MF_REF},
+        {.name = "n", .type = MF_INT, .lo = 1, .hi = IR_NM_MAX_M - 1},
+        {.name = "m", .type = MF_INT, .lo = 2, .hi = IR_NM_MAX_M},
+        {.name = "axis", .type = MF_INT, .lo = 0, .hi = SHAPE_MAX_RANK - 1},
+        {.name = "block", .type = MF_PAIR, .lo = 1, .hi = INT_MAX},
+    };
+    IrValue **refs[] = {NULL, &sp->mask, NULL, NULL, NULL, NULL};
+    next(p);
+    parse_fields(p, "sparsity", f, 6, refs);
+    require(p, &clause, &f[0]);
+    sp->kind = ir_sparsity_lookup(f[0].s);
+    if (sp->kind == SP__COUNT) {
+        char kinds[128] = "";
+        for (int k = 0; k < SP__COUNT; k++)
+            snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s\"%s\"",
+                     k == 0 ? "" : k == SP__COUNT - 1 ? " or " : ", ", ir_sparsity_name((SparsityKind)k));
+        error_at(p, f[0].at.line, f[0].at.col, "unknown sparsity kind \"%s\" (expected %s)", f[0].s,
+                 kinds);
+    }
+    for (int k = 2; k < 6; k++) {
+        bool wanted = sparsity_fields[sp->kind] >> k & 1;
+        if (f[k].seen && !wanted)
+            error_at(p, f[k].at.line, f[k].at.col, "field '%s' does not apply to sparsity kind \"%s\"",
+                     f[k].name, f[0].s);
+        if (wanted)
+            require(p, &clause, &f[k]);
+    }
+    require(p, &clause, &f[1]);
+    if (sp->kind == SP_NM && f[2].i[0] >= f[3].i[0])
+        error_at(p, f[2].at.line, f[2].at.col, "n must be less than m (n:m is %lld:%lld)",
+                 (long long)f[2].i[0], (long long)f[3].i[0]);
+    sp->n = (int)f[2].i[0];
+    sp->m = (int)f[3].i[0];
+    sp->axis = (int)f[4].i[0];
+    sp->block[0] = (int)f[5].i[0];
+    sp->block[1] = (int)f[5].i[1];
+    return sp;
+}
+
+/* PIM := 'pim' FIELDS   (tile, crossbar, crossbars, replicas, all required) */
+static IrPlacement *parse_placement_opt(Parser *p)
+{
+    if (!is_word(p, "pim"))
+        return NULL;
+    IrPlacement *pl = arena_alloc(p->g->arena, sizeof *pl);
+    Tok clause = p->tok;
+    Field f[] = {
+        {.name = "tile", .type = MF_INT, .lo = 0, .hi = INT_MAX},
+        {.name = "crossbar", .type = MF_INT, .lo = 0, .hi = INT_MAX},
+        {.name = "crossbars", .type = MF_INT, .lo = 1, .hi = INT_MAX},
+        {.name = "replicas", .type = MF_INT, .lo = 1, .hi = INT_MAX},
+    };
+    next(p);
+    parse_fields(p, "pim", f, 4, NULL);
+    for (int k = 0; k < 4; k++)
+        require(p, &clause, &f[k]);
+    pl->tile = (int)f[0].i[0];
+    pl->crossbar = (int)f[1].i[0];
+    pl->crossbars = (int)f[2].i[0];
+    pl->replicas = (int)f[3].i[0];
+    return pl;
+}
+
+/* A value's metadata as read, attached once the value exists. */
+typedef struct ValueMeta {
+    IrQuant *quant;
+    IrSparsity *sparsity;
+    Tok quant_at, sparsity_at;
+} ValueMeta;
+
+/* META := (QUANT | SPARSITY)*   (each at most once; sparsity on parameters only) */
+static ValueMeta parse_value_meta(Parser *p, bool param)
+{
+    ValueMeta m = {0};
+    for (;;) {
+        Tok t = p->tok;
+        if (is_word(p, "quant")) {
+            if (m.quant)
+                error_at(p, t.line, t.col, "a second quant(...) clause");
+            m.quant_at = t;
+            m.quant = parse_quant(p);
+        } else if (is_word(p, "sparsity")) {
+            if (!param)
+                error_at(p, t.line, t.col, "sparsity(...) describes a weight; only parameters have it");
+            if (m.sparsity)
+                error_at(p, t.line, t.col, "a second sparsity(...) clause");
+            m.sparsity_at = t;
+            m.sparsity = parse_sparsity(p);
+        } else {
+            return m;
+        }
+    }
+}
+
+/* Gives v the metadata read for it; name is its token (for messages). */
+static void attach_meta(Parser *p, IrValue *v, const ValueMeta *m, const Tok *name)
+{
+    const char *who = arena_strndup(p->scratch, p->src + name->start, name->end - name->start);
+    v->quant = m->quant;
+    v->sparsity = m->sparsity;
+    if (m->quant) {
+        PendingMeta pm = {m->quant_at, who, v, false};
+        VEC_PUSH(p->scratch, p->metas, p->nmetas, p->cap_metas, pm);
+    }
+    if (m->sparsity) {
+        PendingMeta pm = {m->sparsity_at, who, v, true};
+        VEC_PUSH(p->scratch, p->metas, p->nmetas, p->cap_metas, pm);
+    }
+}
+
+/* After the whole graph: every metadata name denotes a parameter, and each
+ * clause agrees with its tensors. */
+static void resolve_meta(Parser *p)
+{
+    for (int i = 0; i < p->nrefs; i++) {
+        PendingRef *r = &p->refs[i];
+        IrValue *v = r->tok.numbered ? (r->tok.i < p->nresults ? p->results[r->tok.i] : NULL)
+                                     : strmap_get(p->values, r->tok.s);
+        if (!v)
+            error_at(p, r->tok.line, r->tok.col, "use of undefined value %s", describe(p, &r->tok));
+        if (v->kind != VK_PARAM)
+            error_at(p, r->tok.line, r->tok.col, "%s must name a parameter, and %s is %s", r->field,
+                     describe(p, &r->tok), v->kind == VK_INPUT ? "a graph input" : "a node result");
+        *r->slot = v;
+    }
+    for (int i = 0; i < p->nmetas; i++) {
+        const PendingMeta *m = &p->metas[i];
+        char err[512];
+        if (!(m->sparsity ? ir_sparsity_check : ir_quant_check)(m->v, err, sizeof err))
+            error_at(p, m->at.line, m->at.col, "%s: %s", m->who, err);
+    }
+}
+
+/*
+ * INPUT := 'input' %NAME ':' TYPE META LOC?
+ * PARAM := 'param' %NAME ':' TYPE ('init' '(' STRING ')')? META LOC?
  */
 static void parse_decl(Parser *p, bool param)
 {
     next(p);
+    Tok name_tok = p->tok;
     const char *name = parse_def_name(p);
     DType dt;
     Shape s;
     expect(p, ':');
     parse_type(p, &dt, &s);
     const char *init = param ? parse_string_clause_opt(p, "init", "an init name string") : NULL;
+    ValueMeta meta = parse_value_meta(p, param);
     Loc loc = parse_loc_opt(p);
     IrValue *v = param ? ir_add_param(p->g, name, dt, s, loc)
                        : ir_add_input(p->g, name, dt, s, loc);
     if (init)
         v->init = arena_strdup(p->g->arena, init);
+    attach_meta(p, v, &meta, &name_tok);
     strmap_put(p->values, v->name, v);
 }
 
 /*
  * NODE   := RESULT (',' RESULT)* '=' OP '(' (REF (',' REF)*)? ')' ('{' (ATTR (',' ATTR)*)? '}')?
- *           ('name' '(' STRING ')')? LOC? ANNOT*
- * RESULT := %N ':' TYPE
+ *           ('name' '(' STRING ')')? PIM? LOC? ANNOT*
+ * RESULT := %N ':' TYPE META
  * ANNOT  := '@' NAME ('(' (ATTR (',' ATTR)*)? ')')? LOC?
  */
 static void parse_node(Parser *p)
@@ -528,6 +808,7 @@ static void parse_node(Parser *p)
     Tok res[IR_MAX_RESULTS];
     DType dt[IR_MAX_RESULTS];
     Shape declared[IR_MAX_RESULTS];
+    ValueMeta meta[IR_MAX_RESULTS];
     int nres = 0;
     do {
         Tok t = p->tok;
@@ -540,6 +821,7 @@ static void parse_node(Parser *p)
         next(p);
         expect(p, ':');
         parse_type(p, &dt[nres], &declared[nres]);
+        meta[nres] = parse_value_meta(p, false);
         nres++;
     } while (accept(p, ','));
     expect(p, '=');
@@ -574,6 +856,7 @@ static void parse_node(Parser *p)
         expect(p, '}');
     }
     const char *name = parse_string_clause_opt(p, "name", "an instance name string");
+    IrPlacement *placement = parse_placement_opt(p);
     Loc loc = parse_loc_opt(p);
 
     IrAnnot *annot = NULL;
@@ -612,8 +895,10 @@ static void parse_node(Parser *p)
                      p->nresults + r, dtype_name(dt[r]), shape_str(&declared[r], a, sizeof a),
                      optok.s, dtype_name(v->dtype), shape_str(&v->shape, b, sizeof b));
         }
+        attach_meta(p, n->outs[r], &meta[r], &res[r]);
         VEC_PUSH(p->scratch, p->results, p->nresults, p->cap_results, n->outs[r]);
     }
+    n->placement = placement;
     for (int i = 0; i < nannot; i++)
         ir_node_add_annot(p->g, n, &annot[i]);
 }
@@ -653,6 +938,7 @@ static void parse_graph(Parser *p)
     }
     if (p->tok.kind != T_EOF)
         expected(p, "end of input after the graph");
+    resolve_meta(p);
 }
 
 IrGraph *ir_parse(const char *path, const char *text, size_t len, Diag *d)

@@ -12,7 +12,34 @@
  *   }
  *
  * (each node is one line; a node with several results lists them,
- * "%5 : f32[1, 5], %6 : i64[1, 5] = topk(...)".) Inputs and parameters are
+ * "%5 : f32[1, 5], %6 : i64[1, 5] = topk(...)".)
+ *
+ * Metadata a pass attached follows the type it describes (and a param's
+ * init), before its loc: an input, param or node result may carry
+ *
+ *     quant(bits = 4, signed = true, axis = 0, pow2 = true,
+ *           scale = %conv1.weight.scale, zero_point = %conv1.weight.zp)
+ *
+ * and a param (a weight) also one of
+ *
+ *     sparsity(kind = "element", mask = %w.mask)
+ *     sparsity(kind = "nm", n = 2, m = 4, mask = %w.mask)
+ *     sparsity(kind = "channel", axis = 0, mask = %w.mask)
+ *     sparsity(kind = "block", block = [4, 8], mask = %w.mask)
+ *
+ * A node result's clauses sit between its type and the ',' or '=' that
+ * ends it ("%3 : f32[1, 8] quant(...) = relu(%2)"), so each result of a
+ * multi-result node has its own. A node placed on a PIM accelerator has
+ * "pim(tile = 0, crossbar = 3, crossbars = 2, replicas = 1)" after its
+ * name(...), before its loc. Quant fields at their defaults (axis = -1: per
+ * tensor; pow2 = false; no zero_point: symmetric) are left out; every other
+ * field is always written, in the order shown. The %names are parameters
+ * (scales f32, zero points i32, masks u8 or bool), which may be declared
+ * anywhere in the graph, before or after the value naming them: passes add
+ * them after the weights they describe, and the parser resolves the names
+ * once it has read every declaration.
+ *
+ * Inputs and parameters are
  * named by their name and state_dict key, node results by their position in
  * the list of all results, so the text does not depend on value ids. Everything a pass may rely on is kept:
  * dtypes, full shapes, attributes in their stored kinds, instance names,
@@ -214,6 +241,72 @@ static void put_string_clause(FILE *out, const char *kw, const char *s)
     fputc(')', out);
 }
 
+/* "(" before a clause's first field, ", " between fields, then "key = ". */
+static void put_field(FILE *out, bool *first, const char *key)
+{
+    fputs(*first ? "(" : ", ", out);
+    fprintf(out, "%s = ", key);
+    *first = false;
+}
+
+/* A value's quant(...) and sparsity(...) clauses, each only when present. */
+static void put_value_meta(FILE *out, const IrValue *v, const int *index, int nids)
+{
+    bool first = true;
+    const IrQuant *q = v->quant;
+    if (q) {
+        fputs(" quant", out);
+        put_field(out, &first, "bits");
+        fprintf(out, "%d", q->bits);
+        put_field(out, &first, "signed");
+        fputs(q->is_signed ? "true" : "false", out);
+        if (q->axis != -1) {
+            put_field(out, &first, "axis");
+            fprintf(out, "%d", q->axis);
+        }
+        if (q->pow2) {
+            put_field(out, &first, "pow2");
+            fputs("true", out);
+        }
+        put_field(out, &first, "scale");
+        put_ref(out, q->scale, index, nids);
+        if (q->zero_point) {
+            put_field(out, &first, "zero_point");
+            put_ref(out, q->zero_point, index, nids);
+        }
+        fputc(')', out);
+    }
+    const IrSparsity *sp = v->sparsity;
+    if (sp) {
+        first = true;
+        fputs(" sparsity", out);
+        put_field(out, &first, "kind");
+        ir_text_put_string(out, ir_sparsity_name(sp->kind));
+        if (sp->kind == SP_NM) {
+            put_field(out, &first, "n");
+            fprintf(out, "%d", sp->n);
+            put_field(out, &first, "m");
+            fprintf(out, "%d", sp->m);
+        } else if (sp->kind == SP_CHANNEL) {
+            put_field(out, &first, "axis");
+            fprintf(out, "%d", sp->axis);
+        } else if (sp->kind == SP_BLOCK) {
+            put_field(out, &first, "block");
+            fprintf(out, "[%d, %d]", sp->block[0], sp->block[1]);
+        }
+        put_field(out, &first, "mask");
+        put_ref(out, sp->mask, index, nids);
+        fputc(')', out);
+    }
+}
+
+static void put_placement(FILE *out, const IrPlacement *pl)
+{
+    if (pl)
+        fprintf(out, " pim(tile = %d, crossbar = %d, crossbars = %d, replicas = %d)", pl->tile,
+                pl->crossbar, pl->crossbars, pl->replicas);
+}
+
 void ir_print(const IrGraph *g, FILE *out)
 {
     int nids = g->next_value_id > 0 ? g->next_value_id : 1;
@@ -237,6 +330,7 @@ void ir_print(const IrGraph *g, FILE *out)
     for (int i = 0; i < g->ninputs; i++) {
         const IrValue *v = g->inputs[i];
         put_decl(out, "input", v, index, nids);
+        put_value_meta(out, v, index, nids);
         put_loc(out, v->loc);
         fputc('\n', out);
     }
@@ -244,6 +338,7 @@ void ir_print(const IrGraph *g, FILE *out)
         const IrValue *v = g->params[i];
         put_decl(out, "param", v, index, nids);
         put_string_clause(out, "init", v->init);
+        put_value_meta(out, v, index, nids);
         put_loc(out, v->loc);
         fputc('\n', out);
     }
@@ -255,6 +350,7 @@ void ir_print(const IrGraph *g, FILE *out)
             put_ref(out, n->outs[r], index, nids);
             fputs(" : ", out);
             put_type(out, n->outs[r]->dtype, &n->outs[r]->shape);
+            put_value_meta(out, n->outs[r], index, nids);
         }
         fprintf(out, " = %s(", op_info(n->op)->name);
         for (int k = 0; k < n->nin; k++) {
@@ -265,6 +361,7 @@ void ir_print(const IrGraph *g, FILE *out)
         fputc(')', out);
         put_attr_list(out, " {", '}', n->attr, n->nattr);
         put_string_clause(out, "name", n->name);
+        put_placement(out, n->placement);
         put_loc(out, n->loc);
         for (int k = 0; k < n->nannot; k++) {
             const IrAnnot *a = &n->annot[k];

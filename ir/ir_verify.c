@@ -5,7 +5,9 @@
  * node's stored result shapes and dtypes are what its op's rules give
  * (which also checks arity, attributes and parameter shapes), every value's
  * use list is exactly the node inputs reading it, parameter keys are unique
- * and bound data matches its declaration, outputs name defined values.
+ * and bound data matches its declaration, outputs name defined values, and
+ * metadata agrees with its tensors (the rules of ir_meta.c, plus: the
+ * parameters it names belong to this graph, sparsity only on parameters).
  *
  * Run between passes, it turns a pass bug into a message at the node that
  * broke, not a wrong number three passes later. It reads the graph through
@@ -239,6 +241,66 @@ static void check_all_uses(Verifier *v)
     free(in_graph);
 }
 
+/* The parameters x's metadata names are values of this graph. */
+static bool refs_defined(Verifier *v, const IrValue *x, const char *who)
+{
+    const IrValue *refs[] = {x->quant ? x->quant->scale : NULL,
+                             x->quant ? x->quant->zero_point : NULL,
+                             x->sparsity ? x->sparsity->mask : NULL};
+    for (size_t k = 0; k < sizeof refs / sizeof *refs; k++)
+        if (refs[k] && !is_defined(v, refs[k])) {
+            report(v, x->loc, "%s: metadata names '%s', which is not a value of the graph", who,
+                   refs[k]->name ? refs[k]->name : "?");
+            return false;
+        }
+    return true;
+}
+
+/* x's quant and sparsity, x named as who in messages. */
+static void check_value_meta(Verifier *v, const IrValue *x, const char *who)
+{
+    char err[512];
+    if ((!x->quant && !x->sparsity) || !refs_defined(v, x, who))
+        return;
+    if (x->quant && !ir_quant_check(x, err, sizeof err))
+        report(v, x->loc, "%s: %s", who, err);
+    if (x->sparsity && x->kind != VK_PARAM)
+        report(v, x->loc, "%s: sparsity describes a weight, but this is not a parameter", who);
+    else if (x->sparsity && !ir_sparsity_check(x, err, sizeof err))
+        report(v, x->loc, "%s: %s", who, err);
+}
+
+/* Metadata of every value and node, once all values are defined. */
+static void check_all_meta(Verifier *v)
+{
+    const IrGraph *g = v->g;
+    char who[400], err[512];
+    for (int i = 0; i < g->ninputs; i++)
+        if (g->inputs[i] && g->inputs[i]->name) {
+            snprintf(who, sizeof who, "input '%s'", g->inputs[i]->name);
+            check_value_meta(v, g->inputs[i], who);
+        }
+    for (int i = 0; i < g->nparams; i++)
+        if (g->params[i] && g->params[i]->name) {
+            snprintf(who, sizeof who, "parameter '%s'", g->params[i]->name);
+            check_value_meta(v, g->params[i], who);
+        }
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = g->nodes[i];
+        char label[300];
+        if (!n || !n->outs || (unsigned)n->op >= OP__COUNT)
+            continue; /* reported by the node checks */
+        node_label(n, i, label, sizeof label);
+        for (int r = 0; r < n->nout && r < IR_MAX_RESULTS; r++)
+            if (n->outs[r]) {
+                snprintf(who, sizeof who, "%s: result %d", label, r + 1);
+                check_value_meta(v, n->outs[r], who);
+            }
+        if (n->placement && !ir_placement_check(n, err, sizeof err))
+            report(v, n->loc, "%s: %s", label, err);
+    }
+}
+
 bool ir_verify(const IrGraph *g, Diag *d)
 {
     Verifier v = {g, d, 0, NULL, g->next_value_id > 0 ? g->next_value_id : 1};
@@ -274,6 +336,7 @@ bool ir_verify(const IrGraph *g, Diag *d)
         }
     }
     check_all_uses(&v);
+    check_all_meta(&v);
     for (int i = 0; i < g->noutputs; i++) {
         const IrOutput *o = &g->outputs[i];
         if (!o->name)

@@ -1,12 +1,15 @@
 /*
  * ir_test_util.h — shared by the IR unit tests: compact shapes, node
  * attributes written as text with the op's defaults filled in the way the
- * elaborator fills them, and nodes added from such text. Static inline, so
- * a test that does not use a helper gets no warning for it. Include after
- * cmocka.h and ir.h.
+ * elaborator fills them, nodes added from such text, and the text form's
+ * harness (print, parse with captured messages, round trip, quiet verify).
+ * Static inline, so a test that does not use a helper gets no warning for
+ * it. Include after cmocka.h and ir.h.
  */
 #ifndef NETC_IR_TEST_UTIL_H
 #define NETC_IR_TEST_UTIL_H
+
+#include "test_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +96,155 @@ static inline IrNode *add_node(IrGraph *g, OpKind op, const char *name, const ch
         fail_msg("%s %s (attributes '%s'): %s", op_info(op)->name, name ? name : "(unnamed)",
                  attrs ? attrs : "", err);
     return n;
+}
+
+/* ---- the text form and the verifier ---- */
+
+static inline char *print_text(const IrGraph *g, size_t *len)
+{
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    ir_print(g, f);
+    fclose(f);
+    if (len)
+        *len = n;
+    return text;
+}
+
+typedef struct Parsed {
+    IrGraph *g;
+    char *messages;
+    int errors;
+} Parsed;
+
+static inline Parsed parse_text(const char *text, size_t len)
+{
+    Parsed r = {0};
+    Captured c;
+    cap_open(&c);
+    r.g = ir_parse("t.ir", text, len, c.d);
+    r.errors = diag_errors(c.d);
+    r.messages = cap_finish(&c);
+    return r;
+}
+
+static inline void parsed_free(Parsed *p)
+{
+    ir_graph_free(p->g);
+    free(p->messages);
+}
+
+/* text and the one error its parse must report (a fragment of it). */
+typedef struct ParseCase {
+    const char *text, *message;
+} ParseCase;
+
+/* Each case fails to parse with exactly one error containing its message. */
+static inline void check_parse_errors(const ParseCase *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        Parsed p = parse_text(cases[i].text, strlen(cases[i].text));
+        if (p.g)
+            fail_msg("case %zu parsed: %s", i, cases[i].text);
+        if (p.errors != 1 || !strstr(p.messages, cases[i].message))
+            fail_msg("case %zu: %s\n  got: %s  want: %s", i, cases[i].text, p.messages,
+                     cases[i].message);
+        parsed_free(&p);
+    }
+}
+
+/* Parses text that must be accepted. */
+static inline Parsed parse_ok(const char *text)
+{
+    Parsed p = parse_text(text, strlen(text));
+    if (!p.g)
+        fail_msg("%s", p.messages);
+    return p;
+}
+
+/* print -> parse -> print is the identity; returns the parsed graph. */
+static inline IrGraph *round_trip(const IrGraph *g)
+{
+    size_t len;
+    char *t1 = print_text(g, &len);
+    Parsed p = parse_text(t1, len);
+    if (!p.g)
+        fail_msg("parse failed:\n%s\n--- text:\n%s", p.messages, t1);
+    assert_int_equal(p.errors, 0);
+    char *t2 = print_text(p.g, NULL);
+    if (strcmp(t1, t2) != 0)
+        fail_msg("texts differ:\n%s\n--- reprinted:\n%s", t1, t2);
+    free(t1);
+    free(t2);
+    free(p.messages);
+    return p.g;
+}
+
+static inline bool verify_quiet(const IrGraph *g, char **messages)
+{
+    Captured c;
+    cap_open(&c);
+    bool ok = ir_verify(g, c.d);
+    char *buf = cap_finish(&c);
+    if (messages)
+        *messages = buf;
+    else
+        free(buf);
+    return ok;
+}
+
+static inline void expect_verify_error(IrGraph *g, const char *fragment)
+{
+    char *msg = NULL;
+    if (verify_quiet(g, &msg))
+        fail_msg("verifier accepted a graph; wanted '%s'", fragment);
+    if (!strstr(msg, fragment))
+        fail_msg("verifier said:\n%s\nwanted '%s'", msg, fragment);
+    free(msg);
+}
+
+/* Every prefix of g's dump is rejected (except those that end in
+ * trailing blanks), and mutated dumps never crash; a mutation that still
+ * parses must round-trip. */
+static inline void check_truncated_and_mutated(const IrGraph *g)
+{
+    size_t len;
+    char *text = print_text(g, &len);
+    size_t end = len;
+    while (end > 0 && text[end - 1] == '\n')
+        end--;
+    for (size_t k = 0; k < len; k++) {
+        Parsed p = parse_text(text, k);
+        if (k < end)
+            assert_null(p.g);
+        else
+            assert_non_null(p.g);
+        assert_int_equal(p.errors, p.g ? 0 : 1);
+        parsed_free(&p);
+    }
+    static const char subst[] = {'"', '%', '[', ']', '9', '-', '\0', '}', '{', '@', 'x', '\\', '.', ':', ' '};
+    char *copy = malloc(len);
+    unsigned seed = 12345;
+    int accepted = 0;
+    for (size_t k = 0; k < len; k += 1 + (seed = seed * 1103515245 + 12345) % 3) {
+        for (size_t s = 0; s < sizeof subst; s++) {
+            memcpy(copy, text, len);
+            copy[k] = subst[s];
+            Parsed p = parse_text(copy, len);
+            if (p.g) {
+                accepted++;
+                IrGraph *h = round_trip(p.g);
+                ir_graph_free(h);
+            } else {
+                assert_non_null(strstr(p.messages, "t.ir:"));
+            }
+            parsed_free(&p);
+        }
+    }
+    assert_true(accepted > 0); /* some mutations are harmless (a digit in a loc) */
+    free(copy);
+    free(text);
 }
 
 #endif

@@ -170,72 +170,6 @@ static IrGraph *every_op(void)
     return g;
 }
 
-static char *print_text(const IrGraph *g, size_t *len)
-{
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&text, &n);
-    ir_print(g, f);
-    fclose(f);
-    if (len)
-        *len = n;
-    return text;
-}
-
-typedef struct Parsed {
-    IrGraph *g;
-    char *messages;
-    int errors;
-} Parsed;
-
-static Parsed parse_text(const char *text, size_t len)
-{
-    Parsed r = {0};
-    Captured c;
-    cap_open(&c);
-    r.g = ir_parse("t.ir", text, len, c.d);
-    r.errors = diag_errors(c.d);
-    r.messages = cap_finish(&c);
-    return r;
-}
-
-static void parsed_free(Parsed *p)
-{
-    ir_graph_free(p->g);
-    free(p->messages);
-}
-
-/* print -> parse -> print is the identity; returns the parsed graph. */
-static IrGraph *round_trip(const IrGraph *g)
-{
-    size_t len;
-    char *t1 = print_text(g, &len);
-    Parsed p = parse_text(t1, len);
-    if (!p.g)
-        fail_msg("parse failed:\n%s\n--- text:\n%s", p.messages, t1);
-    assert_int_equal(p.errors, 0);
-    char *t2 = print_text(p.g, NULL);
-    if (strcmp(t1, t2) != 0)
-        fail_msg("texts differ:\n%s\n--- reprinted:\n%s", t1, t2);
-    free(t1);
-    free(t2);
-    free(p.messages);
-    return p.g;
-}
-
-static bool verify_quiet(const IrGraph *g, char **messages)
-{
-    Captured c;
-    cap_open(&c);
-    bool ok = ir_verify(g, c.d);
-    char *buf = cap_finish(&c);
-    if (messages)
-        *messages = buf;
-    else
-        free(buf);
-    return ok;
-}
-
 /* ---- round trips ---- */
 
 static void test_print_format(void **state)
@@ -389,9 +323,7 @@ static void test_parse_hand_written(void **state)
                        "graph g{input %x:f32[2,3]#trailing\n\n"
                        "  %0:f32[2,3]=dropout(%x){p=1}@a() @b(k=-1.5e3)\n"
                        "output  y=%0}";
-    Parsed p = parse_text(text, strlen(text));
-    if (!p.g)
-        fail_msg("%s", p.messages);
+    Parsed p = parse_ok(text);
     assert_int_equal(p.g->nodes[0]->attr[0].kind, AK_INT);
     assert_true(ir_attr_float(p.g->nodes[0], "p") == 1.0);
     assert_int_equal(p.g->nodes[0]->nannot, 2);
@@ -404,9 +336,7 @@ static void test_parse_hand_written(void **state)
 
 static void test_parse_errors(void **state)
 {
-    static const struct {
-        const char *text, *message;
-    } cases[] = {
+    static const ParseCase cases[] = {
         {"", "t.ir:1:1: error: expected 'graph', found end of input"},
         {"net g {}", "t.ir:1:1: error: expected 'graph', found 'net'"},
         {"graph {", "t.ir:1:7: error: expected a graph name, found '{'"},
@@ -455,15 +385,7 @@ static void test_parse_errors(void **state)
         {"graph g { input %x : f32[1] %0 : f32[1] = relu(%x) name(x) }", "expected an instance name string, found 'x'"},
         {"graph g { input %x : f32[2, 3] %0 : f32[2, 3] = softmax(%x) {dim = 2} }", "softmax: dim 2 is out of range for [2, 3] (expected -2..1)"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        Parsed p = parse_text(cases[i].text, strlen(cases[i].text));
-        if (p.g)
-            fail_msg("case %zu parsed: %s", i, cases[i].text);
-        if (p.errors != 1 || !strstr(p.messages, cases[i].message))
-            fail_msg("case %zu: %s\n  got: %s  want: %s", i, cases[i].text, p.messages,
-                     cases[i].message);
-        parsed_free(&p);
-    }
+    check_parse_errors(cases, sizeof cases / sizeof *cases);
 }
 
 static void test_parse_binary_junk(void **state)
@@ -491,62 +413,14 @@ static void test_parse_binary_junk(void **state)
     parsed_free(&p);
 }
 
-/* Every prefix of a real dump is rejected (except those that end in
- * trailing blanks), and mutated dumps never crash; a mutation that still
- * parses must round-trip. */
 static void test_parse_truncated_and_mutated(void **state)
 {
     IrGraph *g = every_op();
-    size_t len;
-    char *text = print_text(g, &len);
-    size_t end = len;
-    while (end > 0 && text[end - 1] == '\n')
-        end--;
-    for (size_t k = 0; k < len; k++) {
-        Parsed p = parse_text(text, k);
-        if (k < end)
-            assert_null(p.g);
-        else
-            assert_non_null(p.g);
-        assert_int_equal(p.errors, p.g ? 0 : 1);
-        parsed_free(&p);
-    }
-    static const char subst[] = {'"', '%', '[', ']', '9', '-', '\0', '}', '{', '@', 'x', '\\', '.', ':', ' '};
-    char *copy = malloc(len);
-    unsigned seed = 12345;
-    int accepted = 0;
-    for (size_t k = 0; k < len; k += 1 + (seed = seed * 1103515245 + 12345) % 3) {
-        for (size_t s = 0; s < sizeof subst; s++) {
-            memcpy(copy, text, len);
-            copy[k] = subst[s];
-            Parsed p = parse_text(copy, len);
-            if (p.g) {
-                accepted++;
-                IrGraph *h = round_trip(p.g);
-                ir_graph_free(h);
-            } else {
-                assert_non_null(strstr(p.messages, "t.ir:"));
-            }
-            parsed_free(&p);
-        }
-    }
-    assert_true(accepted > 0); /* some mutations are harmless (a digit in a loc) */
-    free(copy);
-    free(text);
+    check_truncated_and_mutated(g);
     ir_graph_free(g);
 }
 
 /* ---- verifier ---- */
-
-static void expect_verify_error(IrGraph *g, const char *fragment)
-{
-    char *msg = NULL;
-    if (verify_quiet(g, &msg))
-        fail_msg("verifier accepted a graph; wanted '%s'", fragment);
-    if (!strstr(msg, fragment))
-        fail_msg("verifier said:\n%s\nwanted '%s'", msg, fragment);
-    free(msg);
-}
 
 static void test_verify_corruptions(void **state)
 {

@@ -1,0 +1,194 @@
+/*
+ * ir_meta.c — the rules typed metadata (IrQuant, IrSparsity, IrPlacement)
+ * must satisfy to agree with the tensors it describes.
+ *
+ * They live here, apart from the verifier, because two phases enforce them:
+ * ir_verify reports a violation at the value's source location, and the IR
+ * parser at the metadata clause in the .ir text, so a hand-edited file gets
+ * a line:col in that file. Messages do not name the value: each caller says
+ * it the way its reader knows it (a parameter key, %N in the text).
+ *
+ * Rules on bound data (a pow2 scale, an n:m mask) are checked only when the
+ * data is bound and matches its declaration; a mismatch there is the
+ * parameter check's to report.
+ */
+#include "ir.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const sparsity_names[] = {
+#define X(e, name) name,
+    SPARSITY_LIST(X)
+#undef X
+};
+
+const char *ir_sparsity_name(SparsityKind k)
+{
+    return (unsigned)k < SP__COUNT ? sparsity_names[k] : "?";
+}
+
+SparsityKind ir_sparsity_lookup(const char *name)
+{
+    for (int k = 0; k < SP__COUNT; k++)
+        if (strcmp(sparsity_names[k], name) == 0)
+            return (SparsityKind)k;
+    return SP__COUNT;
+}
+
+void ir_weight_view(const Shape *s, int64_t *rows, int64_t *cols)
+{
+    int64_t numel = shape_numel(s);
+    *rows = s->rank > 0 ? s->d[0] : 1;
+    *cols = *rows > 0 && numel > 0 ? numel / *rows : 0;
+}
+
+/* Bound data that can be read as its declaration says. */
+static bool data_as_declared(const IrValue *p)
+{
+    return p->data && p->data->dtype == p->dtype && shape_equal(&p->data->shape, &p->shape);
+}
+
+/* The parameter a metadata field names is one, of dtype dt (or alt) and
+ * shape want; what is "quant scale", "sparsity mask", ... */
+static bool check_ref(const IrValue *p, const char *what, DType dt, DType alt, const Shape *want,
+                      char *err, size_t errlen)
+{
+    char a[200], b[200];
+    if (!p) {
+        snprintf(err, errlen, "%s is missing", what);
+        return false;
+    }
+    if (p->kind != VK_PARAM) {
+        snprintf(err, errlen, "%s must be a parameter, not %s", what,
+                 p->kind == VK_INPUT ? "a graph input" : "a node result");
+        return false;
+    }
+    if ((p->dtype != dt && p->dtype != alt) || !shape_equal(&p->shape, want)) {
+        snprintf(err, errlen, "%s '%s' is %s%s, expected %s%s%s%s", what, p->name ? p->name : "?",
+                 dtype_name(p->dtype), shape_str(&p->shape, a, sizeof a), dtype_name(dt),
+                 alt != dt ? " or " : "", alt != dt ? dtype_name(alt) : "",
+                 shape_str(want, b, sizeof b));
+        return false;
+    }
+    return true;
+}
+
+/* Exactly 2^e for some integer e (positive, finite). */
+static bool is_pow2(float x)
+{
+    int e;
+    return x > 0 && isfinite(x) && frexpf(x, &e) == 0.5f;
+}
+
+bool ir_quant_check(const IrValue *v, char *err, size_t errlen)
+{
+    const IrQuant *q = v->quant;
+    char a[200];
+    if (q->bits < IR_QUANT_MIN_BITS || q->bits > IR_QUANT_MAX_BITS) {
+        snprintf(err, errlen, "quant bits %d is outside %d..%d", q->bits, IR_QUANT_MIN_BITS,
+                 IR_QUANT_MAX_BITS);
+        return false;
+    }
+    if (q->axis < -1 || q->axis >= v->shape.rank) {
+        snprintf(err, errlen, "quant axis %d is out of range for %s (expected -1..%d)", q->axis,
+                 shape_str(&v->shape, a, sizeof a), v->shape.rank - 1);
+        return false;
+    }
+    Shape want = {1, {q->axis < 0 ? 1 : v->shape.d[q->axis]}};
+    if (!check_ref(q->scale, "quant scale", DT_F32, DT_F32, &want, err, errlen))
+        return false;
+    if (q->zero_point &&
+        !check_ref(q->zero_point, "quant zero_point", DT_I32, DT_I32, &want, err, errlen))
+        return false;
+    if (q->pow2 && data_as_declared(q->scale)) {
+        const float *s = q->scale->data->data;
+        for (int64_t i = 0; i < want.d[0]; i++)
+            if (!is_pow2(s[i])) {
+                snprintf(err, errlen,
+                         "quant scale '%s' element %lld is %g, not a power of two (pow2 = true)",
+                         q->scale->name, (long long)i, (double)s[i]);
+                return false;
+            }
+    }
+    return true;
+}
+
+/* An nm mask keeps at most n in every m consecutive elements of each row
+ * of the weight view (the last group of a row may be shorter). */
+static bool check_nm_mask(const IrValue *v, const IrSparsity *sp, char *err, size_t errlen)
+{
+    const uint8_t *mask = sp->mask->data->data;
+    int64_t rows, cols;
+    ir_weight_view(&v->shape, &rows, &cols);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c0 = 0; c0 < cols; c0 += sp->m) {
+            int kept = 0;
+            for (int64_t c = c0; c < cols && c < c0 + sp->m; c++)
+                kept += mask[r * cols + c] != 0;
+            if (kept > sp->n) {
+                snprintf(err, errlen,
+                         "sparsity mask '%s' keeps %d of the %d elements at row %lld, columns "
+                         "%lld.. (n:m is %d:%d)",
+                         sp->mask->name, kept, sp->m, (long long)r, (long long)c0, sp->n, sp->m);
+                return false;
+            }
+        }
+    return true;
+}
+
+bool ir_sparsity_check(const IrValue *v, char *err, size_t errlen)
+{
+    const IrSparsity *sp = v->sparsity;
+    char a[200];
+    int64_t rows, cols;
+    Shape want = v->shape;
+    switch (sp->kind) {
+    case SP_ELEMENT: break;
+    case SP_NM:
+        if (sp->n < 1 || sp->n >= sp->m || sp->m > IR_NM_MAX_M) {
+            snprintf(err, errlen, "sparsity n:m %d:%d needs 1 <= n < m <= %d", sp->n, sp->m,
+                     IR_NM_MAX_M);
+            return false;
+        }
+        break;
+    case SP_CHANNEL:
+        if (sp->axis < 0 || sp->axis >= v->shape.rank) {
+            snprintf(err, errlen, "sparsity axis %d is out of range for %s (expected 0..%d)",
+                     sp->axis, shape_str(&v->shape, a, sizeof a), v->shape.rank - 1);
+            return false;
+        }
+        want = (Shape){1, {v->shape.d[sp->axis]}};
+        break;
+    case SP_BLOCK:
+        if (sp->block[0] < 1 || sp->block[1] < 1) {
+            snprintf(err, errlen, "sparsity block %dx%d must be at least 1x1", sp->block[0],
+                     sp->block[1]);
+            return false;
+        }
+        ir_weight_view(&v->shape, &rows, &cols);
+        want = (Shape){2, {(rows + sp->block[0] - 1) / sp->block[0],
+                           (cols + sp->block[1] - 1) / sp->block[1]}};
+        break;
+    default: snprintf(err, errlen, "sparsity has invalid kind %d", (int)sp->kind); return false;
+    }
+    if (!check_ref(sp->mask, "sparsity mask", DT_U8, DT_BOOL, &want, err, errlen))
+        return false;
+    if (sp->kind == SP_NM && data_as_declared(sp->mask))
+        return check_nm_mask(v, sp, err, errlen);
+    return true;
+}
+
+bool ir_placement_check(const IrNode *n, char *err, size_t errlen)
+{
+    const IrPlacement *pl = n->placement;
+    if (pl->tile < 0 || pl->crossbar < 0 || pl->crossbars < 1 || pl->replicas < 1) {
+        snprintf(err, errlen,
+                 "placement tile %d, crossbar %d, crossbars %d, replicas %d: tile and crossbar "
+                 "must be >= 0, crossbars and replicas >= 1",
+                 pl->tile, pl->crossbar, pl->crossbars, pl->replicas);
+        return false;
+    }
+    return true;
+}
