@@ -82,6 +82,9 @@ typedef struct AstTensorType {
     Loc loc;
 } AstTensorType;
 
+/* Targets after the first of `a, b = op(...)` (ops have at most 4 results). */
+#define AST_MAX_MORE_TARGETS 3
+
 typedef enum {
     S_IN, S_OUT, S_ASSIGN, S_EXPR, S_RETURN, S_FOR, S_IF, S_ASSERT
 } StmtKind;
@@ -93,8 +96,13 @@ struct AstStmt {
     union {
         struct { const char *name; Loc name_loc; AstTensorType type; } in;     /* S_IN */
         struct { const char *name; Loc name_loc; AstTensorType *type; AstExpr *value; } out; /* S_OUT (type may be NULL) */
-        /* S_ASSIGN: target is an identifier, or a name template when is_template */
-        struct { const char *target; int is_template; Loc target_loc; AstExpr *value; } assign;
+        /* S_ASSIGN: target is an identifier, or a name template when is_template;
+         * `values, indices = topk(x, 5);` binds the further results of a
+         * multi-result op to more[0..nmore) */
+        struct {
+            const char *target; int is_template; Loc target_loc; AstExpr *value;
+            const char *more[AST_MAX_MORE_TARGETS]; Loc more_loc[AST_MAX_MORE_TARGETS]; int nmore;
+        } assign;
         struct { AstExpr *value; } expr;                              /* S_EXPR, S_RETURN */
         struct { const char *var; Loc var_loc; AstExpr *lo, *hi; AstStmts body; } for_;
         /* S_IF: els may hold a single nested S_IF for `else if` */

@@ -740,6 +740,31 @@ static void exec_out(Ctx *c, const AstStmt *s)
     ir_add_output(c->g, s->u.out.name, v.t);
 }
 
+/*
+ * `a, b = op(...)`: v is the first result of a node with several (topk's
+ * values and indices); the other targets get the node's other results. The
+ * node keeps the first target's instance name.
+ */
+static void bind_more_results(Ctx *c, const AstStmt *s, Val v)
+{
+    int want = 1 + s->u.assign.nmore;
+    if (v.kind == V_POISON)
+        goto poison;
+    const IrNode *n = v.kind == V_TENSOR && v.t->kind == VK_NODE ? v.t->def : NULL;
+    if (!n || v.t->result != 0 || n->nout != want) {
+        int have = n && v.t->result == 0 ? n->nout : 1;
+        elab_error(c, s->u.assign.value->loc, "%d targets are assigned but %s gives %d result%s", want,
+                   n ? op_info(n->op)->name : "this expression", have, have == 1 ? "" : "s");
+        goto poison;
+    }
+    for (int k = 0; k < s->u.assign.nmore; k++)
+        bind(c, s->u.assign.more[k], val_tensor(n->outs[k + 1]));
+    return;
+poison:
+    for (int k = 0; k < s->u.assign.nmore; k++)
+        bind(c, s->u.assign.more[k], val_poison());
+}
+
 static void exec_assign(Ctx *c, const AstStmt *s)
 {
     const char *name = s->u.assign.target;
@@ -751,6 +776,11 @@ static void exec_assign(Ctx *c, const AstStmt *s)
     SeqCtx *seq = c->frame->seq;
     const char *inst = inst_join(c, seq ? seq->path : c->frame->prefix, name);
     Val v = eval_expr(c, s->u.assign.value, inst);
+    if (s->u.assign.nmore > 0) {
+        bind_more_results(c, s, v);
+        if (v.kind != V_TENSOR)
+            v = val_poison(); /* already reported; the first target stays quiet */
+    }
     if (!s->u.assign.is_template)
         bind(c, name, v);
     if (seq && v.kind == V_TENSOR)

@@ -129,7 +129,7 @@ Loc parser_caret(const ParseCtx *c, NETC_YYLTYPE l);
 %type <ptype> ptype
 %type <ttype> tensor_type
 %type <stmts> body stmts
-%type <stmt> stmt simple if_stmt
+%type <stmt> stmt simple if_stmt more_targets
 %type <annots> annots
 %type <annot> annotation
 %type <expr> expr ternary or_expr and_expr cmp_expr add_expr mul_expr unary postfix primary
@@ -310,6 +310,14 @@ simple:
         $$->u.assign.target_loc = parser_loc(ctx, @1);
         $$->u.assign.value = $3;
     }
+| IDENT more_targets "=" expr ";"  /* values, indices = topk(x, 5); */
+    {
+        $$ = $2;
+        $$->loc = parser_loc(ctx, span(@1, @4));
+        $$->u.assign.target = $1;
+        $$->u.assign.target_loc = parser_loc(ctx, @1);
+        $$->u.assign.value = $4;
+    }
 | STRING "=" expr ";"  /* a name template: "layer{i}" = ... */
     {
         $$ = new_stmt(ctx, S_ASSIGN, parser_loc(ctx, span(@1, @3)));
@@ -352,6 +360,28 @@ simple:
 ;
 
 /* `else if` nests the second if as the only statement of the else branch. */
+/* more_targets := (',' IDENT)+ — collected into an S_ASSIGN shell. */
+more_targets:
+  "," IDENT
+    {
+        $$ = new_stmt(ctx, S_ASSIGN, parser_loc(ctx, @2));
+        $$->u.assign.more[0] = $2;
+        $$->u.assign.more_loc[0] = parser_loc(ctx, @2);
+        $$->u.assign.nmore = 1;
+    }
+| more_targets "," IDENT
+    {
+        $$ = $1;
+        if ($$->u.assign.nmore == AST_MAX_MORE_TARGETS) {
+            diag_error(ctx->diag, parser_loc(ctx, @3), "at most %d targets can be assigned at once",
+                       AST_MAX_MORE_TARGETS + 1);
+        } else {
+            $$->u.assign.more[$$->u.assign.nmore] = $3;
+            $$->u.assign.more_loc[$$->u.assign.nmore++] = parser_loc(ctx, @3);
+        }
+    }
+;
+
 if_stmt:
   "if" expr body
     {
