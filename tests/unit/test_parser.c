@@ -579,7 +579,7 @@ static void test_error_messages(void **state)
                  "t.net:1:8: error: syntax error: unexpected identifier 'foo', "
                  "expected string literal");
     expect_error("net a() { a.b = 1; }",
-                 "t.net:1:12: error: syntax error: unexpected \".\", expected \";\" or \"=\"");
+                 "t.net:1:12: error: syntax error: unexpected \".\", expected \",\", \";\" or \"=\"");
 }
 
 /* The caret line underlines the offending token. */
