@@ -6,6 +6,7 @@
  */
 #include "../frontend/elab.h"
 #include "../ir/ir.h"
+#include "../passes/annotations.h"
 #include "../support/fileio.h"
 #include "cli.h"
 #include "commands.h"
@@ -36,6 +37,13 @@ IrGraph *netc_load(Session *s)
         g = elab_file(s->arena, s->diag, s->cli->file, &s->cli->elab);
     }
     if (g && !ir_verify(g, s->diag)) {
+        ir_graph_free(g);
+        return NULL;
+    }
+    /* Annotations become typed requests here so every command reports their
+     * errors; this call moves to the head of the default pipeline once
+     * passes/pass_manager.c lands. */
+    if (g && !pass_annotations(g, s->diag)) {
         ir_graph_free(g);
         return NULL;
     }

@@ -596,12 +596,14 @@ static Val call_block(Ctx *c, const AstBlock *b, const AstExpr *call, const char
                     .vars = strmap_new(), .prefix = inst};
     Val result = val_poison();
     if (bind_args(c, b, &call->u.call.args, &callee, call->loc)) {
-        int mark = c->nannots;
+        int mark = c->nannots, direct_from = c->direct_from;
         c->frame = &callee;
         c->depth++;
         for (int i = 0; i < b->annots.n; i++)
             elab_push_annot(c, &b->annots.items[i]);
+        c->direct_from = c->nannots; /* the call's and block's own: inherited */
         exec_stmts(c, &b->body);
+        c->direct_from = direct_from;
         elab_pop_annots(c, mark);
         if (!callee.returned && !c->halted)
             elab_error(c, b->loc, "block '%s' ends without 'return'", b->name);
@@ -838,11 +840,14 @@ static void exec_assert(Ctx *c, const AstStmt *s)
 
 static void exec_stmt(Ctx *c, const AstStmt *s)
 {
-    int mark = c->nannots;
+    int mark = c->nannots, direct_from = c->direct_from;
     /* A bad annotation is reported and dropped; the statement still runs so
      * the names it defines exist and later lines report nothing spurious. */
     for (int i = 0; i < s->annots.n; i++)
         elab_push_annot(c, &s->annots.items[i]);
+    /* Direct for the nodes this statement creates; a statement nested in it
+     * (a loop or if body, a seq) moves the mark past these again. */
+    c->direct_from = mark;
     switch (s->kind) {
     case S_IN: exec_in(c, s); break;
     case S_OUT: exec_out(c, s); break;
@@ -872,6 +877,7 @@ static void exec_stmt(Ctx *c, const AstStmt *s)
     }
     case S_ASSERT: exec_assert(c, s); break;
     }
+    c->direct_from = direct_from;
     elab_pop_annots(c, mark);
 }
 
@@ -985,6 +991,7 @@ static void elab_net(Ctx *c, const AstBlock *net, const ElabOptions *opt)
     if (ok) {
         for (int i = 0; i < net->annots.n; i++)
             elab_push_annot(c, &net->annots.items[i]);
+        c->direct_from = c->nannots; /* the net's own annotations: inherited */
         exec_stmts(c, &net->body);
         if (diag_errors(c->diag) == 0 && c->g->noutputs == 0)
             diag_error(c->diag, net->loc, "net '%s' declares no outputs ('out name = value;')", net->name);

@@ -7,6 +7,10 @@
  * Operators with learned parameters get them named inst.suffix, with shapes
  * from the op's params rule; the node's output shape comes from its shape
  * rule, whose message is reported at the call.
+ *
+ * Every node gets the annotations in force (Ctx.annots, outermost first),
+ * those of the statement creating it marked direct, the rest (enclosing
+ * loops, calls, block definitions, seq, the net) inherited.
  */
 #include "elab_impl.h"
 
@@ -145,8 +149,11 @@ Val elab_make_node(Ctx *c, OpKind op, const char *inst, int ndata, IrValue **dat
         elab_error(c, loc, "%s", err);
         return val_poison();
     }
-    for (int i = 0; i < c->nannots; i++)
-        ir_node_add_annot(c->g, n, &c->annots[i]);
+    for (int i = 0; i < c->nannots; i++) {
+        IrAnnot a = c->annots[i];
+        a.inherited = i < c->direct_from;
+        ir_node_add_annot(c->g, n, &a);
+    }
     return val_tensor(n->out);
 }
 
@@ -416,61 +423,9 @@ bool elab_call_op(Ctx *c, const AstExpr *call, const char *inst, Val *out)
 
 /* ---- annotations ---- */
 
-typedef struct AnnotRule {
-    const char *name;
-    const char *keys; /* allowed keyword arguments, space separated; NULL = anything */
-    int npos;         /* positional arguments required */
-} AnnotRule;
-
-static const AnnotRule annot_rules[] = {
-    {"precision", "", 1},
-    {"prune", "ratio granularity n m block", 0},
-    {"tome", "r", 0},
-    {"pim", "tile", 0},
-    {"epitome", NULL, 0},
-};
-
-static bool has_word(const char *list, const char *w)
-{
-    size_t n = strlen(w);
-    for (const char *p = list; (p = strstr(p, w)); p += n)
-        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
-            return true;
-    return false;
-}
-
-/* Checks the value rules of the known annotations; returns an error text and
- * the index of the offending argument in *bad. */
-static const char *check_annot_values(Ctx *c, const IrAnnot *an, int *bad)
-{
-    for (int i = 0; i < an->nargs; i++) {
-        *bad = i;
-        const IrAttr *x = &an->args[i];
-        const char *k = x->key ? x->key : "";
-        if (!strcmp(an->name, "precision")) {
-            DType dt;
-            bool ok = (x->kind == AK_INT && x->i >= 1 && x->i <= 32) ||
-                      (x->kind == AK_STRING && dtype_from_name(x->s, &dt));
-            if (!ok)
-                return "@precision takes a bit width 1..32 or a dtype name such as \"bf16\"";
-        } else if (!strcmp(k, "ratio")) {
-            double r = x->kind == AK_FLOAT ? x->f : x->kind == AK_INT ? (double)x->i : -1;
-            if (!(r >= 0 && r < 1))
-                return "@prune ratio must be a number in [0, 1)";
-        } else if (!strcmp(k, "granularity")) {
-            if (x->kind != AK_STRING || !has_word("element channel block nm", x->s))
-                return "@prune granularity must be \"element\", \"channel\", \"block\" or \"nm\"";
-        } else if (!strcmp(k, "r") || !strcmp(k, "n") || !strcmp(k, "m")) {
-            if (x->kind != AK_INT || x->i < 0)
-                return arena_printf(c->arena, "@%s %s must be an int >= 0", an->name, k);
-        } else if (!strcmp(k, "tile") || !strcmp(k, "block")) {
-            if (x->kind != AK_INT || x->i <= 0)
-                return arena_printf(c->arena, "@%s %s must be an int > 0", an->name, k);
-        }
-    }
-    return NULL;
-}
-
+/* Only evaluates the arguments to constants: what they mean, and whether
+ * they fit the node, is checked by passes/annotations.c on the IR, where
+ * text IR is checked the same way. */
 bool elab_push_annot(Ctx *c, const AstAnnot *a)
 {
     const char *key = arena_printf(c->arena, "%p", (const void *)a);
@@ -489,39 +444,6 @@ bool elab_push_annot(Ctx *c, const AstAnnot *a)
         if (!to_attr(c, &v.v[i], t, &an.args[i])) {
             if (report)
                 elab_error(c, v.ast[i].loc, "annotation arguments must be numbers, bools, strings or lists of ints");
-            ok = false;
-        }
-    }
-    const AnnotRule *rule = NULL;
-    for (size_t i = 0; i < sizeof annot_rules / sizeof *annot_rules; i++)
-        if (!strcmp(annot_rules[i].name, a->name))
-            rule = &annot_rules[i];
-    if (!rule) {
-        if (report)
-            diag_warning(c->diag, a->loc, "unknown annotation '@%s' is kept, but no pass uses it", a->name);
-    } else if (ok) {
-        int npos = 0;
-        for (int i = 0; i < an.nargs; i++) {
-            if (!an.args[i].key)
-                npos++;
-            else if (rule->keys && !has_word(rule->keys, an.args[i].key)) {
-                if (report)
-                    elab_error(c, v.ast[i].loc, "@%s has no argument '%s'%s%s", a->name, an.args[i].key,
-                               *rule->keys ? "; it takes " : "", rule->keys);
-                ok = false;
-            }
-        }
-        if (ok && rule->keys && npos != rule->npos) {
-            if (report)
-                elab_error(c, a->loc, "@%s takes %d positional argument%s, not %d", a->name, rule->npos,
-                           rule->npos == 1 ? "" : "s", npos);
-            ok = false;
-        }
-        int bad = 0;
-        const char *why = ok ? check_annot_values(c, &an, &bad) : NULL;
-        if (why) {
-            if (report)
-                elab_error(c, v.ast[bad].loc, "%s", why);
             ok = false;
         }
     }

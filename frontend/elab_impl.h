@@ -82,6 +82,7 @@ typedef struct Ctx {
     bool halted;          /* a failed assert or a size limit stops elaboration */
     IrAnnot *annots;      /* annotations in force for nodes being created */
     int nannots, cap_annots;
+    int direct_from;      /* annots[direct_from..] are the innermost statement's */
     StrMap *checked_annots; /* annotations already validated (by address) */
     StrMap *reported;     /* "loc: message" of errors printed, so a loop
                              repeating a mistake reports it once */

@@ -53,6 +53,10 @@ typedef struct IrAnnot {
     int nargs;
     IrAttr *args;
     Loc loc;
+    /* Written on an enclosing block definition, block call, seq, loop or
+     * the net rather than on the statement that created the node. False
+     * (direct) is the zero value, so annotations built by hand are direct. */
+    bool inherited;
 } IrAnnot;
 
 typedef enum { VK_INPUT, VK_PARAM, VK_NODE } ValueKind;
@@ -114,6 +118,51 @@ typedef struct IrPlacement {
     int replicas;        /* copies for throughput (1: none) */
 } IrPlacement;
 
+/* Which requests of an IrRequests are present (IrRequests.set).
+ * X(enum suffix, what it asks for, for messages) */
+#define REQ_SLOT_LIST(X)                                                                        \
+    X(PRUNE, "pruning") X(WEIGHT, "a weight precision") X(ACT, "an activation precision")      \
+    X(TOME, "token merging") X(EPITOME, "an epitome") X(PIM, "a PIM placement")
+enum {
+#define X(e, what) REQ_##e##_BIT,
+    REQ_SLOT_LIST(X)
+#undef X
+    REQ__SLOTS
+};
+enum {
+#define X(e, what) REQ_##e = 1u << REQ_##e##_BIT,
+    REQ_SLOT_LIST(X)
+#undef X
+};
+
+/* A precision asked for weights or activations: an integer format of bits
+ * bits, or the float format dtype (DT_F16 / DT_BF16, bits 16). */
+typedef struct IrPrecisionReq {
+    int bits;      /* 2..16 */
+    bool is_float;
+    DType dtype;   /* is_float only */
+} IrPrecisionReq;
+
+/*
+ * What the source annotations (@prune, @precision, @tome, @epitome, @pim)
+ * ask the compression passes to do with one node, checked against the node
+ * by passes/annotations.c; a field is meaningful only when its slot is in
+ * set. Prints as `req(prune(...), precision(...), ...)` (ir_req.c).
+ */
+typedef struct IrRequests {
+    unsigned set;              /* REQ_* bits */
+    double prune_ratio;        /* REQ_PRUNE: fraction removed, [0, 1) */
+    SparsityKind prune_kind;   /* REQ_PRUNE: SP_ELEMENT unless asked */
+    int prune_n, prune_m;      /* SP_NM: 0 < n < m <= 16, 2:4 unless asked */
+    int prune_block[2];        /* SP_BLOCK: tile rows, cols > 0 */
+    IrPrecisionReq weight;     /* REQ_WEIGHT */
+    IrPrecisionReq act;        /* REQ_ACT: the node's results */
+    int tome_r;                /* REQ_TOME: tokens merged, >= 0 */
+    int64_t epitome[4];        /* REQ_EPITOME: epitome shape co, ci, kh, kw */
+    int pim_tile, pim_crossbar; /* REQ_PIM: first tile / crossbar, -1: any */
+    int pim_replicas;          /* REQ_PIM: copies, 0: the mapper decides */
+} IrRequests;
+
 struct IrValue {
     int id;            /* unique within the graph; node results print as %id */
     ValueKind kind;
@@ -145,6 +194,7 @@ struct IrNode {
     int nannot;
     IrAnnot *annot;
     IrPlacement *placement; /* NULL: not placed */
+    IrRequests *req;  /* NULL: no annotation asks anything of this node */
     Loc loc;
 };
 
@@ -337,6 +387,22 @@ bool ir_verify(const IrGraph *g, Diag *d);
 void ir_print(const IrGraph *g, FILE *out);
 /* Parses the text produced by ir_print; errors go to d with line:col. */
 IrGraph *ir_parse(const char *path, const char *text, size_t len, Diag *d);
+
+/* ---- ir_req.c: typed requests from annotation arguments, and back ---- */
+
+/* True for the annotations that make requests (prune precision tome
+ * epitome pim); others are user annotations no pass reads. */
+bool ir_req_known(const char *name);
+/* The requests annotation a makes, written into *out (only out->set slots);
+ * false with a message naming the argument when an argument is unknown,
+ * of the wrong type or out of range. Positional @precision(b) sets both
+ * REQ_WEIGHT and REQ_ACT. a must be known. */
+bool ir_req_from_annot(const IrAnnot *a, IrRequests *out, char *err, size_t errlen);
+/* Copies the slots of src named in slots into dst. */
+void ir_req_merge(IrRequests *dst, const IrRequests *src, unsigned slots);
+/* r as annotations with every default written out, the form the text IR
+ * prints inside req(...); returns how many (<= 5), arguments in arena. */
+int ir_req_to_annots(Arena *arena, const IrRequests *r, IrAnnot *out);
 
 /* ---- ir_dot.c ---- */
 void ir_print_dot(const IrGraph *g, FILE *out);

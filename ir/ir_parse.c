@@ -797,11 +797,60 @@ static void parse_decl(Parser *p, bool param)
     strmap_put(p->values, v->name, v);
 }
 
+/* ANNOT := '@' NAME ('(' (ATTR (',' ATTR)*)? ')')? LOC? 'inherited'? */
+static IrAnnot parse_annot(Parser *p)
+{
+    IrAnnot a = {0};
+    int cap_args = 0;
+    next(p);
+    a.name = parse_name(p, "an annotation name");
+    if (accept(p, '(')) {
+        if (!is_punct(p, ')')) {
+            do {
+                IrAttr arg;
+                parse_attr(p, &arg, false);
+                VEC_PUSH(p->scratch, a.args, a.nargs, cap_args, arg);
+            } while (accept(p, ','));
+        }
+        expect(p, ')');
+    }
+    a.loc = parse_loc_opt(p);
+    if (is_word(p, "inherited")) {
+        a.inherited = true;
+        next(p);
+    }
+    return a;
+}
+
+/* REQ := 'req' '(' ANNOT* ')', each a known annotation checked by ir_req.c;
+ * NULL when the clause is absent. */
+static IrRequests *parse_requests_opt(Parser *p)
+{
+    if (!is_word(p, "req"))
+        return NULL;
+    next(p);
+    expect(p, '(');
+    IrRequests *r = arena_alloc(p->scratch, sizeof *r);
+    *r = (IrRequests){0};
+    while (is_punct(p, '@')) {
+        Tok at = p->tok;
+        IrAnnot a = parse_annot(p);
+        IrRequests one;
+        char err[300];
+        if (!ir_req_known(a.name))
+            error_at(p, at.line, at.col, "req: @%s makes no request", a.name);
+        if (!ir_req_from_annot(&a, &one, err, sizeof err))
+            error_at(p, at.line, at.col, "req: %s", err);
+        ir_req_merge(r, &one, one.set);
+    }
+    expect(p, ')');
+    return r;
+}
+
 /*
  * NODE   := RESULT (',' RESULT)* '=' OP '(' (REF (',' REF)*)? ')' ('{' (ATTR (',' ATTR)*)? '}')?
- *           ('name' '(' STRING ')')? PIM? LOC? ANNOT*
+ *           ('name' '(' STRING ')')? PIM? LOC? ANNOT* REQ?
  * RESULT := %N ':' TYPE META
- * ANNOT  := '@' NAME ('(' (ATTR (',' ATTR)*)? ')')? LOC?
  */
 static void parse_node(Parser *p)
 {
@@ -861,24 +910,9 @@ static void parse_node(Parser *p)
 
     IrAnnot *annot = NULL;
     int nannot = 0, cap_annot = 0;
-    while (is_punct(p, '@')) {
-        IrAnnot a = {0};
-        int cap_args = 0;
-        next(p);
-        a.name = parse_name(p, "an annotation name");
-        if (accept(p, '(')) {
-            if (!is_punct(p, ')')) {
-                do {
-                    IrAttr arg;
-                    parse_attr(p, &arg, false);
-                    VEC_PUSH(p->scratch, a.args, a.nargs, cap_args, arg);
-                } while (accept(p, ','));
-            }
-            expect(p, ')');
-        }
-        a.loc = parse_loc_opt(p);
-        VEC_PUSH(p->scratch, annot, nannot, cap_annot, a);
-    }
+    while (is_punct(p, '@'))
+        VEC_PUSH(p->scratch, annot, nannot, cap_annot, parse_annot(p));
+    IrRequests *req = parse_requests_opt(p);
 
     char err[512];
     IrNode *n = ir_add_node(p->g, op, name, nin, in, nattr, attr, loc, err, sizeof err);
@@ -901,6 +935,10 @@ static void parse_node(Parser *p)
     n->placement = placement;
     for (int i = 0; i < nannot; i++)
         ir_node_add_annot(p->g, n, &annot[i]);
+    if (req) {
+        n->req = arena_alloc(p->g->arena, sizeof *n->req);
+        *n->req = *req;
+    }
 }
 
 /* OUTPUT := 'output' NAME '=' REF */

@@ -47,6 +47,13 @@
  * init and source locations (a `loc` right after an annotation is the
  * annotation's own). Bound weight data is not part of the text.
  *
+ * An annotation inherited from an enclosing block, call, seq, loop or the
+ * net ends with the word `inherited`; one written on the node's own
+ * statement has no marker. What passes/annotations.c made of them, the
+ * node's typed requests, closes the line as `req( @prune(ratio = 0.5,
+ * granularity = "channel") @precision(weight = 4, act = 4) )`: the known
+ * annotations again, with every default written out (ir_req.c).
+ *
  * Lexical choices made for the round trip: floats always carry a '.', an
  * exponent, "inf" or "nan" and use the shortest digits that strtod reads back
  * to the identical double; names that are not plain words are quoted.
@@ -201,6 +208,30 @@ static void put_loc(FILE *out, Loc loc)
             fprintf(out, ":%d", loc.len);
     }
     fputc(')', out);
+}
+
+/* ANNOT := '@' NAME ('(' ATTR, ... ')')? LOC? 'inherited'? */
+static void put_annot(FILE *out, const IrAnnot *a)
+{
+    fputs(" @", out);
+    put_name(out, a->name);
+    put_attr_list(out, "(", ')', a->args, a->nargs);
+    put_loc(out, a->loc);
+    if (a->inherited)
+        fputs(" inherited", out);
+}
+
+/* REQ := 'req' '(' ANNOT+ ')': the typed requests with defaults written out. */
+static void put_requests(FILE *out, const IrRequests *r)
+{
+    Arena *arena = arena_new();
+    IrAnnot a[8];
+    int n = ir_req_to_annots(arena, r, a);
+    fputs(" req(", out);
+    for (int k = 0; k < n; k++)
+        put_annot(out, &a[k]);
+    fputs(" )", out);
+    arena_free(arena);
 }
 
 /* Node results are numbered by position; index maps a value id to it. */
@@ -363,13 +394,10 @@ void ir_print(const IrGraph *g, FILE *out)
         put_string_clause(out, "name", n->name);
         put_placement(out, n->placement);
         put_loc(out, n->loc);
-        for (int k = 0; k < n->nannot; k++) {
-            const IrAnnot *a = &n->annot[k];
-            fputs(" @", out);
-            put_name(out, a->name);
-            put_attr_list(out, "(", ')', a->args, a->nargs);
-            put_loc(out, a->loc);
-        }
+        for (int k = 0; k < n->nannot; k++)
+            put_annot(out, &n->annot[k]);
+        if (n->req)
+            put_requests(out, n->req);
         fputc('\n', out);
     }
     for (int i = 0; i < g->noutputs; i++) {

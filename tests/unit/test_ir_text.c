@@ -53,10 +53,11 @@ static IrNode *add_with_params(IrGraph *g, OpKind op, const char *name, const ch
     return add_node(g, op, name, attrs, np + 1, in, loc);
 }
 
-static void annotate(IrGraph *g, IrNode *n, const char *name, int nargs, IrAttr *args, Loc loc)
+static IrAnnot *annotate(IrGraph *g, IrNode *n, const char *name, int nargs, IrAttr *args, Loc loc)
 {
-    IrAnnot a = {name, nargs, args, loc};
+    IrAnnot a = {.name = name, .nargs = nargs, .args = args, .loc = loc};
     ir_node_add_annot(g, n, &a);
+    return &n->annot[n->nannot - 1];
 }
 
 /* A small residual CNN with annotations, locations and a free parameter. */
@@ -72,8 +73,17 @@ static IrGraph *small_net(void)
     IrNode *c2 = add_with_params(g, OP_CONV2D, "block.conv", "out_channels=8 kernel_size=3 padding=1", r->out, L1);
     IrAttr prune[] = {{.key = "ratio", .kind = AK_FLOAT, .f = 0.5},
                       {.key = "granularity", .kind = AK_STRING, .s = "channel"}};
-    annotate(g, c2, "prune", 2, prune, L2);
+    annotate(g, c2, "prune", 2, prune, L2)->inherited = true;
     annotate(g, c2, "tome", 0, NULL, loc_none());
+    /* typed requests of every kind, as passes/annotations.c leaves them */
+    c2->req = arena_alloc(g->arena, sizeof *c2->req);
+    *c2->req = (IrRequests){.set = REQ_PRUNE | REQ_WEIGHT | REQ_ACT | REQ_EPITOME | REQ_PIM,
+                            .prune_ratio = 0.25, .prune_kind = SP_BLOCK, .prune_block = {4, 8},
+                            .weight = {.bits = 4}, .act = {.bits = 16, .is_float = true, .dtype = DT_BF16},
+                            .epitome = {4, 8, 2, 2}, .pim_tile = 3, .pim_crossbar = -1, .pim_replicas = 2};
+    r->req = arena_alloc(g->arena, sizeof *r->req);
+    *r->req = (IrRequests){.set = REQ_PRUNE | REQ_TOME, .prune_kind = SP_NM, .prune_n = 1, .prune_m = 8,
+                           .prune_ratio = 0.875, .tome_r = 0};
     IrValue *sum_in[] = {c2->out, r->out};
     IrNode *s = add_node(g, OP_ADD, NULL, NULL, 2, sum_in, L2);
     IrValue *pos = ir_add_param(g, "pos_embed", DT_F32, SH(4, 1, 8, 16, 16), L2);
@@ -215,6 +225,29 @@ static void test_round_trip_small(void **state)
     assert_true(c2->annot[0].args[0].f == 0.5);
     assert_int_equal(c2->annot[0].loc.line, 4);
     assert_null(c2->annot[1].loc.file);
+    assert_true(c2->annot[0].inherited);
+    assert_false(c2->annot[1].inherited);
+    /* typed requests survive with every field */
+    assert_non_null(c2->req);
+    assert_int_equal(c2->req->set, REQ_PRUNE | REQ_WEIGHT | REQ_ACT | REQ_EPITOME | REQ_PIM);
+    assert_int_equal(c2->req->prune_kind, SP_BLOCK);
+    assert_true(c2->req->prune_ratio == 0.25);
+    assert_int_equal(c2->req->prune_block[1], 8);
+    assert_int_equal(c2->req->weight.bits, 4);
+    assert_false(c2->req->weight.is_float);
+    assert_true(c2->req->act.is_float);
+    assert_int_equal(c2->req->act.dtype, DT_BF16);
+    assert_int_equal(c2->req->epitome[3], 2);
+    assert_int_equal(c2->req->pim_tile, 3);
+    assert_int_equal(c2->req->pim_crossbar, -1);
+    assert_int_equal(c2->req->pim_replicas, 2);
+    IrRequests *rq = h->nodes[2]->req;
+    assert_non_null(rq);
+    assert_int_equal(rq->set, REQ_PRUNE | REQ_TOME);
+    assert_int_equal(rq->prune_n, 1);
+    assert_int_equal(rq->prune_m, 8);
+    assert_int_equal(rq->tome_r, 0);
+    assert_null(h->nodes[0]->req);
     assert_null(h->nodes[0]->annot[0].args[0].key);
     assert_int_equal(h->nodes[0]->annot[0].args[0].i, 4);
     assert_string_equal(h->nodes[0]->loc.file, "nets/small.net");
@@ -365,6 +398,9 @@ static void test_parse_errors(void **state)
         {"graph g { input %x : f32[1] %0 : f32[1] = dropout(%x) {p = } }", "expected a value, found '}'"},
         {"graph g { input %x : f32[1] %0 : f32[1] = dropout(%x) {0.5} }", "expected an attribute name, found '0.5'"},
         {"graph g { input %x : f32[1] %0 : f32[1] = relu(%x) @p(\"x) }", "1:55: error: unterminated string"},
+        {"graph g { input %x : f32[1] %0 : f32[1] = relu(%x) req( @custom ) }", "1:57: error: req: @custom makes no request"},
+        {"graph g { input %x : f32[1] %0 : f32[1] = relu(%x) req( @tome(r = -1) ) }", "1:57: error: req: @tome r must be an int >= 0"},
+        {"graph g { input %x : f32[1] %0 : f32[1] = relu(%x) req( @tome(r = 1) }", "expected ')', found '}'"},
         {"graph g { input %x : f32[1] %0 : f32[1] = relu(%x) @p(\"\\q\") }", "1:56: error: unknown escape sequence in string"},
         {"graph g { input %x : f32[1] %0 : f32[1] = relu(%x) @p(\"\\x0\") }", "\\x needs two hex digits"},
         {"graph g { input %x : f32[1] %0 : f32[1] = relu(%x) @p(\"\\x00\") }", "strings cannot contain \\x00"},
