@@ -35,6 +35,8 @@ enum { NETC_IR_HASH_LEN = 16 };
  * it (metadata netc.ir_hash): XXH3-64 as 16 hex digits. */
 void netc_ir_hash(const char *text, size_t len, char out[NETC_IR_HASH_LEN + 1]);
 bool netc_has_suffix(const char *s, const char *suffix);
+/* print(g) into a malloc'd buffer of *len bytes; NULL after reporting. */
+char *netc_print(Session *s, const IrGraph *g, void (*print)(const IrGraph *, FILE *), size_t *len);
 /* Writes print(g) to -o (atomically) or stdout. */
 bool netc_emit(Session *s, const IrGraph *g, void (*print)(const IrGraph *, FILE *));
 

@@ -13,18 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs print(g, f) into memory, then writes it to -o atomically or stdout. */
-bool netc_emit(Session *s, const IrGraph *g, void (*print)(const IrGraph *, FILE *))
+char *netc_print(Session *s, const IrGraph *g, void (*print)(const IrGraph *, FILE *), size_t *len)
 {
     char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    FILE *f = open_memstream(&buf, len);
     if (!f) {
         diag_file_error(s->diag, "<memory>", "cannot open an output buffer");
-        return false;
+        return NULL;
     }
     print(g, f);
     fclose(f);
+    return buf;
+}
+
+/* Runs print(g, f) into memory, then writes it to -o atomically or stdout. */
+bool netc_emit(Session *s, const IrGraph *g, void (*print)(const IrGraph *, FILE *))
+{
+    size_t len;
+    char *buf = netc_print(s, g, print, &len);
+    if (!buf)
+        return false;
     bool ok = true;
     if (s->cli->output)
         ok = fio_write_file(s->cli->output, buf, len, s->diag);

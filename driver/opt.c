@@ -37,15 +37,10 @@ static bool has_weights(const IrGraph *g)
 /* Writes g as ir_path and, with weights, the .safetensors of the same stem. */
 static bool write_pair(Session *s, const IrGraph *g, const char *ir_path)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) {
-        diag_file_error(s->diag, "<memory>", "cannot open an output buffer");
+    size_t len;
+    char *text = netc_print(s, g, ir_print, &len);
+    if (!text)
         return false;
-    }
-    ir_print(g, f);
-    fclose(f);
 
     size_t stem = strlen(ir_path) - strlen(".ir");
     char *st_path = xmalloc(stem + 64), *st_tmp = xmalloc(stem + 64);

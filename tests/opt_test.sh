@@ -14,16 +14,7 @@
 # Sizes, weights and inputs are those of the PyTorch goldens (MANIFEST).
 set -u
 netc=$1 compare=$2 model=$3
-root=$(cd "$(dirname "$0")/.." && pwd)
-gold=$root/tests/golden/torch
-net=$root/examples/$model.net
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-size=$(awk -v m="$model" '$1 == m { print $2 }' "$gold/MANIFEST")
-defs=()
-[ -n "$size" ] && [ "$size" != "-" ] && defs=(-D "image_size=$size")
-input=$gold/$model.input.npy
+source "$(dirname "$0")/example_env.sh"
 w=$tmp/w.safetensors
 
 "$netc" init "$net" "${defs[@]}" --seed 1 -o "$w" || exit 1
