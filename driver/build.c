@@ -13,13 +13,13 @@ int cmd_build(Session *s)
         fprintf(stderr, "netc: error: build needs -o DIR (the bundle's directory)\n");
         return EXIT_USAGE;
     }
-    IrGraph *g = netc_load(s);
+    IrGraph *g = netc_pipeline(s, true);
     if (!g)
         return EXIT_INPUT;
     const char *emit = s->cli->emit ? s->cli->emit : "obj";
     LlvmEmit kind = !strcmp(emit, "llvm") ? LLVM_EMIT_LLVM : !strcmp(emit, "asm") ? LLVM_EMIT_ASM : LLVM_EMIT_OBJ;
     LlvmOptions o = netc_llvm_options(s->cli);
-    bool ok = netc_bind_weights(s, g) && llvm_build(g, &o, s->cli->output, kind, s->diag);
+    bool ok = llvm_build(g, &o, s->cli->output, kind, s->diag);
     ir_graph_free(g);
     return ok ? EXIT_OK : EXIT_INPUT;
 }

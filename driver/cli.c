@@ -4,7 +4,10 @@
 
 #include "cli.h"
 
+#include "../passes/pass.h"
+
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +17,7 @@
 
 void cli_usage(FILE *out)
 {
-    fputs("usage: netc <command> [options] file.net\n"
+    fputs("usage: netc <command> [options] file.net|file.ir\n"
           "\n"
           "commands:\n"
           "  check   parse and check a network; print nothing when it is correct\n"
@@ -26,6 +29,8 @@ void cli_usage(FILE *out)
           "          interpreter, or native code with --backend=llvm\n"
           "  build   compile to a native bundle in directory -o: NAME.o, NAME.h,\n"
           "          NAME.weights (--weights required when the net has parameters)\n"
+          "  opt     run graph passes and write the result: -o OUT.ir, and\n"
+          "          OUT.safetensors beside it when the net has weights\n"
           "\n"
           "options:\n"
           "  -o FILE               write the result to FILE (atomically) instead of stdout\n"
@@ -37,13 +42,29 @@ void cli_usage(FILE *out)
           "  --input [NAME=]FILE   an input tensor as .npy (one per net input, in order)\n"
           "  --output NAME=FILE    where run writes output NAME (default: -o for one output)\n"
           "  --max-errors N        stop printing after N errors\n"
-          "native code (build, run --backend=llvm):\n"
+          "graph passes (all commands but init; see docs/passes.md):\n"
+          "  --passes PIPELINE     passes to run in order, e.g. fold-bn,dce or\n"
+          "                        'fold-constants(max-bytes=4096)'; default: the -O\n"
+          "                        level's pipeline for build, opt and run --backend=llvm,\n"
+          "                        none for the other commands unless -O is given\n"
+          "  --verify-each         verify the IR after every pass (default with NETC_VERIFY_EACH=1)\n"
+          "  --print-after PASS|all  print the IR after that pass (or every pass) to stderr\n"
+          "  --time-passes         print a table of the time each pass took to stderr\n",
+          out);
+    /* The passes' names and help come from the pass table, so this list
+     * cannot go stale. */
+    int npasses;
+    const PassInfo *passes = pass_table(&npasses);
+    for (int i = 0; i < npasses; i++)
+        fprintf(out, "    %-18s  %s\n", passes[i].name, passes[i].help);
+    fputs("native code (build, run --backend=llvm):\n"
           "  --backend ref|llvm    run with the reference interpreter (default) or LLVM\n"
           "  --threads N           most threads the code uses (default: all cores)\n"
           "  --cpu NAME            CPU to compile for (default: this machine's)\n"
           "  --features LIST       CPU features to add or remove, e.g. -avx512f\n"
           "  --target TRIPLE       x86-64 target triple (default: this machine's)\n"
-          "  -O0 .. -O3            optimization level (default -O3)\n"
+          "  -O0 .. -O3            optimization level of LLVM and of the default pass\n"
+          "                        pipeline (default -O3)\n"
           "  --emit obj|llvm|asm   what build writes: NAME.o, NAME.ll or NAME.s\n"
           "  --embed-weights       put the weights in the object file\n"
           "  --help, --version\n"
@@ -96,8 +117,18 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
     static const char *const with_value[] = {"-o", "-D", "--batch", "--net", "--weights", "--seed",
                                              "--input", "--output", "--max-errors", "--backend",
                                              "--cpu", "--target", "--features", "--emit", "--threads",
-                                             "-O"};
+                                             "-O", "--passes", "--print-after"};
+    /* Options without a value: they set a bool in cli. */
+    static const struct {
+        const char *name;
+        size_t offset;
+    } flags[] = {{"--embed-weights", offsetof(Cli, embed_weights)},
+                 {"--verify-each", offsetof(Cli, verify_each)},
+                 {"--time-passes", offsetof(Cli, time_passes)}};
     cli->opt_level = 3;
+    /* The test build sets this so every pass is verified in every test. */
+    const char *ve = getenv("NETC_VERIFY_EACH");
+    cli->verify_each = ve && !strcmp(ve, "1");
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -124,8 +155,12 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
             *exit_code = EXIT_OK;
             return false;
         }
-        if (!strcmp(a, "--embed-weights")) {
-            cli->embed_weights = true;
+        bool *flag = NULL;
+        for (size_t k = 0; k < sizeof flags / sizeof *flags; k++)
+            if (!strcmp(a, flags[k].name))
+                flag = (bool *)((char *)cli + flags[k].offset);
+        if (flag) {
+            *flag = true;
             continue;
         }
         /* Split "--opt=value", "-ovalue" and "-DNAME=V" from their values. */
@@ -202,6 +237,11 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
             if (strlen(val) != 1 || val[0] < '0' || val[0] > '3')
                 return usage_error("-O takes a level from 0 to 3, not '%s'", val);
             cli->opt_level = val[0] - '0';
+            cli->opt_level_given = true;
+        } else if (!strcmp(opt, "--passes")) {
+            cli->passes = val; /* parsed (with column diagnostics) by the pass manager */
+        } else if (!strcmp(opt, "--print-after")) {
+            cli->print_after = val;
         } else if (!strcmp(opt, "-D")) {
             const char *deq = strchr(val, '=');
             if (!deq || deq == val)

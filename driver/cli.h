@@ -1,7 +1,7 @@
 /*
  * cli.h — the command line of netc, parsed GCC-style.
  *
- *   netc <command> [options] file.net
+ *   netc <command> [options] file.net|file.ir
  *
  * Options may come before or after the file; `-o out`, `-oout`, `--seed 3`
  * and `--seed=3` are all accepted; `--` ends the options.
@@ -49,7 +49,13 @@ typedef struct Cli {
     const char *features;   /* --features "+avx2,-avx512f" */
     const char *emit;       /* --emit: obj (default), llvm, asm */
     int threads;            /* --threads (0: the host's cores) */
-    int opt_level;          /* -O0..-O3 (default 3) */
+    int opt_level;          /* -O0..-O3 (default 3): LLVM's level, and the default pass pipeline */
+    bool opt_level_given;   /* -O was on the command line (driver/pipeline.c's defaults) */
+    /* Graph passes (passes/pass.h) */
+    const char *passes;     /* --passes PIPELINE; NULL: the default pipeline */
+    bool verify_each;       /* --verify-each, or NETC_VERIFY_EACH=1 in the environment */
+    const char *print_after; /* --print-after PASS|all: the IR after it, to stderr */
+    bool time_passes;       /* --time-passes: a per-pass time table on stderr */
     bool embed_weights;     /* --embed-weights */
 } Cli;
 

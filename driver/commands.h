@@ -1,9 +1,11 @@
 /*
  * commands.h — what netc's command implementations share.
  *
- *   main.c     dispatch, loading (.net or .ir), check/dump/dot/stats
- *   weights.c  init and run (commands that touch tensors)
- *   build.c    build (an AOT bundle through the LLVM backend)
+ *   main.c      dispatch, check/dump/dot/stats
+ *   pipeline.c  what every command does first: load, verify, bind, passes
+ *   weights.c   init and run (commands that touch tensors)
+ *   build.c     build (an AOT bundle through the LLVM backend)
+ *   opt.c       opt (optimized IR and its weights, written as a pair)
  */
 #ifndef NETC_COMMANDS_H
 #define NETC_COMMANDS_H
@@ -16,20 +18,34 @@ typedef struct Session {
     Cli *cli;
     Arena *arena;
     Diag *diag;
+    const char *ir_text; /* the input's text when it is a .ir file (in arena) */
+    size_t ir_len;
 } Session;
 
-/* The verified graph of the input file, or NULL after reporting errors. */
-IrGraph *netc_load(Session *s);
+/*
+ * The input file loaded (.net or .ir) and verified, --weights bound
+ * (required when want_weights and the net has parameters), the pass
+ * pipeline run (--passes, else the default of the command's -O level) and
+ * verified again; NULL after reporting errors.
+ */
+IrGraph *netc_pipeline(Session *s, bool want_weights);
+
+enum { NETC_IR_HASH_LEN = 16 };
+/* The hash of IR text that ties a .safetensors file to the .ir written with
+ * it (metadata netc.ir_hash): XXH3-64 as 16 hex digits. */
+void netc_ir_hash(const char *text, size_t len, char out[NETC_IR_HASH_LEN + 1]);
+bool netc_has_suffix(const char *s, const char *suffix);
+/* print(g) into a malloc'd buffer of *len bytes; NULL after reporting. */
+char *netc_print(Session *s, const IrGraph *g, void (*print)(const IrGraph *, FILE *), size_t *len);
 /* Writes print(g) to -o (atomically) or stdout. */
 bool netc_emit(Session *s, const IrGraph *g, void (*print)(const IrGraph *, FILE *));
 
-/* Binds --weights to g; without it, fails if g has parameters. */
-bool netc_bind_weights(Session *s, IrGraph *g);
 /* The LLVM backend's options from the command line. */
 LlvmOptions netc_llvm_options(const Cli *cli);
 
 int cmd_init(Session *s);
 int cmd_build(Session *s);
 int cmd_run(Session *s);
+int cmd_opt(Session *s);
 
 #endif

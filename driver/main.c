@@ -1,12 +1,11 @@
 /*
- * main.c — netc's commands. Each command is a short pipeline over the
- * modules: load (front end or IR text) -> verify -> act -> write output
- * atomically. Errors are printed as diagnostics by the module that found
- * them; main only maps "had errors" to the exit code.
+ * main.c — netc's commands. Each command gets its graph from
+ * netc_pipeline (pipeline.c: load -> verify -> bind -> passes -> verify),
+ * then acts and writes its output atomically. Errors are printed as
+ * diagnostics by the module that found them; main only maps "had errors"
+ * to the exit code.
  */
-#include "../frontend/elab.h"
 #include "../ir/ir.h"
-#include "../passes/annotations.h"
 #include "../support/fileio.h"
 #include "cli.h"
 #include "commands.h"
@@ -14,54 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool has_suffix(const char *s, const char *suffix)
+char *netc_print(Session *s, const IrGraph *g, void (*print)(const IrGraph *, FILE *), size_t *len)
 {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcmp(s + n - m, suffix);
-}
-
-/* Builds the graph from a .net file, or parses IR text from a .ir file. */
-IrGraph *netc_load(Session *s)
-{
-    IrGraph *g;
-    if (has_suffix(s->cli->file, ".ir")) {
-        size_t len;
-        char *text = fio_read_all(s->cli->file, 1u << 30, &len, s->diag);
-        if (!text)
-            return NULL;
-        char *kept = arena_strndup(s->arena, text, len);
-        free(text);
-        diag_add_source(s->diag, s->cli->file, kept, len);
-        g = ir_parse(s->cli->file, kept, len, s->diag);
-    } else {
-        g = elab_file(s->arena, s->diag, s->cli->file, &s->cli->elab);
-    }
-    if (g && !ir_verify(g, s->diag)) {
-        ir_graph_free(g);
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    if (!f) {
+        diag_file_error(s->diag, "<memory>", "cannot open an output buffer");
         return NULL;
     }
-    /* Annotations become typed requests here so every command reports their
-     * errors; this call moves to the head of the default pipeline once
-     * passes/pass_manager.c lands. */
-    if (g && !pass_annotations(g, s->diag)) {
-        ir_graph_free(g);
-        return NULL;
-    }
-    return g;
+    print(g, f);
+    fclose(f);
+    return buf;
 }
 
 /* Runs print(g, f) into memory, then writes it to -o atomically or stdout. */
 bool netc_emit(Session *s, const IrGraph *g, void (*print)(const IrGraph *, FILE *))
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) {
-        diag_file_error(s->diag, "<memory>", "cannot open an output buffer");
+    size_t len;
+    char *buf = netc_print(s, g, print, &len);
+    if (!buf)
         return false;
-    }
-    print(g, f);
-    fclose(f);
     bool ok = true;
     if (s->cli->output)
         ok = fio_write_file(s->cli->output, buf, len, s->diag);
@@ -75,14 +46,14 @@ static void print_stats(const IrGraph *g, FILE *out) { ir_stats(g, out); }
 
 static int cmd_check(Session *s)
 {
-    IrGraph *g = netc_load(s);
+    IrGraph *g = netc_pipeline(s, false);
     ir_graph_free(g);
     return g ? EXIT_OK : EXIT_INPUT;
 }
 
 static int cmd_print(Session *s, void (*print)(const IrGraph *, FILE *))
 {
-    IrGraph *g = netc_load(s);
+    IrGraph *g = netc_pipeline(s, false);
     if (!g)
         return EXIT_INPUT;
     bool ok = netc_emit(s, g, print);
@@ -102,6 +73,7 @@ static const struct {
     {"init", cmd_init, NULL},
     {"run", cmd_run, NULL},
     {"build", cmd_build, NULL},
+    {"opt", cmd_opt, NULL},
 };
 
 int main(int argc, char **argv)

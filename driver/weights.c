@@ -1,7 +1,8 @@
 /*
  * weights.c — the commands that move tensors: `init` writes deterministic
- * weights for a network, `run` binds weights and inputs and executes the
- * reference interpreter or, with --backend=llvm, JIT-compiled native code.
+ * weights for a network, `run` reads inputs and executes the reference
+ * interpreter or, with --backend=llvm, JIT-compiled native code on the
+ * graph netc_pipeline bound and optimized.
  */
 #include "../backends/llvm/llvm_backend.h"
 #include "../runtime/init.h"
@@ -21,7 +22,12 @@ int cmd_init(Session *s)
         fprintf(stderr, "netc: error: init needs -o FILE.safetensors\n");
         return EXIT_USAGE;
     }
-    IrGraph *g = netc_load(s);
+    if (s->cli->passes || s->cli->opt_level_given) {
+        fprintf(stderr, "netc: error: init writes the source's parameters; it runs no passes "
+                        "(--passes, -O): optimize with 'netc opt'\n");
+        return EXIT_USAGE;
+    }
+    IrGraph *g = netc_pipeline(s, false);
     if (!g)
         return EXIT_INPUT;
     bool ok = rt_init_weights(g, s->cli->seed, s->diag);
@@ -141,18 +147,6 @@ static bool write_outputs(Session *s, const IrGraph *g, Tensor **out)
     return ok;
 }
 
-bool netc_bind_weights(Session *s, IrGraph *g)
-{
-    if (s->cli->weights)
-        return rt_weights_load(g, s->cli->weights, true, s->diag);
-    if (g->nparams > 0) {
-        diag_error(s->diag, loc_none(), "the net has %d learned parameters; give them with --weights FILE.safetensors "
-                   "(or create some with 'netc init')", g->nparams);
-        return false;
-    }
-    return true;
-}
-
 LlvmOptions netc_llvm_options(const Cli *cli)
 {
     return (LlvmOptions){.cpu = cli->cpu, .features = cli->features, .triple = cli->target,
@@ -172,14 +166,13 @@ static bool run_native(Session *s, const IrGraph *g, Tensor **in, Tensor **out)
 
 int cmd_run(Session *s)
 {
-    IrGraph *g = netc_load(s);
+    IrGraph *g = netc_pipeline(s, true);
     if (!g)
         return EXIT_INPUT;
-    bool ok = netc_bind_weights(s, g);
     bool native = s->cli->backend && !strcmp(s->cli->backend, "llvm");
     Tensor **in = xcalloc((size_t)g->ninputs + 1, sizeof *in);
     Tensor **out = xcalloc((size_t)g->noutputs + 1, sizeof *out);
-    ok = ok && read_inputs(s, g, in) &&
+    bool ok = read_inputs(s, g, in) &&
          (native ? run_native(s, g, in, out) : rt_interp_run(g, in, out, s->diag)) && write_outputs(s, g, out);
     for (int i = 0; i < g->ninputs; i++)
         tensor_free(in[i]);

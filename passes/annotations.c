@@ -35,6 +35,7 @@
  * from its annotations, so running it again (or on parsed IR) is harmless.
  */
 #include "annotations.h"
+#include "pass_internal.h"
 #include "../support/strmap.h"
 
 #include <stdio.h>
@@ -217,4 +218,11 @@ bool pass_annotations(IrGraph *g, Diag *d)
     strmap_free(c.reported);
     arena_free(c.arena);
     return c.ok;
+}
+
+/* The pass table's entry (no options). */
+bool pass_annotations_run(IrGraph *g, const PassArgs *args, Diag *d)
+{
+    (void)args;
+    return pass_annotations(g, d);
 }

@@ -1,7 +1,8 @@
 /*
  * annotations.h — the pass that turns source annotations into the typed
  * requests of each node (IrNode.req), checking each against its nodes.
- * A plain function until passes/pass_manager.c lists it as "annotations".
+ * The driver runs it after loading, before any pipeline (driver/pipeline.c);
+ * the pass table lists it as "annotations" too (it is idempotent).
  */
 #ifndef NETC_PASS_ANNOTATIONS_H
 #define NETC_PASS_ANNOTATIONS_H

@@ -9,7 +9,7 @@
  *
  * Pipelines are written as text, the way LLVM's opt takes them:
  *
- *   --passes=fold-bn,remove-dropout,dce
+ *   --passes=fold-bn,remove-identity,dce
  *   --passes='fold-constants(max-bytes=1048576),dce'
  *
  * Each pass declares its options ("name:int=default" with a range); a
@@ -51,11 +51,18 @@ typedef struct PassPipeline PassPipeline;
 /* Parses a pipeline; NULL after reporting errors to d against the source
  * name "--passes" (registered with d so the text is quoted). */
 PassPipeline *pass_pipeline_parse(const char *text, Diag *d);
-/* The default pipeline of an -O level (0: none). */
+/* The default pipeline of an -O level (0: none; 3 is 2's pipeline). */
 PassPipeline *pass_pipeline_default(int opt_level);
+/* An empty pipeline, and appending a pass with its default options: for
+ * passes outside the table (a test's deliberately broken pass, a plugin),
+ * which pipeline text cannot name. */
+PassPipeline *pass_pipeline_new(void);
+void pass_pipeline_append(PassPipeline *p, const PassInfo *pass);
 void pass_pipeline_free(PassPipeline *p);
 /* The pipeline as text, as pass_pipeline_parse reads it ("" when empty). */
 const char *pass_pipeline_text(const PassPipeline *p);
+/* How many passes it runs. */
+int pass_pipeline_length(const PassPipeline *p);
 
 typedef struct PassRunOptions {
     bool verify_each;         /* ir_verify after every pass; a failure names the pass */

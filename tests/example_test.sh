@@ -15,12 +15,7 @@
 #    relative to the output's scale.
 set -u
 netc=$1 compare=$2 model=$3
-root=$(cd "$(dirname "$0")/.." && pwd)
-gold=$root/tests/golden/torch
-net=$root/examples/$model.net
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
+source "$(dirname "$0")/example_env.sh"
 
 "$netc" dump "$net" > "$tmp/dump.ir" || exit 1
 if "$netc" dump "$tmp/dump.ir" | cmp -s - "$tmp/dump.ir"; then
@@ -44,9 +39,6 @@ else
     echo "FAIL count: netc stats says '$got', torchvision counts $want"; fail=1
 fi
 
-size=$(awk -v m="$model" '$1 == m { print $2 }' "$gold/MANIFEST")
-defs=()
-[ -n "$size" ] && [ "$size" != "-" ] && defs=(-D "image_size=$size")
 if "$netc" init "$net" "${defs[@]}" --seed 1 -o "$tmp/w.safetensors" &&
    "$netc" run "$net" "${defs[@]}" --weights "$tmp/w.safetensors" \
        --input "$gold/$model.input.npy" -o "$tmp/out.npy"; then

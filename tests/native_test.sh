@@ -13,16 +13,7 @@
 # Sizes, weights and inputs are those of the PyTorch goldens (MANIFEST).
 set -u
 netc=$1 compare=$2 cc=$3 model=$4
-root=$(cd "$(dirname "$0")/.." && pwd)
-gold=$root/tests/golden/torch
-net=$root/examples/$model.net
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-size=$(awk -v m="$model" '$1 == m { print $2 }' "$gold/MANIFEST")
-defs=()
-[ -n "$size" ] && [ "$size" != "-" ] && defs=(-D "image_size=$size")
-input=$gold/$model.input.npy
+source "$(dirname "$0")/example_env.sh"
 
 "$netc" init "$net" "${defs[@]}" --seed 1 -o "$tmp/w.safetensors" || exit 1
 "$netc" run "$net" "${defs[@]}" --weights "$tmp/w.safetensors" --input "$input" -o "$tmp/ref.npy" || exit 1

@@ -117,33 +117,28 @@ static bool write_module(LLVMTargetMachineRef tm, LLVMModuleRef m, LlvmEmit emit
 
 bool llvm_build(const IrGraph *g, const LlvmOptions *o, const char *dir, LlvmEmit emit, Diag *d)
 {
-    Plan *p = plan_lower(g, llvm_threads(o), d);
-    if (!p)
-        return false;
-    char *triple, *cpu, *features;
-    LLVMTargetMachineRef tm = llvm_target_machine(o, &triple, &cpu, &features, d);
-    if (!tm) {
-        plan_free(p);
+    LLVMContextRef c = LLVMContextCreate();
+    LlvmCompiled *k = llvm_compile(g, o, c, d);
+    if (!k) {
+        LLVMContextDispose(c);
         return false;
     }
-    char *prefix = llvm_prefix(g);
-    LLVMContextRef c = LLVMContextCreate();
-    LLVMModuleRef m = llvm_codegen(c, p, prefix, tm, cpu, features, o, d);
-    bool ok = m != NULL;
     static const char *const ext[] = {".o", ".ll", ".s"};
-    char *obj = join(dir, prefix, ext[emit]), *hdr = join(dir, prefix, ".h"), *wts = join(dir, prefix, ".weights");
-    if (ok && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    char *obj = join(dir, k->prefix, ext[emit]), *hdr = join(dir, k->prefix, ".h"),
+         *wts = join(dir, k->prefix, ".weights");
+    bool ok = true;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         diag_file_error(d, dir, "cannot create the output directory: %s", strerror(errno));
         ok = false;
     }
-    ok = ok && write_module(tm, m, emit, obj, d);
+    ok = ok && write_module(k->tm, k->module, emit, obj, d);
     if (ok && !o->embed_weights)
-        ok = fio_write_file(wts, p->weights, (size_t)p->weight_bytes, d);
+        ok = fio_write_file(wts, k->plan->weights, (size_t)k->plan->weight_bytes, d);
     if (ok) {
         char *text = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&text, &len);
-        print_header(f, g, p, prefix, o, cpu);
+        print_header(f, g, k->plan, k->prefix, o, k->cpu);
         fclose(f);
         ok = fio_write_file(hdr, text, len, d);
         free(text);
@@ -151,14 +146,7 @@ bool llvm_build(const IrGraph *g, const LlvmOptions *o, const char *dir, LlvmEmi
     free(obj);
     free(hdr);
     free(wts);
-    if (m)
-        LLVMDisposeModule(m);
+    llvm_compiled_free(k); /* the module before its context */
     LLVMContextDispose(c);
-    LLVMDisposeTargetMachine(tm);
-    LLVMDisposeMessage(triple);
-    LLVMDisposeMessage(cpu);
-    LLVMDisposeMessage(features);
-    free(prefix);
-    plan_free(p);
     return ok;
 }

@@ -40,26 +40,18 @@ LlvmJit *llvm_jit_compile(const IrGraph *g, const LlvmOptions *o, Diag *d)
 {
     LlvmOptions opt = *o;
     opt.embed_weights = false;
-    Plan *p = plan_lower(g, llvm_threads(&opt), d);
-    if (!p)
-        return NULL;
-    char *triple, *cpu, *features;
-    LLVMTargetMachineRef tm = llvm_target_machine(&opt, &triple, &cpu, &features, d);
-    if (!tm) {
-        plan_free(p);
-        return NULL;
-    }
-    char *prefix = llvm_prefix(g);
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    LLVMModuleRef m = llvm_codegen(LLVMOrcThreadSafeContextGetContext(tsc), p, prefix, tm, cpu, features, &opt, d);
+    LlvmCompiled *k = llvm_compile(g, &opt, LLVMOrcThreadSafeContextGetContext(tsc), d);
     LlvmJit *j = NULL;
-    if (!m)
+    if (!k)
         goto out;
-    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(k->module, tsc);
+    k->module = NULL;
     LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
-    /* The builder takes the target machine; the caller's handle is gone. */
-    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
-    tm = NULL;
+    /* The builder takes the target machine; our handle is gone. */
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder,
+                                                  LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(k->tm));
+    k->tm = NULL;
     LLVMOrcLLJITRef jit;
     LLVMErrorRef e = LLVMOrcCreateLLJIT(&jit, builder);
     if (e) {
@@ -71,16 +63,16 @@ LlvmJit *llvm_jit_compile(const IrGraph *g, const LlvmOptions *o, Diag *d)
     char name[256];
     LLVMOrcExecutorAddress run = 0, set = 0;
     if (!e) {
-        snprintf(name, sizeof name, "%s_run", prefix);
+        snprintf(name, sizeof name, "%s_run", k->prefix);
         e = LLVMOrcLLJITLookup(jit, &run, name);
     }
     if (!e) {
-        snprintf(name, sizeof name, "%s_set_threads", prefix);
+        snprintf(name, sizeof name, "%s_set_threads", k->prefix);
         e = LLVMOrcLLJITLookup(jit, &set, name);
     }
     LLVMOrcExecutorAddress step = 0;
     if (!e && opt.profile) {
-        snprintf(name, sizeof name, "%s_step", prefix);
+        snprintf(name, sizeof name, "%s_step", k->prefix);
         e = LLVMOrcLLJITLookup(jit, &step, name);
     }
     if (e) {
@@ -88,6 +80,8 @@ LlvmJit *llvm_jit_compile(const IrGraph *g, const LlvmOptions *o, Diag *d)
         LLVMConsumeError(LLVMOrcDisposeLLJIT(jit));
         goto out;
     }
+    Plan *p = k->plan;
+    k->plan = NULL;
     j = xcalloc(1, sizeof *j);
     j->jit = jit;
     j->plan = p;
@@ -103,16 +97,9 @@ LlvmJit *llvm_jit_compile(const IrGraph *g, const LlvmOptions *o, Diag *d)
         llvm_jit_free(j);
         j = NULL;
     }
-    p = NULL;
 out:
+    llvm_compiled_free(k); /* before the context its module (if still ours) lives in */
     LLVMOrcDisposeThreadSafeContext(tsc);
-    if (tm)
-        LLVMDisposeTargetMachine(tm);
-    LLVMDisposeMessage(triple);
-    LLVMDisposeMessage(cpu);
-    LLVMDisposeMessage(features);
-    free(prefix);
-    plan_free(p);
     return j;
 }
 

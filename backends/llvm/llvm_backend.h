@@ -8,6 +8,8 @@
  *   target.c   the target machine (host CPU, or --cpu/--target)
  *   codegen.c  the LLVM module: kernel bitcode linked in, entry points,
  *              internalized and optimized for the target
+ *   compile.c  plan + target machine + optimized module: the one compile
+ *              path both of these use
  *   aot.c      writing a bundle          jit.c   running in process
  *
  * The generated API (see docs/native.md): PREFIX_run(weights, activations,

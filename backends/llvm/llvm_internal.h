@@ -27,6 +27,22 @@ char *llvm_prefix(const IrGraph *g);
 LLVMModuleRef llvm_codegen(LLVMContextRef c, const Plan *p, const char *prefix, LLVMTargetMachineRef tm,
                            const char *cpu, const char *features, const LlvmOptions *o, Diag *d);
 
+/* compile.c: what both AOT and the JIT compile from a graph — the plan,
+ * the target machine, and the optimized module (in the caller's context).
+ * Whoever takes a part over (LLJIT takes tm and module) sets it to NULL. */
+typedef struct LlvmCompiled {
+    Plan *plan;
+    LLVMTargetMachineRef tm;
+    char *triple, *cpu, *features; /* what tm was made with (LLVM strings) */
+    char *prefix;                  /* llvm_prefix(g) */
+    LLVMModuleRef module;
+} LlvmCompiled;
+
+/* Lowers g (parameters bound), makes the target machine and the optimized
+ * module in context c; NULL after reporting to d. */
+LlvmCompiled *llvm_compile(const IrGraph *g, const LlvmOptions *o, LLVMContextRef c, Diag *d);
+void llvm_compiled_free(LlvmCompiled *k);
+
 /* Reports an LLVM error value (consuming it) as "what: message". */
 void llvm_report(Diag *d, const char *what, LLVMErrorRef e);
 

@@ -14,13 +14,14 @@
  * bytes in both layouts.
  *
  * Fusion. A conv2d whose result has a single use absorbs the chain
- *   batchnorm? -> add(residual)? -> relu|relu6?
- * (batchnorm folded into its weights and bias, the add and activation done
- * by the kernel's epilogue); a linear absorbs add(residual)? then
- * relu|relu6|gelu? (dropout, an identity in eval mode, may sit anywhere in
- * the chain). The fused call is emitted where the chain ends, when the
- * residual operand is ready. A batchnorm that follows no conv becomes a
- * per-channel scale/shift.
+ *   add(residual)? -> relu|relu6?
+ * (the add and activation done by the kernel's epilogue); a linear absorbs
+ * add(residual)? then relu|relu6|gelu?. The fused call is emitted where the
+ * chain ends, when the residual operand is ready. Graph cleanups are the
+ * passes' job (passes/): fold-bn folds batchnorm into the conv before it
+ * and remove-identity drops dropout, so a batchnorm still here (-O0)
+ * becomes a per-channel scale/shift and a dropout an alias of its input,
+ * which fusion does not step over.
  *
  * Weights are packed at compile time into the blob (nk_*_pack, run natively
  * from netc_native), each region 64-byte aligned.
@@ -265,7 +266,6 @@ static const IrNode *sole_user(const Lower *L, const IrValue *v)
 }
 
 struct Chain {
-    const IrNode *bn;       /* folded batchnorm (conv only) */
     const IrValue *residual;
     int64_t act;
     const IrNode *last;     /* where the fused call goes */
@@ -276,15 +276,10 @@ static bool claimed(const Lower *L, const IrNode *n)
     return L->absorbed[L->pos[n->id]] || L->chain[L->pos[n->id]];
 }
 
-/* The next fusable node reading *v alone, stepping over dropouts (*v then
- * becomes the value that node reads); NULL when there is none. */
-static const IrNode *follow(const Lower *L, const IrValue **v)
+/* The next fusable node: the one reading v alone, unless already claimed. */
+static const IrNode *follow(const Lower *L, const IrValue *v)
 {
-    const IrNode *x = sole_user(L, *v);
-    while (x && x->op == OP_DROPOUT) {
-        *v = x->out;
-        x = sole_user(L, x->out);
-    }
+    const IrNode *x = sole_user(L, v);
     return x && !claimed(L, x) ? x : NULL;
 }
 
@@ -298,25 +293,19 @@ static int64_t act_code(const IrNode *n)
     return n->op == OP_RELU ? NK_ACT_RELU : n->op == OP_RELU6 ? NK_ACT_RELU6 : NK_ACT_GELU;
 }
 
-/* What head absorbs. conv2d: batchnorm? add? relu|relu6?; linear: add?
- * relu|relu6|gelu?; batchnorm and binary ops: relu|relu6?. */
+/* What head absorbs. conv2d and linear: add? then relu|relu6 (linear also
+ * gelu); batchnorm and binary ops: relu|relu6?. */
 static Chain find_chain(const Lower *L, const IrNode *head)
 {
     Chain c = {.last = head};
     const IrValue *v = head->out;
-    const IrNode *next = follow(L, &v);
-    bool conv = head->op == OP_CONV2D, dense = conv || head->op == OP_LINEAR;
-    if (conv && next && next->op == OP_BATCHNORM) {
-        c.bn = c.last = next;
-        v = next->out;
-        next = follow(L, &v);
-    }
+    const IrNode *next = follow(L, v);
+    bool dense = head->op == OP_CONV2D || head->op == OP_LINEAR;
     if (dense && next && next->op == OP_ADD && shape_equal(&next->in[0]->shape, &next->in[1]->shape) &&
         next->in[0] != next->in[1]) {
         c.residual = next->in[0] == v ? next->in[1] : next->in[0];
         c.last = next;
-        v = next->out;
-        next = follow(L, &v);
+        next = follow(L, next->out);
     }
     if (is_act(next, head->op == OP_LINEAR)) {
         c.act = act_code(next);
@@ -353,29 +342,8 @@ static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
     const float *w = param(L, n, 1), *b = n->nin > 2 ? param(L, n, 2) : NULL;
     if (!w || (n->nin > 2 && !b))
         return;
-    int64_t wn = numel(n->in[1]);
-    float *fw = NULL, *fb = NULL;
-    if (c->bn) {
-        const IrNode *bn = c->bn;
-        const float *g = param(L, bn, 1), *beta = param(L, bn, 2), *mean = param(L, bn, 3), *var = param(L, bn, 4);
-        if (!g || !beta || !mean || !var)
-            return;
-        double eps = ir_attr_float(bn, "eps");
-        fw = xmalloc((size_t)wn * sizeof *fw);
-        fb = xmalloc((size_t)d.oc * sizeof *fb);
-        int64_t per = wn / d.oc;
-        for (int64_t o = 0; o < d.oc; o++) {
-            double scale = g[o] / sqrt((double)var[o] + eps);
-            for (int64_t i = 0; i < per; i++)
-                fw[o * per + i] = (float)(w[o * per + i] * scale);
-            fb[o] = (float)(((b ? b[o] : 0.0) - mean[o]) * scale + beta[o]);
-        }
-        w = fw, b = fb;
-    }
     PlanArg packed = blob_reserve(L, nk_conv2d_packed_floats(&d));
     nk_conv2d_pack(&d, w, b, blob_ptr(L, packed));
-    free(fw);
-    free(fb);
     need_scratch(L, nk_conv2d_scratch(&d, L->p->threads));
     PlanArg in = as_nhwc(L, n->in[0], n);
     PlanArg res = c->residual ? as_nhwc(L, c->residual, c->last) : NO_ARG;
