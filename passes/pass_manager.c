@@ -227,30 +227,11 @@ static size_t take_name(Parser *ps)
     return ps->pos - start;
 }
 
-static char *known_passes(void)
+/* Appends the first slen bytes of s to the list in buf, after ", " unless first. */
+static void join(char *buf, size_t cap, const char *s, int slen)
 {
-    int n;
-    const PassInfo *t = pass_table(&n);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%s%s", i ? ", " : "", t[i].name);
-    fclose(f);
-    return buf;
-}
-
-static char *option_names(const PassArgs *a)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (a->nopt == 0)
-        fputs("it takes none", f);
-    for (int i = 0; i < a->nopt; i++)
-        fprintf(f, "%s%.*s", i ? ", " : "it takes ", a->opt[i].namelen, a->opt[i].name);
-    fclose(f);
-    return buf;
+    size_t len = strlen(buf);
+    snprintf(buf + len, cap - len, "%s%.*s", len ? ", " : "", slen, s);
 }
 
 /* option := NAME '=' INTEGER, checked against a's spec. */
@@ -264,9 +245,11 @@ static bool parse_option(Parser *ps, PassArgs *a)
     if (n == 0) {
         perr(ps, at, 1, "expected an option name");
     } else if (!o) {
-        char *names = option_names(a);
-        perr(ps, at, n, "pass '%s' has no option '%s' (%s)", a->pass->name, name, names);
-        free(names);
+        char names[256] = "";
+        for (int i = 0; i < a->nopt; i++)
+            join(names, sizeof names, a->opt[i].name, a->opt[i].namelen);
+        perr(ps, at, n, "pass '%s' has no option '%s' (it takes %s)", a->pass->name, name,
+             a->nopt ? names : "none");
     } else {
         skip_ws(ps);
         if (peek(ps) != '=') {
@@ -311,9 +294,12 @@ static bool parse_entry(Parser *ps, PassPipeline *p)
     char *name = strndup(ps->text + at, n);
     const PassInfo *info = pass_lookup(name);
     if (!info) {
-        char *known = known_passes();
+        int count;
+        const PassInfo *t = pass_table(&count);
+        char known[512] = "";
+        for (int i = 0; i < count; i++)
+            join(known, sizeof known, t[i].name, (int)strlen(t[i].name));
         perr(ps, at, n, "unknown pass '%s' (known passes: %s)", name, known);
-        free(known);
         free(name);
         return false;
     }
