@@ -34,6 +34,7 @@
  */
 #include "../backends/llvm/llvm_backend.h"
 #include "../frontend/elab.h"
+#include "../passes/pass.h"
 #include "../runtime/init.h"
 #include "../runtime/npy.h"
 #include "../runtime/weights.h"
@@ -115,7 +116,7 @@ typedef struct Model {
     IrGraph *g;
     LlvmJit *jit;
     double gflop;      /* 2 * MACs / 1e9 */
-    double compile_ms; /* llvm_jit_compile: lowering, weight packing, LLVM */
+    double compile_ms; /* the -O3 passes and llvm_jit_compile: lowering, weight packing, LLVM */
     Tensor **in, **out;
     const float **in_ptr;
     float **out_ptr;
@@ -196,6 +197,14 @@ static bool model_load(Model *m, const char *name, const Options *o, bool profil
     }
     LlvmOptions lo = {.threads = max_threads(o), .opt_level = 3, .profile = profile};
     double t0 = now_ms();
+    /* What `netc run --backend=llvm` does at its default -O3: the graph
+     * passes (batchnorm folding, ...) first, then the backend. */
+    PassPipeline *passes = pass_pipeline_default(3);
+    PassRunOptions po = {0};
+    bool folded = pass_pipeline_run(passes, g, &po, m->diag);
+    pass_pipeline_free(passes);
+    if (!folded)
+        return false;
     m->jit = llvm_jit_compile(g, &lo, m->diag);
     m->compile_ms = now_ms() - t0;
     return m->jit != NULL;
