@@ -491,7 +491,7 @@ bool ref_batchnorm(const IrNode *n, const Tensor *const *in, Tensor *out, char *
 {
     static const char *const params[] = {"weight", "bias", "running_mean", "running_var"};
     double eps;
-    int64_t C;
+    int64_t C = 0; /* set by norm_check; initialized for -O3 -Werror */
     if (!norm_check(n, in, out, "batchnorm takes x [N, C, ...]", 1, params, 4, &eps, &C, err,
                     errlen))
         return false;
@@ -516,7 +516,7 @@ bool ref_layernorm(const IrNode *n, const Tensor *const *in, Tensor *out, char *
 {
     static const char *const params[] = {"weight", "bias"};
     double eps;
-    int64_t D;
+    int64_t D = 0;
     if (!norm_check(n, in, out, "layernorm takes x [..., D]", -1, params, 2, &eps, &D, err,
                     errlen))
         return false;
