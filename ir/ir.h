@@ -410,7 +410,7 @@ void ir_print_dot(const IrGraph *g, FILE *out);
 /* ---- ir_stats.c ---- */
 typedef struct IrStats {
     int64_t params;  /* learnable elements, as torchvision counts parameters */
-    int64_t buffers; /* state such as batchnorm running statistics */
+    int64_t buffers; /* state: batchnorm running statistics, metadata tensors (scales, masks) */
     int64_t macs, activation_bytes, peak_activation_bytes;
 } IrStats;
 /* Totals; when out is non-NULL also prints the per-layer table. */

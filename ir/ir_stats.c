@@ -128,9 +128,17 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
     }
 
     /* Parameters in a buffer slot of their op (batchnorm statistics). */
-    for (int i = 0; i < g->nparams; i++)
-        if (param_role_is_buffer(ir_param_role(g->params[i])))
-            st.buffers = sat_add(st.buffers, shape_numel(&g->params[i]->shape));
+    /* Buffers are state, not learned: a norm's running statistics, and the
+     * tensors metadata refers to (quantization scales, sparsity masks). */
+    int64_t meta_elems = 0;
+    for (int i = 0; i < g->nparams; i++) {
+        const IrValue *p = g->params[i];
+        if (param_role_is_buffer(ir_param_role(p)))
+            st.buffers = sat_add(st.buffers, shape_numel(&p->shape));
+        else if (ir_param_in_metadata(g, p))
+            meta_elems = sat_add(meta_elems, shape_numel(&p->shape));
+    }
+    st.buffers = sat_add(st.buffers, meta_elems);
     st.params -= st.buffers;
 
     Live live = {0};
@@ -197,8 +205,11 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
         fprintf(out, "\n");
         char r[32];
         fprintf(out, "total parameters:       %s", with_commas(st.params, p, sizeof p));
-        if (st.buffers)
+        if (st.buffers && !meta_elems)
             fprintf(out, " (plus %s in batchnorm running statistics)", with_commas(st.buffers, r, sizeof r));
+        else if (st.buffers)
+            fprintf(out, " (plus %s in buffers: running statistics, quantization and sparsity tensors)",
+                    with_commas(st.buffers, r, sizeof r));
         fputc('\n', out);
         fprintf(out, "total MACs:             %s (%.2f GMACs)\n",
                 with_commas(st.macs, m, sizeof m), (double)st.macs / 1e9);

@@ -448,6 +448,18 @@ static void test_remove_param_in_metadata(void **state)
     ir_graph_free(g);
 }
 
+/* Metadata tensors are state, not learned weights: stats counts them as
+ * buffers, so the parameter count stays what the network learns. */
+static void test_stats_counts_metadata_as_buffers(void **state)
+{
+    IrGraph *g = meta_net();
+    IrStats st = ir_stats(g, NULL);
+    assert_int_equal(st.params, 8 * 4 * 3 * 3 + 8 * 8 + 6 * 8); /* conv, conv2, fc weights */
+    /* scales and zero points 1+1+8+1+1+1+2+1, masks 288+8+6 */
+    assert_int_equal(st.buffers, 16 + 288 + 8 + 6);
+    ir_graph_free(g);
+}
+
 static void test_dot(void **state)
 {
     IrGraph *g = meta_net();
@@ -478,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_verify_broken_meta),
         cmocka_unit_test(test_parsed_meta_verifies),
         cmocka_unit_test(test_remove_param_in_metadata),
+        cmocka_unit_test(test_stats_counts_metadata_as_buffers),
         cmocka_unit_test(test_dot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
