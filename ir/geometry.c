@@ -173,3 +173,11 @@ bool geom_broadcast_strides(const Shape *in, const int64_t *in_strides, const Sh
     }
     return true;
 }
+
+int64_t geom_dims_product(const int64_t *d, int lo, int hi)
+{
+    int64_t p = 1;
+    for (int i = lo; i < hi; i++)
+        p *= d[i];
+    return p;
+}

@@ -113,6 +113,11 @@ bool geom_broadcast_shape(const Shape *a, const Shape *b, Shape *out);
  */
 void geom_contiguous_strides(const Shape *s, int64_t *strides);
 
+/* The product of dims d[lo..hi): how reductions along one axis view a
+ * tensor as [outer, len, inner] (outer = geom_dims_product(d, 0, dim),
+ * inner = geom_dims_product(d, dim + 1, rank)). 1 for an empty range. */
+int64_t geom_dims_product(const int64_t *d, int lo, int hi);
+
 /*
  * The element strides at which a tensor of shape in, stored with strides
  * in_strides (NULL: contiguous), is read when broadcast to shape out:

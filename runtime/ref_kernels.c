@@ -147,14 +147,6 @@ static float *alloc_floats(int64_t count)
     return malloc((size_t)(count > 0 ? count : 1) * sizeof(float));
 }
 
-static int64_t prod(const int64_t *d, int lo, int hi)
-{
-    int64_t p = 1;
-    for (int i = lo; i < hi; i++)
-        p *= d[i];
-    return p;
-}
-
 /*
  * dst[i] = src[sum_k idx_k(i) * stride[k]] for every index i of dims
  * d[0..rank) in row-major order: the one routine behind transpose, permute,
@@ -167,10 +159,10 @@ static void gather(float *dst, const float *src, const int64_t *d, int rank,
         dst[0] = src[0];
         return;
     }
-    if (prod(d, 0, rank) == 0)
+    if (geom_dims_product(d, 0, rank) == 0)
         return;
     int64_t inner = d[rank - 1], inner_stride = stride[rank - 1];
-    int64_t outer = prod(d, 0, rank - 1);
+    int64_t outer = geom_dims_product(d, 0, rank - 1);
     int64_t idx[SHAPE_MAX_RANK] = {0}, off = 0;
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t j = 0; j < inner; j++)
@@ -389,7 +381,7 @@ bool ref_linear(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
     want.d[want.rank - 1] = O;
     if (!check_out_shape(out, &want, err, errlen))
         return false;
-    int64_t R = prod(x->shape.d, 0, x->shape.rank - 1);
+    int64_t R = geom_dims_product(x->shape.d, 0, x->shape.rank - 1);
     return linear_rows(x->data, R, I, w->data, b ? b->data : NULL, O, out->data, err, errlen);
 }
 
@@ -441,7 +433,7 @@ bool ref_matmul(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
     geom_broadcast_strides(&batch_b, own, &batch, strb);
     const float *a = in[0]->data, *b = in[1]->data;
     float *c = out->data;
-    int64_t nbat = prod(bat, 0, rbat);
+    int64_t nbat = geom_dims_product(bat, 0, rbat);
     for (int64_t bi = 0; bi < nbat; bi++) {
         int64_t offa = 0, offb = 0, rest = bi;
         for (int i = rbat - 1; i >= 0; i--) {
@@ -499,7 +491,7 @@ bool ref_batchnorm(const IrNode *n, const Tensor *const *in, Tensor *out, char *
     const float *x = in[0]->data, *w = in[1]->data, *b = in[2]->data, *mean = in[3]->data,
                 *var = in[4]->data;
     float *y = out->data;
-    int64_t N = s->d[0], inner = prod(s->d, 2, s->rank);
+    int64_t N = s->d[0], inner = geom_dims_product(s->d, 2, s->rank);
     for (int64_t i = 0; i < N; i++)
         for (int64_t c = 0; c < C; c++) {
             double scale = w[c] / sqrt((double)var[c] + eps);
@@ -523,7 +515,7 @@ bool ref_layernorm(const IrNode *n, const Tensor *const *in, Tensor *out, char *
     const Shape *s = &in[0]->shape;
     const float *x = in[0]->data, *w = in[1]->data, *b = in[2]->data;
     float *y = out->data;
-    int64_t R = prod(s->d, 0, s->rank - 1);
+    int64_t R = geom_dims_product(s->d, 0, s->rank - 1);
     for (int64_t r = 0; r < R && D > 0; r++) {
         const float *xr = x + r * D;
         double mean = 0, var = 0;
@@ -598,7 +590,7 @@ bool ref_softmax(const IrNode *n, const Tensor *const *in, Tensor *out, char *er
     }
     if (!geom_wrap_dim(dim_attr, s->rank, &dim))
         FAIL("softmax dim %lld is out of range for rank %d", (long long)dim_attr, s->rank);
-    int64_t outer = prod(s->d, 0, dim), len = s->d[dim], inner = prod(s->d, dim + 1, s->rank);
+    int64_t outer = geom_dims_product(s->d, 0, dim), len = s->d[dim], inner = geom_dims_product(s->d, dim + 1, s->rank);
     const float *x = in[0]->data;
     float *y = out->data;
     for (int64_t o = 0; o < outer; o++)
@@ -706,7 +698,7 @@ static bool pool_geom(const IrNode *n, const Tensor *const *in, const Tensor *ou
         FAIL("pooling needs kernel_size, stride and dilation >= 1");
     if (p[0] < 0 || p[1] < 0 || p[0] > k[0] / 2 || p[1] > k[1] / 2)
         FAIL("pooling padding must be between 0 and half the kernel size");
-    *g = (PoolGeom){.planes = prod(sx->d, 0, sx->rank - 2), .H = sx->d[sx->rank - 2],
+    *g = (PoolGeom){.planes = geom_dims_product(sx->d, 0, sx->rank - 2), .H = sx->d[sx->rank - 2],
                     .W = sx->d[sx->rank - 1], .kh = k[0], .kw = k[1], .sh = s[0], .sw = s[1],
                     .ph = p[0], .pw = p[1], .dh = d[0], .dw = d[1], .ceil_mode = ceil_mode != 0};
     /* A size that overflows comes from a window far larger than the input. */
@@ -809,7 +801,7 @@ bool ref_adaptive_avgpool(const IrNode *n, const Tensor *const *in, Tensor *out,
     want.d[want.rank - 1] = os[1];
     if (!check_out_shape(out, &want, err, errlen))
         return false;
-    int64_t planes = prod(sx->d, 0, sx->rank - 2), H = sx->d[sx->rank - 2], W = sx->d[sx->rank - 1];
+    int64_t planes = geom_dims_product(sx->d, 0, sx->rank - 2), H = sx->d[sx->rank - 2], W = sx->d[sx->rank - 1];
     int64_t OH = os[0], OW = os[1];
     const float *x = in[0]->data;
     float *y = out->data;
@@ -838,7 +830,7 @@ bool ref_global_avgpool(const IrNode *n, const Tensor *const *in, Tensor *out, c
     ShapeText ta, tb;
     if (sx->rank < 3)
         FAIL("global_avgpool takes x [N, C, ...], got %s", shape_text(sx, &ta));
-    int64_t planes = sx->d[0] * sx->d[1], S = prod(sx->d, 2, sx->rank);
+    int64_t planes = sx->d[0] * sx->d[1], S = geom_dims_product(sx->d, 2, sx->rank);
     const Shape *so = &out->shape;
     if (so->rank < 2 || so->d[0] != sx->d[0] || so->d[1] != sx->d[1] ||
         shape_numel(so) != planes)
@@ -964,7 +956,7 @@ bool ref_concat(const IrNode *n, const Tensor *const *in, Tensor *out, char *err
     }
     if (!check_out_shape(out, &want, err, errlen))
         return false;
-    int64_t outer = prod(s0->d, 0, dim), inner = prod(s0->d, dim + 1, s0->rank);
+    int64_t outer = geom_dims_product(s0->d, 0, dim), inner = geom_dims_product(s0->d, dim + 1, s0->rank);
     float *y = out->data;
     for (int64_t o = 0; o < outer; o++)
         for (int k = 0; k < n->nin; k++) {

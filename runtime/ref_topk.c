@@ -11,6 +11,7 @@
  * as f32 like every interpreter value (exact below 2^24 elements per row).
  */
 #include "ref_kernels.h"
+#include "../ir/geometry.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -46,11 +47,7 @@ bool ref_topk(const IrNode *n, const Tensor *const *in, Tensor *const *out, char
     for (int r = 0; r < 2; r++)
         if (!shape_equal(&out[r]->shape, &want))
             FAIL("topk result %d has the wrong shape", r + 1);
-    int64_t inner = 1, outer = 1;
-    for (int i = dim + 1; i < s->rank; i++)
-        inner *= s->d[i];
-    for (int i = 0; i < dim; i++)
-        outer *= s->d[i];
+    int64_t inner = geom_dims_product(s->d, (int)dim + 1, s->rank), outer = geom_dims_product(s->d, 0, (int)dim);
     const float *x = in[0]->data;
     float *vals = out[0]->data, *idx = out[1]->data;
     int64_t *best = malloc((size_t)(k ? k : 1) * sizeof *best);

@@ -501,13 +501,8 @@ static void lower_softmax(Lower *L, const IrNode *n)
 {
     const Shape *s = &n->in[0]->shape;
     int dim = norm_dim(ir_attr_int(n, "dim"), s->rank);
-    NkSoftmax d = {.outer = 1, .dim = s->rank ? s->d[dim] : 1, .inner = 1};
-    for (int i = 0; i < s->rank; i++) {
-        if (i < dim)
-            d.outer *= s->d[i];
-        else if (i > dim)
-            d.inner *= s->d[i];
-    }
+    NkSoftmax d = {.outer = geom_dims_product(s->d, 0, dim), .dim = s->rank ? s->d[dim] : 1,
+                   .inner = geom_dims_product(s->d, dim + 1, s->rank)};
     PlanArg in = as_logical(L, n->in[0], n), out = define(L, n->out, LAY_LOGICAL);
     STEP(L, "nk_softmax", d, n, in, out);
 }
@@ -517,14 +512,9 @@ static void lower_topk(Lower *L, const IrNode *n)
 {
     const Shape *s = &n->in[0]->shape;
     int dim = norm_dim(ir_attr_int(n, "dim"), s->rank);
-    NkTopk d = {.outer = 1, .len = s->d[dim], .inner = 1, .k = ir_attr_int(n, "k"),
+    NkTopk d = {.outer = geom_dims_product(s->d, 0, dim), .len = s->d[dim],
+                .inner = geom_dims_product(s->d, dim + 1, s->rank), .k = ir_attr_int(n, "k"),
                 .largest = ir_attr_int(n, "largest")};
-    for (int i = 0; i < s->rank; i++) {
-        if (i < dim)
-            d.outer *= s->d[i];
-        else if (i > dim)
-            d.inner *= s->d[i];
-    }
     need_scratch(L, nk_topk_scratch(&d, L->p->threads));
     PlanArg in = as_logical(L, n->in[0], n);
     PlanArg values = define(L, n->outs[0], LAY_LOGICAL), indices = define(L, n->outs[1], LAY_LOGICAL);
