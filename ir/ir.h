@@ -329,6 +329,10 @@ void ir_set_input(IrGraph *g, IrNode *n, int k, IrValue *v);
 /* Every node input and graph output reading from now reads to; returns how
  * many were changed. */
 int ir_replace_uses(IrGraph *g, IrValue *from, IrValue *to);
+/* The same, leaving the inputs of `except` alone: after inserting
+ * q = op(v), ir_replace_uses_except(g, v, q, q->def) reroutes v's readers
+ * through q without making q read itself. */
+int ir_replace_uses_except(IrGraph *g, IrValue *from, IrValue *to, const IrNode *except);
 /* Re-runs n's shape and dtype rules after its inputs or attributes changed,
  * updating its results; false with a message (results left as they were). */
 bool ir_refresh_node(IrNode *n, char *err, size_t errlen);

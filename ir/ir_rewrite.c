@@ -42,23 +42,34 @@ void ir_set_input(IrGraph *g, IrNode *n, int k, IrValue *v)
     ir_use_add(g, n, k);
 }
 
-int ir_replace_uses(IrGraph *g, IrValue *from, IrValue *to)
+int ir_replace_uses_except(IrGraph *g, IrValue *from, IrValue *to, const IrNode *except)
 {
-    int changed = 0;
     if (from == to)
         return 0;
-    /* set_input edits from->uses, so take the first use until none is left. */
-    while (from->nuses > 0) {
-        IrUse u = from->uses[0];
-        ir_set_input(g, u.user, u.index, to);
+    /* One walk: moved uses go to `to`, the excepted ones stay, in order. */
+    int changed = 0, kept = 0;
+    for (int u = 0; u < from->nuses; u++) {
+        IrUse use = from->uses[u];
+        if (use.user == except) {
+            from->uses[kept++] = use;
+            continue;
+        }
+        use.user->in[use.index] = to;
+        ir_use_add(g, use.user, use.index);
         changed++;
     }
+    from->nuses = kept;
     for (int i = 0; i < g->noutputs; i++)
         if (g->outputs[i].value == from) {
             g->outputs[i].value = to;
             changed++;
         }
     return changed;
+}
+
+int ir_replace_uses(IrGraph *g, IrValue *from, IrValue *to)
+{
+    return ir_replace_uses_except(g, from, to, NULL);
 }
 
 bool ir_refresh_node(IrNode *n, char *err, size_t errlen)

@@ -154,11 +154,7 @@ static void check_node(Verifier *v, const IrNode *n, int index)
         report(v, n->loc, "%s: has %d results, the op defines %d", who, n->nout, o->nresults);
         return;
     }
-    if (!o->dtype(n, dt, err, sizeof err)) {
-        report(v, n->loc, "%s: %s", who, err);
-        return;
-    }
-    if (!o->shape(n, want, err, sizeof err)) {
+    if (!ir_infer_results(n, want, dt, err, sizeof err)) {
         report(v, n->loc, "%s: %s", who, err);
         return;
     }
@@ -175,13 +171,14 @@ static void check_node(Verifier *v, const IrNode *n, int index)
 
 /* x's use list names exactly the node inputs of the graph that read it:
  * every use points at a node in the graph whose input slot holds x, and
- * every such slot is listed once. in_graph[id]: node ids of the graph. */
-static void check_uses(Verifier *v, const IrValue *x, const bool *in_graph, int nnode_ids)
+ * every such slot is listed once. node_of_id[id]: the graph's node with
+ * that id. */
+static void check_uses(Verifier *v, const IrValue *x, const IrNode *const *node_of_id, int nnode_ids)
 {
     for (int u = 0; u < x->nuses; u++) {
         const IrUse *use = &x->uses[u];
         const IrNode *n = use->user;
-        if (!n || n->id < 0 || n->id >= nnode_ids || !in_graph[n->id]) {
+        if (!n || n->id < 0 || n->id >= nnode_ids || node_of_id[n->id] != n) {
             report(v, x->loc, "value %%%d: a use names a node that is not in the graph", x->id);
             continue;
         }
@@ -216,29 +213,31 @@ static void check_all_uses(Verifier *v)
 {
     const IrGraph *g = v->g;
     int nnode_ids = g->next_node_id > 0 ? g->next_node_id : 1;
-    bool *in_graph = xcalloc((size_t)nnode_ids, sizeof *in_graph);
+    /* By id, the node of the graph that has it: a removed node may share an
+     * id with a live one after ir_compact, so ids alone prove nothing. */
+    const IrNode **node_of_id = xcalloc((size_t)nnode_ids, sizeof *node_of_id);
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = g->nodes[i];
         if (!n)
             continue;
         if (n->id < 0 || n->id >= nnode_ids)
             report(v, n->loc, "node %%%d has id %d outside 0..%d", i, n->id, nnode_ids - 1);
-        else if (in_graph[n->id])
+        else if (node_of_id[n->id])
             report(v, n->loc, "node %%%d reuses node id %d", i, n->id);
         else
-            in_graph[n->id] = true;
+            node_of_id[n->id] = n;
     }
     for (int i = 0; i < g->ninputs; i++)
         if (g->inputs[i])
-            check_uses(v, g->inputs[i], in_graph, nnode_ids);
+            check_uses(v, g->inputs[i], node_of_id, nnode_ids);
     for (int i = 0; i < g->nparams; i++)
         if (g->params[i])
-            check_uses(v, g->params[i], in_graph, nnode_ids);
+            check_uses(v, g->params[i], node_of_id, nnode_ids);
     for (int i = 0; i < g->nnodes; i++)
         for (int r = 0; g->nodes[i] && g->nodes[i]->outs && r < g->nodes[i]->nout; r++)
             if (g->nodes[i]->outs[r])
-                check_uses(v, g->nodes[i]->outs[r], in_graph, nnode_ids);
-    free(in_graph);
+                check_uses(v, g->nodes[i]->outs[r], node_of_id, nnode_ids);
+    free(node_of_id);
 }
 
 /* The parameters x's metadata names are values of this graph. */

@@ -87,6 +87,7 @@ static IrNode *with_bias(IrGraph *g, IrNode *c, IrValue *b, Diag *d)
     for (int i = 0; i < c->nannot; i++)
         ir_node_add_annot(g, nc, &c->annot[i]);
     nc->placement = c->placement;
+    nc->req = c->req;
     ir_replace_uses(g, c->out, nc->out);
     ir_remove_node(g, c);
     return nc;

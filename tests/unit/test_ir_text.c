@@ -504,6 +504,32 @@ static void test_verify_corruptions(void **state)
     ir_set_input(g, g->nodes[1], 0, first);
     assert_true(verify_quiet(g, NULL));
 
+    /* splicing a node in through the API: its readers are rerouted, it
+     * keeps reading the original, and the graph verifies */
+    IrValue *src = g->nodes[1]->out;
+    int readers = src->nuses;
+    IrNode *spliced = ir_insert_node(g, 2, OP_RELU, NULL, 1, &src, 0, NULL, loc_none(), NULL, 0);
+    assert_non_null(spliced);
+    assert_int_equal(ir_replace_uses_except(g, src, spliced->out, spliced), readers);
+    assert_int_equal(src->nuses, 1);
+    assert_ptr_equal(src->uses[0].user, spliced);
+    assert_int_equal(spliced->out->nuses, readers);
+    assert_true(verify_quiet(g, NULL));
+    assert_int_equal(ir_replace_uses(g, spliced->out, src), readers);
+    assert_true(ir_remove_node(g, spliced));
+    assert_true(verify_quiet(g, NULL));
+
+    /* a use left pointing at a removed node is caught even when compaction
+     * gave its id to a live node */
+    IrNode *gone = ir_insert_node(g, g->nnodes, OP_RELU, NULL, 1, &src, 0, NULL, loc_none(), NULL, 0);
+    assert_true(ir_remove_node(g, gone));
+    ir_compact(g);
+    gone->id = g->nodes[0]->id;
+    ir_use_add(g, gone, 0);
+    expect_verify_error(g, "a use names a node that is not in the graph");
+    src->nuses--;
+    assert_true(verify_quiet(g, NULL));
+
     /* use before definition: swap two dependent nodes */
     IrNode *t = g->nodes[1];
     g->nodes[1] = g->nodes[2], g->nodes[2] = t;
