@@ -1,6 +1,7 @@
 # Writes the bytes of INPUT as a C array named NAME into OUTPUT:
 #   const unsigned char NAME[]; const unsigned long NAME_len;
-# Used to embed the kernel bitcode in netc (cmake -P, no xxd needed).
+# Used to embed the kernels' assembly in netc (cmake -P, no xxd needed;
+# cmake/kernel_asm.cmake includes it).
 file(READ "${INPUT}" hex HEX)
 string(LENGTH "${hex}" nhex)
 math(EXPR nbytes "${nhex} / 2")

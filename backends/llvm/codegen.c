@@ -1,10 +1,15 @@
 /*
  * codegen.c — a Plan as an LLVM module.
  *
- * The module is the kernel library (runtime/native, compiled to bitcode by
- * clang-19 when netc was built and embedded in netc: nk_bitcode.c) plus the
- * generated entry points:
+ * The module is the generated glue plus the kernel library of the plan's
+ * ISA (runtime/native, compiled by clang-19 to optimized assembly when netc
+ * was built, one copy per ISA, embedded as nk_asm_<isa>; see nk_isa.h and
+ * CMakeLists.txt) as module-level inline assembly. Emitting the module
+ * assembles the kernels (tens of milliseconds) instead of optimizing and
+ * code-generating them for every network (seconds); their symbols are
+ * local (cmake/kernel_asm.cmake), so each object file has its own copy.
  *
+ * The glue:
  *   void PREFIX_run(const void *weights, void *activations,
  *                   const float *const *inputs, float *const *outputs)
  *       one call per plan step, nk_X(&desc_i, ptr...), where desc_i is a
@@ -15,26 +20,33 @@
  *   void PREFIX_step(int i, weights, activations, inputs, outputs)  runs
  *       step i alone (only with o->profile, for per-layer timing);
  *   const unsigned char PREFIX_weights_data[]  with --embed-weights.
- *
- * Everything else is made internal, so after linking the optimizer drops
- * the kernels a net does not use, inlines small ones and propagates the
- * constant descriptors into them (every shape a constant). Functions get
- * the target's CPU and features (the bitcode is compiled for generic
- * x86-64), then the new pass manager runs default<O3> (or the -O level).
+ * Kernels are declared hidden (a direct call, no PLT: the definition is in
+ * the same object). The glue is straight-line calls, so no IR optimization
+ * runs; the code generator's level follows -O.
  */
 #include "llvm_internal.h"
 
+#include "../../runtime/native/nk.h"
+
 #include <llvm-c/Analysis.h>
-#include <llvm-c/BitReader.h>
-#include <llvm-c/Linker.h>
-#include <llvm-c/Transforms/PassBuilder.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-extern const unsigned char nk_bitcode[];
-extern const unsigned long nk_bitcode_len;
+extern const unsigned char nk_asm_sse2[], nk_asm_avx2[], nk_asm_avx512[];
+extern const unsigned long nk_asm_sse2_len, nk_asm_avx2_len, nk_asm_avx512_len;
+
+typedef struct KernelAsm {
+    const unsigned char *text;
+    const unsigned long *len;
+} KernelAsm;
+
+static const KernelAsm kernel_asm[NK_ISA_COUNT] = {
+    [NK_ISA_SSE2] = {nk_asm_sse2, &nk_asm_sse2_len},
+    [NK_ISA_AVX2] = {nk_asm_avx2, &nk_asm_avx2_len},
+    [NK_ISA_AVX512] = {nk_asm_avx512, &nk_asm_avx512_len},
+};
 
 typedef struct Gen {
     LLVMContextRef c;
@@ -44,20 +56,49 @@ typedef struct Gen {
     const Plan *p;
     LLVMValueRef weights, act, inputs, outputs;
     LLVMValueRef started; /* i32 global: the thread pool has been set up */
+    const KernelAsm *kernels;
     Diag *d;
 } Gen;
 
-static LLVMModuleRef load_kernels(LLVMContextRef c, Diag *d)
+/* Whether the kernel assembly defines name (a line "name:"). */
+static bool kernels_define(const KernelAsm *k, const char *name)
 {
-    LLVMMemoryBufferRef buf =
-        LLVMCreateMemoryBufferWithMemoryRange((const char *)nk_bitcode, nk_bitcode_len, "nk.bc", 0);
-    LLVMModuleRef k = NULL;
-    if (LLVMParseBitcodeInContext2(c, buf, &k)) {
-        diag_error(d, loc_none(), "internal error: the embedded kernel bitcode does not load");
-        k = NULL;
+    size_t n = strlen(name);
+    const char *text = (const char *)k->text, *end = text + *k->len;
+    for (const char *p = text; p + n < end; p++) {
+        p = memchr(p, name[0], (size_t)(end - p));
+        if (!p || p + n >= end)
+            return false;
+        if ((p == text || p[-1] == '\n') && !memcmp(p, name, n) && p[n] == ':')
+            return true;
     }
-    LLVMDisposeMemoryBuffer(buf);
-    return k;
+    return false;
+}
+
+/* The declaration of kernel name taking nparams pointers, added on first
+ * use; NULL after reporting when the assembly lacks it or an earlier call
+ * used another arity. */
+static LLVMValueRef kernel_decl(Gen *g, const char *name, unsigned nparams)
+{
+    LLVMValueRef fn = LLVMGetNamedFunction(g->m, name);
+    if (fn) {
+        if (LLVMCountParams(fn) == nparams)
+            return fn;
+        diag_error(g->d, loc_none(), "internal error: kernel %s is called with %u and %u arguments", name,
+                   LLVMCountParams(fn), nparams);
+        return NULL;
+    }
+    if (!kernels_define(g->kernels, name)) {
+        diag_error(g->d, loc_none(), "internal error: the %s kernels have no %s",
+                   nk_isa_name((NkIsa)g->p->isa), name);
+        return NULL;
+    }
+    LLVMTypeRef ps[1 + PLAN_MAX_ARGS];
+    for (unsigned k = 0; k < nparams; k++)
+        ps[k] = g->ptr;
+    fn = LLVMAddFunction(g->m, name, LLVMFunctionType(g->vd, ps, nparams, 0));
+    LLVMSetVisibility(fn, LLVMHiddenVisibility);
+    return fn;
 }
 
 /* base + byte offset, as an i8 GEP. */
@@ -104,11 +145,9 @@ static LLVMValueRef const_bytes(Gen *g, const char *name, const void *bytes, siz
 static bool emit_step(Gen *g, int i)
 {
     const PlanStep *s = &g->p->steps[i];
-    LLVMValueRef fn = LLVMGetNamedFunction(g->m, s->kernel);
-    if (!fn || LLVMCountParams(fn) != (unsigned)(1 + s->nargs)) {
-        diag_error(g->d, loc_none(), "internal error: kernel %s is missing or has another signature", s->kernel);
+    LLVMValueRef fn = kernel_decl(g, s->kernel, (unsigned)(1 + s->nargs));
+    if (!fn)
         return false;
-    }
     char name[32];
     snprintf(name, sizeof name, "desc.%d", i);
     LLVMValueRef desc = LLVMGetNamedGlobal(g->m, name);
@@ -143,6 +182,10 @@ static LLVMValueRef emit_set_threads(Gen *g, const char *prefix)
     n = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, n, one, ""), one, n, "");
     n = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, n, most, ""), most, n, "");
     LLVMValueRef set = LLVMGetNamedFunction(g->m, "nk_set_threads");
+    if (!set) {
+        set = LLVMAddFunction(g->m, "nk_set_threads", LLVMFunctionType(g->vd, &g->i32, 1, 0));
+        LLVMSetVisibility(set, LLVMHiddenVisibility);
+    }
     LLVMBuildCall2(g->b, LLVMGlobalGetValueType(set), set, &n, 1, "");
     LLVMBuildStore(g->b, one, g->started);
     LLVMBuildRetVoid(g->b);
@@ -216,8 +259,8 @@ static bool is_entry(const char *name, const char *prefix)
                                          !strcmp(name + n, "_weights_data") || !strcmp(name + n, "_step"));
 }
 
-/* Internal linkage for everything but the entry points; the target's CPU
- * and features on every function body. */
+/* Internal linkage for every definition but the entry points; the target's
+ * CPU and features on every function body. */
 static void finish_symbols(Gen *g, const char *prefix, const char *cpu, const char *features)
 {
     for (LLVMValueRef f = LLVMGetFirstFunction(g->m); f; f = LLVMGetNextFunction(f)) {
@@ -226,9 +269,6 @@ static void finish_symbols(Gen *g, const char *prefix, const char *cpu, const ch
         size_t len;
         if (!is_entry(LLVMGetValueName2(f, &len), prefix))
             LLVMSetLinkage(f, LLVMInternalLinkage);
-        LLVMRemoveStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "target-cpu", 10);
-        LLVMRemoveStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "target-features", 15);
-        LLVMRemoveStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "tune-cpu", 8);
         LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
                                 LLVMCreateStringAttribute(g->c, "target-cpu", 10, cpu, (unsigned)strlen(cpu)));
         LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
@@ -238,31 +278,29 @@ static void finish_symbols(Gen *g, const char *prefix, const char *cpu, const ch
     for (LLVMValueRef v = LLVMGetFirstGlobal(g->m); v; v = LLVMGetNextGlobal(v)) {
         size_t len;
         if (!LLVMIsDeclaration(v) && !is_entry(LLVMGetValueName2(v, &len), prefix) &&
-            LLVMGetLinkage(v) != LLVMPrivateLinkage && LLVMGetLinkage(v) != LLVMAppendingLinkage)
+            LLVMGetLinkage(v) != LLVMPrivateLinkage)
             LLVMSetLinkage(v, LLVMInternalLinkage);
     }
 }
 
 LLVMModuleRef llvm_codegen(LLVMContextRef c, const Plan *p, const char *prefix, LLVMTargetMachineRef tm,
-                           const char *cpu, const char *features, const LlvmOptions *o, Diag *d)
+                           const LlvmOptions *o, Diag *d)
 {
+    if (p->isa < 0 || p->isa >= NK_ISA_COUNT) {
+        diag_error(d, loc_none(), "internal error: a plan for an unknown ISA %d", p->isa);
+        return NULL;
+    }
     char *triple = LLVMGetTargetMachineTriple(tm);
+    char *cpu = LLVMGetTargetMachineCPU(tm);
+    char *features = LLVMGetTargetMachineFeatureString(tm);
     LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
     char *layout = LLVMCopyStringRepOfTargetData(dl);
-    LLVMModuleRef kernels = load_kernels(c, d);
-    LLVMModuleRef m = NULL;
-    if (!kernels)
-        goto done;
-    m = LLVMModuleCreateWithNameInContext(prefix, c);
+    LLVMModuleRef m = LLVMModuleCreateWithNameInContext(prefix, c);
     LLVMSetTarget(m, triple);
     LLVMSetDataLayout(m, layout);
-    LLVMSetTarget(kernels, triple);
-    LLVMSetDataLayout(kernels, layout);
-    if (LLVMLinkModules2(m, kernels)) { /* consumes kernels */
-        diag_error(d, loc_none(), "internal error: linking the kernel bitcode failed");
-        goto fail;
-    }
-    Gen g = {.c = c, .m = m, .b = LLVMCreateBuilderInContext(c), .p = p, .d = d,
+    const KernelAsm *ka = &kernel_asm[p->isa];
+    LLVMSetModuleInlineAsm2(m, (const char *)ka->text, (size_t)*ka->len);
+    Gen g = {.c = c, .m = m, .b = LLVMCreateBuilderInContext(c), .p = p, .d = d, .kernels = ka,
              .i8 = LLVMInt8TypeInContext(c), .i32 = LLVMInt32TypeInContext(c), .i64 = LLVMInt64TypeInContext(c),
              .ptr = LLVMPointerTypeInContext(c, 0), .vd = LLVMVoidTypeInContext(c)};
     LLVMValueRef embedded = NULL;
@@ -276,33 +314,23 @@ LLVMModuleRef llvm_codegen(LLVMContextRef c, const Plan *p, const char *prefix, 
     if (ok && o->profile)
         ok = emit_step_function(&g, prefix);
     LLVMDisposeBuilder(g.b);
-    if (!ok)
-        goto fail;
-    finish_symbols(&g, prefix, cpu, features);
-    char *msg = NULL;
-    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg)) {
-        diag_error(d, loc_none(), "internal error: the generated module does not verify: %s", msg);
+    if (ok) {
+        finish_symbols(&g, prefix, cpu, features);
+        char *msg = NULL;
+        if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg)) {
+            diag_error(d, loc_none(), "internal error: the generated module does not verify: %s", msg);
+            ok = false;
+        }
         LLVMDisposeMessage(msg);
-        goto fail;
     }
-    LLVMDisposeMessage(msg);
-    char pipeline[32];
-    snprintf(pipeline, sizeof pipeline, "default<O%d>", o->opt_level < 0 || o->opt_level > 3 ? 3 : o->opt_level);
-    LLVMPassBuilderOptionsRef pbo = LLVMCreatePassBuilderOptions();
-    LLVMErrorRef e = LLVMRunPasses(m, pipeline, tm, pbo);
-    LLVMDisposePassBuilderOptions(pbo);
-    if (e) {
-        llvm_report(d, "optimizing", e);
-        goto fail;
-    }
-    goto done;
-fail:
-    if (m)
+    if (!ok) {
         LLVMDisposeModule(m);
-    m = NULL;
-done:
+        m = NULL;
+    }
     LLVMDisposeMessage(layout);
     LLVMDisposeTargetData(dl);
     LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
     return m;
 }

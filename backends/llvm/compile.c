@@ -1,7 +1,7 @@
 /*
- * compile.c — the one compile path of the LLVM backend: lowering to a plan
- * (lower.c, memplan.c), the target machine (target.c), the module linked
- * with the kernels and optimized for it (codegen.c).
+ * compile.c — the one compile path of the LLVM backend: the target machine
+ * and its kernel variant (target.c), lowering to a plan for those kernels
+ * (lower.c, memplan.c), the module of glue plus kernels (codegen.c).
  *
  * `netc build` (aot.c) and `netc run --backend=llvm` (jit.c) both start
  * here, so they cannot drift apart: the same plan, target machine and
@@ -15,18 +15,17 @@
 
 LlvmCompiled *llvm_compile(const IrGraph *g, const LlvmOptions *o, LLVMContextRef c, Diag *d)
 {
-    Plan *p = plan_lower(g, llvm_threads(o), d);
-    if (!p)
-        return NULL;
     LlvmCompiled *k = xcalloc(1, sizeof *k);
-    k->plan = p;
     k->tm = llvm_target_machine(o, &k->triple, &k->cpu, &k->features, d);
-    if (!k->tm) {
+    int isa = k->tm ? llvm_target_isa(k->tm, d) : -1;
+    /* The target's kernels decide the weight layout, so lowering follows. */
+    k->plan = isa >= 0 ? plan_lower(g, llvm_threads(o), isa, d) : NULL;
+    if (!k->plan) {
         llvm_compiled_free(k);
         return NULL;
     }
     k->prefix = llvm_prefix(g);
-    k->module = llvm_codegen(c, p, k->prefix, k->tm, k->cpu, k->features, o, d);
+    k->module = llvm_codegen(c, k->plan, k->prefix, k->tm, o, d);
     if (!k->module) {
         llvm_compiled_free(k);
         return NULL;

@@ -18,14 +18,18 @@
 LLVMTargetMachineRef llvm_target_machine(const LlvmOptions *o, char **triple, char **cpu, char **features,
                                          Diag *d);
 
+/* The kernel variant (an NkIsa) tm can execute, or -1 after reporting to
+ * d. */
+int llvm_target_isa(LLVMTargetMachineRef tm, Diag *d);
+
 /* The C identifier netc uses as symbol and file prefix for g ("resnet50"). */
 char *llvm_prefix(const IrGraph *g);
 
-/* codegen.c: the optimized module for p in context c, with entry points
- * PREFIX_run and PREFIX_set_threads (and PREFIX_weights_data when
- * o->embed_weights); NULL after reporting to d. */
+/* codegen.c: the module for p in context c — entry points PREFIX_run and
+ * PREFIX_set_threads (and PREFIX_weights_data when o->embed_weights) plus
+ * the kernels of p->isa as module assembly; NULL after reporting to d. */
 LLVMModuleRef llvm_codegen(LLVMContextRef c, const Plan *p, const char *prefix, LLVMTargetMachineRef tm,
-                           const char *cpu, const char *features, const LlvmOptions *o, Diag *d);
+                           const LlvmOptions *o, Diag *d);
 
 /* compile.c: what both AOT and the JIT compile from a graph — the plan,
  * the target machine, and the optimized module (in the caller's context).

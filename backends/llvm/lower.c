@@ -24,7 +24,8 @@
  * which fusion does not step over.
  *
  * Weights are packed at compile time into the blob (nk_*_pack, run natively
- * from netc_native), each region 64-byte aligned.
+ * from netc_native) in the layout of the target ISA's kernels (its
+ * NkTiling), each region 64-byte aligned.
  */
 #include "plan.h"
 
@@ -56,6 +57,7 @@ typedef struct Lower {
     const IrNode **chain_head; /* by node position: that chain's first node */
     bool *absorbed;        /* by node position: part of a chain emitted elsewhere */
     int *pos;              /* by node id: position in g->nodes */
+    const NkTiling *tiling; /* the target kernels' blocking (packing, scratch) */
     bool ok;
 } Lower;
 
@@ -342,9 +344,9 @@ static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
     const float *w = param(L, n, 1), *b = n->nin > 2 ? param(L, n, 2) : NULL;
     if (!w || (n->nin > 2 && !b))
         return;
-    PlanArg packed = blob_reserve(L, nk_conv2d_packed_floats(&d));
-    nk_conv2d_pack(&d, w, b, blob_ptr(L, packed));
-    need_scratch(L, nk_conv2d_scratch(&d, L->p->threads));
+    PlanArg packed = blob_reserve(L, nk_conv2d_packed_floats(&d, L->tiling));
+    nk_conv2d_pack(&d, L->tiling, w, b, blob_ptr(L, packed));
+    need_scratch(L, nk_conv2d_scratch(&d, L->tiling, L->p->threads));
     PlanArg in = as_nhwc(L, n->in[0], n);
     PlanArg res = c->residual ? as_nhwc(L, c->residual, c->last) : NO_ARG;
     PlanArg out = define(L, c->last->out, LAY_NHWC);
@@ -360,9 +362,9 @@ static void lower_linear(Lower *L, const IrNode *n, const Chain *c)
     const float *w = param(L, n, 1), *b = n->nin > 2 ? param(L, n, 2) : NULL;
     if (!w || (n->nin > 2 && !b))
         return;
-    PlanArg packed = blob_reserve(L, nk_linear_packed_floats(&d));
-    nk_linear_pack(&d, w, b, blob_ptr(L, packed));
-    need_scratch(L, nk_linear_scratch(&d, L->p->threads));
+    PlanArg packed = blob_reserve(L, nk_linear_packed_floats(&d, L->tiling));
+    nk_linear_pack(&d, L->tiling, w, b, blob_ptr(L, packed));
+    need_scratch(L, nk_linear_scratch(&d, L->tiling, L->p->threads));
     PlanArg in = as_logical(L, n->in[0], n);
     PlanArg res = c->residual ? as_logical(L, c->residual, c->last) : NO_ARG;
     PlanArg out = define(L, c->last->out, LAY_LOGICAL);
@@ -460,7 +462,7 @@ static void lower_matmul(Lower *L, const IrNode *n)
         return (void)unsupported(L, n, "matmul broadcasting both operands' batch dimensions");
     NkMatmul d = {.batch = batch, .m = m, .k = k, .n = nn, .lda = k, .a_bstride = abatch == 1 ? 0 : m * k,
                   .ldb = nn, .b_bstride = bbatch == 1 ? 0 : k * nn};
-    need_scratch(L, nk_matmul_scratch(&d, L->p->threads));
+    need_scratch(L, nk_matmul_scratch(&d, L->tiling, L->p->threads));
     PlanArg a = as_logical(L, n->in[0], n), b = as_logical(L, n->in[1], n);
     PlanArg out = define(L, n->out, LAY_LOGICAL);
     STEP(L, "nk_matmul", d, n, a, b, out, scratch(L));
@@ -478,11 +480,11 @@ static void lower_mha(Lower *L, const IrNode *n)
     if (!wi || !bi || !wo || !bo)
         return;
     NkLinear pin = {.m = d.b * d.l, .k = d.e, .n = 3 * d.e}, pout = {.m = d.b * d.l, .k = d.e, .n = d.e};
-    PlanArg in_proj = blob_reserve(L, nk_linear_packed_floats(&pin));
-    nk_linear_pack(&pin, wi, bi, blob_ptr(L, in_proj));
-    PlanArg out_proj = blob_reserve(L, nk_linear_packed_floats(&pout));
-    nk_linear_pack(&pout, wo, bo, blob_ptr(L, out_proj));
-    need_scratch(L, nk_mha_scratch(&d, L->p->threads));
+    PlanArg in_proj = blob_reserve(L, nk_linear_packed_floats(&pin, L->tiling));
+    nk_linear_pack(&pin, L->tiling, wi, bi, blob_ptr(L, in_proj));
+    PlanArg out_proj = blob_reserve(L, nk_linear_packed_floats(&pout, L->tiling));
+    nk_linear_pack(&pout, L->tiling, wo, bo, blob_ptr(L, out_proj));
+    need_scratch(L, nk_mha_scratch(&d, L->tiling, L->p->threads));
     PlanArg x = as_logical(L, n->in[0], n);
     PlanArg out = define(L, n->out, LAY_LOGICAL);
     STEP(L, "nk_mha", d, n, x, in_proj, out_proj, out, scratch(L));
@@ -749,16 +751,18 @@ static void number_positions(Lower *L)
         L->pos[g->nodes[i]->id] = i;
 }
 
-Plan *plan_lower(const IrGraph *g, int threads, Diag *d)
+Plan *plan_lower(const IrGraph *g, int threads, int isa, Diag *d)
 {
     Plan *p = xcalloc(1, sizeof *p);
     p->threads = threads;
+    p->isa = isa;
     int nv = g->next_value_id + 1;
     Lower L = {.g = g, .p = p, .d = d, .ok = true,
                .vals = xcalloc((size_t)nv, sizeof *L.vals),
                .chain = xcalloc((size_t)g->nnodes + 1, sizeof *L.chain),
                .chain_head = xcalloc((size_t)g->nnodes + 1, sizeof *L.chain_head),
-               .absorbed = xcalloc((size_t)g->nnodes + 1, sizeof *L.absorbed)};
+               .absorbed = xcalloc((size_t)g->nnodes + 1, sizeof *L.absorbed),
+               .tiling = nk_tiling((NkIsa)isa)};
     p->scratch_buf = add_buf(p, PB_SCRATCH, 0);
     number_positions(&L);
     for (int i = 0; i < g->ninputs; i++) {

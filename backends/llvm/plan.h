@@ -63,14 +63,17 @@ typedef struct Plan {
     int64_t scratch_bytes;
     int scratch_buf;
     int threads;            /* scratch is sized for this many threads */
+    int isa;                /* the NkIsa of the kernels the weights are packed for */
 } Plan;
 
 /*
- * Lowers g (every parameter bound) for up to `threads` threads. Reports
+ * Lowers g (every parameter bound) for up to `threads` threads and the
+ * kernels of one instruction set (an NkIsa: weights are packed and scratch
+ * sized for its tiling). Reports
  * anything the backend cannot do to d, naming the layer and its source
  * location, and returns NULL.
  */
-Plan *plan_lower(const IrGraph *g, int threads, Diag *d);
+Plan *plan_lower(const IrGraph *g, int threads, int isa, Diag *d);
 void plan_free(Plan *p);
 /* Whether lower.c has a lowering for op (its dispatch table has an entry). */
 bool llvm_lowers_op(OpKind op);

@@ -3,19 +3,24 @@
  * shared by the backend.
  *
  * By default code is built for the machine netc runs on: the host triple,
- * CPU (znver4 here) and its full feature string, so the kernels get
- * AVX-512. --cpu picks another CPU (with that CPU's default features, plus
- * --features if given) for bundles meant for other machines. --target may
- * only name an x86-64 triple: the kernel bitcode embedded in netc is
- * compiled for x86-64 (its data layout and calling conventions), so another
- * architecture would need its own kernel build — refused with a message
- * instead of producing a broken object.
+ * CPU and its full feature string. --cpu picks another CPU (with that
+ * CPU's default features, plus --features if given) for bundles meant for
+ * other machines. The kernel variant (AVX-512, AVX2 or SSE2; nk_isa.h)
+ * follows from what that target machine can execute (llvm_target_isa).
+ * --target may only name an x86-64 triple: the kernels embedded in netc
+ * are x86-64 assembly, so another architecture would need its own kernel
+ * build — refused with a message instead of producing a broken object.
  */
 #include "llvm_internal.h"
 
 #include <llvm-c/Target.h>
 
+#include "../../runtime/native/nk.h"
+
+#include <llvm-c/IRReader.h>
+
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -110,4 +115,92 @@ LLVMTargetMachineRef llvm_target_machine(const LlvmOptions *o, char **triple, ch
     }
     *triple = t, *cpu = c, *features = f;
     return tm;
+}
+
+/*
+ * Which kernel variant a target machine can run. The C API cannot list the
+ * features a named CPU implies (only the host's), so this asks LLVM's code
+ * generator: a probe module with one function per required feature set is
+ * compiled to assembly for tm, and each function's code shows whether the
+ * instructions exist:
+ *   avx512  <64 x i8> add as one zmm vpaddb (AVX512BW) and <4 x i64>
+ *           multiply as a ymm vpmullq (AVX512DQ + VL; F comes with both);
+ *   avx2    <8 x i32> add as a ymm vpaddd (AVX2; AVX alone splits it) and
+ *           <8 x float> llvm.fma as a ymm vfmadd (FMA).
+ * "min-legal-vector-width"="512" keeps a CPU that prefers 256-bit vectors
+ * from splitting the 512-bit probe. Costs about a millisecond.
+ */
+static const char *const probe_ir =
+    "define void @p_bw(ptr %p) #0 {\n"
+    "  %a = load <64 x i8>, ptr %p\n  %s = add <64 x i8> %a, %a\n  store <64 x i8> %s, ptr %p\n"
+    "  ret void\n}\n"
+    "define void @p_dqvl(ptr %p) #0 {\n"
+    "  %a = load <4 x i64>, ptr %p\n  %s = mul <4 x i64> %a, %a\n  store <4 x i64> %s, ptr %p\n"
+    "  ret void\n}\n"
+    "define void @p_avx2(ptr %p) #0 {\n"
+    "  %a = load <8 x i32>, ptr %p\n  %s = add <8 x i32> %a, %a\n  store <8 x i32> %s, ptr %p\n"
+    "  ret void\n}\n"
+    "define void @p_fma(ptr %p) #0 {\n"
+    "  %a = load <8 x float>, ptr %p\n"
+    "  %s = call <8 x float> @llvm.fma.v8f32(<8 x float> %a, <8 x float> %a, <8 x float> %a)\n"
+    "  store <8 x float> %s, ptr %p\n  ret void\n}\n"
+    "declare <8 x float> @llvm.fma.v8f32(<8 x float>, <8 x float>, <8 x float>)\n"
+    "attributes #0 = { nounwind \"min-legal-vector-width\"=\"512\" }\n";
+
+/* Whether the assembly of function fn (from its label to the next
+ * function's) contains both needles. */
+static bool probe_has(const char *text, const char *fn, const char *a, const char *b)
+{
+    char label[32];
+    snprintf(label, sizeof label, "\n%s:", fn);
+    const char *start = strstr(text, label);
+    if (!start)
+        return false;
+    const char *end = strstr(start + 1, ".Lfunc_end");
+    size_t n = end ? (size_t)(end - start) : strlen(start);
+    char *body = xmalloc(n + 1);
+    memcpy(body, start, n);
+    body[n] = 0;
+    bool yes = strstr(body, a) && strstr(body, b);
+    free(body);
+    return yes;
+}
+
+int llvm_target_isa(LLVMTargetMachineRef tm, Diag *d)
+{
+    LLVMContextRef c = LLVMContextCreate();
+    LLVMMemoryBufferRef src = LLVMCreateMemoryBufferWithMemoryRangeCopy(probe_ir, strlen(probe_ir), "probe");
+    LLVMModuleRef m = NULL;
+    char *err = NULL;
+    int isa = -1;
+    if (LLVMParseIRInContext(c, src, &m, &err)) { /* consumes src */
+        diag_error(d, loc_none(), "internal error: the ISA probe does not parse: %s", err);
+        LLVMDisposeMessage(err);
+        LLVMContextDispose(c);
+        return -1;
+    }
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    LLVMSetTarget(m, triple);
+    LLVMDisposeMessage(triple);
+    LLVMMemoryBufferRef out = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMAssemblyFile, &err, &out)) {
+        diag_error(d, loc_none(), "internal error: compiling the ISA probe: %s", err);
+        LLVMDisposeMessage(err);
+    } else {
+        size_t n = LLVMGetBufferSize(out);
+        char *text = xmalloc(n + 1);
+        memcpy(text, LLVMGetBufferStart(out), n);
+        text[n] = 0;
+        if (probe_has(text, "p_bw", "vpaddb", "%zmm") && probe_has(text, "p_dqvl", "vpmullq", "%ymm"))
+            isa = NK_ISA_AVX512;
+        else if (probe_has(text, "p_avx2", "vpaddd", "%ymm") && probe_has(text, "p_fma", "vfmadd", "%ymm"))
+            isa = NK_ISA_AVX2;
+        else
+            isa = NK_ISA_SSE2;
+        free(text);
+        LLVMDisposeMemoryBuffer(out);
+    }
+    LLVMDisposeModule(m);
+    LLVMContextDispose(c);
+    return isa;
 }

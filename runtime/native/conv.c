@@ -16,8 +16,9 @@
  * (nk_gemm_pack_rows, row stride c).
  *
  * Packed weights (nk_conv2d_pack), from PyTorch's [oc][cg][kh][kw]:
- *   GEMM path:  per group, ceil(og/NK_NR) panels of [K][NK_NR] (zero-padded
- *               columns), then per group the bias padded to whole panels;
+ *   GEMM path:  per group, ceil(og/nr) panels of [K][nr] (zero-padded
+ *               columns; nr is the target ISA's panel width, NK_NR of its
+ *               build), then per group the bias padded to whole panels;
  *   depthwise:  [kh·kw][cp] with cp = c rounded up to 16 (zero-padded), then
  *               the bias [cp].
  *
@@ -58,15 +59,16 @@ static int64_t conv_cg(const NkConv *d) { return d->c / d->groups; }
 static int64_t conv_og(const NkConv *d) { return d->oc / d->groups; }
 static int64_t conv_k(const NkConv *d) { return d->kh * d->kw * conv_cg(d); }
 
-int64_t nk_conv2d_packed_floats(const NkConv *d)
+int64_t nk_conv2d_packed_floats(const NkConv *d, const NkTiling *t)
 {
     if (is_depthwise(d))
         return (d->kh * d->kw + 1) * round16(d->c);
-    int64_t cols = nk_gemm_panels(conv_og(d)) * NK_NR;
+    int64_t cols = nk_gemm_panels(conv_og(d), t->nr) * t->nr;
     return d->groups * cols * (conv_k(d) + 1);
 }
 
-void nk_conv2d_pack(const NkConv *d, const float *weight, const float *bias, float *packed)
+void nk_conv2d_pack(const NkConv *d, const NkTiling *tl, const float *weight, const float *bias,
+                    float *packed)
 {
     int64_t taps = d->kh * d->kw;
     if (is_depthwise(d)) {
@@ -81,15 +83,15 @@ void nk_conv2d_pack(const NkConv *d, const float *weight, const float *bias, flo
         return;
     }
     int64_t cg = conv_cg(d), og = conv_og(d), K = conv_k(d);
-    int64_t cols = nk_gemm_panels(og) * NK_NR;
+    int64_t nr = tl->nr, cols = nk_gemm_panels(og, nr) * nr;
     for (int64_t g = 0; g < d->groups; g++) {
         float *dst = packed + g * cols * K;
         for (int64_t j = 0; j < cols; j++) {
-            float *panel = dst + (j / NK_NR) * K * NK_NR + j % NK_NR;
+            float *panel = dst + (j / nr) * K * nr + j % nr;
             int64_t o = g * og + j;
             for (int64_t k = 0; k < K; k++) {
                 int64_t t = k / cg, ci = k % cg; /* k = tap·cg + ci */
-                panel[k * NK_NR] = j < og ? weight[(o * cg + ci) * taps + t] : 0.0f;
+                panel[k * nr] = j < og ? weight[(o * cg + ci) * taps + t] : 0.0f;
             }
         }
         float *pb = packed + d->groups * cols * K + g * cols;
@@ -98,11 +100,11 @@ void nk_conv2d_pack(const NkConv *d, const float *weight, const float *bias, flo
     }
 }
 
-int64_t nk_conv2d_scratch(const NkConv *d, int threads)
+int64_t nk_conv2d_scratch(const NkConv *d, const NkTiling *t, int threads)
 {
     if (is_depthwise(d))
         return 0;
-    return (int64_t)(threads < 1 ? 1 : threads) * nk_gemm_thread_scratch();
+    return (int64_t)(threads < 1 ? 1 : threads) * nk_gemm_thread_scratch(t);
 }
 
 /* ------------------------------------------------------------ im2col */
@@ -113,7 +115,7 @@ typedef struct NkIm2col {
 } NkIm2col;
 
 /* Copies n floats to d (zeros when s is NULL) in whole vectors; may write
- * up to 15 floats past d + n but reads only s[0, n). Runs of a row are
+ * up to NK_VL - 1 floats past d + n but reads only s[0, n). Runs of a row are
  * written in increasing order, so the overshoot is overwritten later. */
 static void copy_run(float *d, const float *s, int64_t n)
 {
@@ -186,8 +188,7 @@ static void im2col(const void *src, int64_t g, int64_t p0, int64_t m, int64_t k0
             int64_t run = min64(taps * cg - ci, kend - k);
             if (direct) {
                 for (int64_t j = 0; j < run; j += 16) /* whole chunks */
-                    nk_store(dst + (k - k0 + j) * m + i * 16,
-                             from ? nk_load(from + j) : nk_splat(0.0f));
+                    nk_copy16(dst + (k - k0 + j) * m + i * 16, from ? from + j : NULL);
             } else {
                 copy_run(rows[i] + (k - k0), from, run);
             }
@@ -206,7 +207,7 @@ static void im2col(const void *src, int64_t g, int64_t p0, int64_t m, int64_t k0
     if (!direct) /* the last chunk is whole in dst as well, its tail unread */
         for (int64_t i = 0; i < m; i++)
             for (int64_t kb = 0; kb < kc; kb += 16)
-                nk_store(dst + kb * m + i * 16, nk_load(rows[i] + kb));
+                nk_copy16(dst + kb * m + i * 16, rows[i] + kb);
 }
 
 /* ------------------------------------------------------------ depthwise */
@@ -267,7 +268,7 @@ NK_INLINE NkVec dw_acc(const int K3, const int CX, const int CY, const int part,
 }
 
 /*
- * One output row r, 16 channels at c0 (cn <= 16 of them valid), every
+ * One output row r, NK_VL channels at c0 (cn <= NK_VL of them valid), every
  * output pixel of the row: acc = bias + the taps inside the image, then
  * residual, clamp, store. The pixels of a row are independent, so the
  * out-of-order core overlaps their FMA chains. The columns whose windows
@@ -365,7 +366,7 @@ void nk_conv2d(const NkConv *d, const float *in, const float *packed, const floa
         return;
     }
     int64_t cg = conv_cg(d), og = conv_og(d), K = conv_k(d);
-    int64_t cols = nk_gemm_panels(og) * NK_NR;
+    int64_t cols = nk_gemm_panels(og, NK_NR) * NK_NR;
     NkIm2col ic = {d, in};
     NkRows rows = {in, d->c, cg};
     int pw = is_pointwise(d);

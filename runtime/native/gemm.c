@@ -15,13 +15,12 @@
  *                scratch (L2);
  *   panel      = NK_NR columns; its K block (NK_KC × NK_NR floats) stays in
  *                L1 while all pixel tiles of the block stream past it;
- *   micro-tile = NK_MR × NK_NR accumulators in registers (14 × 2 zmm with
- *                AVX-512: 28 accumulators + 2 B vectors + 1 broadcast of A,
- *                31 of the 32 registers; per k step 2 vector loads and 14
- *                broadcasts feed 28 FMAs). Measured on Zen 5 against 12×32,
- *                10×32, 6×64 and 8×48 (with NK_KC 192..512 and
- *                NK_MB_TILES 4..16): 14×32 was best or tied on every
- *                ResNet-50 shape, and 14 divides 56², 28², 14², 112².
+ *   micro-tile = NK_MR × NK_NR accumulators in registers, NK_NR/NK_VL = 2
+ *                vectors per row in every build (nk_isa.h: 14 × 2 zmm with
+ *                AVX-512, 28 accumulators + 2 B vectors + 1 broadcast of
+ *                A, 31 of the 32 registers; 6 × 2 ymm with AVX2, 15 of
+ *                16); per k step NK_NV vector loads and NK_MR broadcasts
+ *                feed NK_MR·NK_NV FMAs.
  * The micro-kernel is instantiated for every row count 1..NK_MR (the last
  * tile of a layer with 49 pixels has 7), so a partial tile costs what its
  * rows cost. A packed A tile stores each row's 16-column chunk contiguously
@@ -111,7 +110,7 @@ NK_INLINE void micro_kernel(const int M, const float *restrict a, const float *r
         const float *bp = b + kb * NK_NR;
         const float *pp = pf + kb * NK_NR;
         for (int64_t kk = 0; kk < kn; kk++) {
-            for (int l = 0; l < NK_NR; l += 16)
+            for (int l = 0; l < NK_NR; l += 16) /* one line per 16 floats */
                 __builtin_prefetch(pp + kk * NK_NR + l, 0, 3);
             NkVec bv[NK_NV];
             NK_UNROLL
@@ -273,24 +272,25 @@ void nk_gemm_pack_rows(const void *src, int64_t bi, int64_t p0, int64_t m, int64
         const float *row = r->a + bi * r->bstride + (p0 + i) * r->lda + k0;
         int64_t kb = 0;
         for (; kb + 16 <= kc; kb += 16)
-            nk_store(dst + kb * m + i * 16, nk_load(row + kb));
+            nk_copy16(dst + kb * m + i * 16, row + kb);
         if (kb < kc)
             memcpy(dst + kb * m + i * 16, row + kb, (size_t)(kc - kb) * sizeof(float));
     }
 }
 
-void nk_gemm_pack_b(const float *b, int64_t k, int64_t n, int64_t sk, int64_t sn, float *dst)
+void nk_gemm_pack_b(const float *b, int64_t k, int64_t n, int64_t sk, int64_t sn, int64_t nr,
+                    float *dst)
 {
-    for (int64_t j0 = 0; j0 < n; j0 += NK_NR) {
-        int64_t nv = min64(NK_NR, n - j0);
+    for (int64_t j0 = 0; j0 < n; j0 += nr) {
+        int64_t nv = min64(nr, n - j0);
         for (int64_t kk = 0; kk < k; kk++) {
-            float *d = dst + kk * NK_NR;
+            float *d = dst + kk * nr;
             for (int64_t j = 0; j < nv; j++)
                 d[j] = b[kk * sk + (j0 + j) * sn];
-            for (int64_t j = nv; j < NK_NR; j++)
+            for (int64_t j = nv; j < nr; j++)
                 d[j] = 0.0f;
         }
-        dst += k * NK_NR;
+        dst += k * nr;
     }
 }
 
@@ -309,13 +309,13 @@ static NkBlocking blocking(const NkGemm *g)
     bl.tiles = (g->m + NK_MR - 1) / NK_MR;
     bl.blocks = (bl.tiles + NK_MB_TILES - 1) / NK_MB_TILES;
     bl.tiles_per_block = bl.blocks ? (bl.tiles + bl.blocks - 1) / bl.blocks : 0;
-    bl.panels = nk_gemm_panels(g->n);
+    bl.panels = nk_gemm_panels(g->n, NK_NR);
     bl.kblocks = g->k > 0 ? (g->k + NK_KC - 1) / NK_KC : 1;
     bl.kc = bl.kblocks > 1 ? round16((g->k + bl.kblocks - 1) / bl.kblocks) : g->k;
     return bl;
 }
 
-int64_t nk_gemm_thread_scratch(void) { return (int64_t)NK_MB_TILES * NK_MR * NK_KC; }
+int64_t nk_gemm_thread_scratch(const NkTiling *t) { return t->mb_tiles * t->mr * t->kc; }
 
 int64_t nk_gemm_items(const NkGemm *g)
 {
@@ -426,7 +426,7 @@ typedef struct NkGemmTask {
 static void gemm_task(void *ctx, int64_t begin, int64_t end, int thread)
 {
     const NkGemmTask *t = ctx;
-    nk_gemm_run(t->g, begin, end, t->scratch + thread * nk_gemm_thread_scratch());
+    nk_gemm_run(t->g, begin, end, t->scratch + thread * nk_gemm_thread_scratch(&NK_BUILD_TILING));
 }
 
 void nk_gemm_parallel(const NkGemm *g, float *scratch)
@@ -440,30 +440,31 @@ void nk_gemm_parallel(const NkGemm *g, float *scratch)
 /* ------------------------------------------------------------ nk_linear */
 
 /* Packed: the weight panels, then the bias padded to whole panels. */
-int64_t nk_linear_packed_floats(const NkLinear *d)
+int64_t nk_linear_packed_floats(const NkLinear *d, const NkTiling *t)
 {
-    return nk_gemm_panels(d->n) * NK_NR * (d->k + 1);
+    return nk_gemm_panels(d->n, t->nr) * t->nr * (d->k + 1);
 }
 
-void nk_linear_pack(const NkLinear *d, const float *weight, const float *bias, float *packed)
+void nk_linear_pack(const NkLinear *d, const NkTiling *t, const float *weight, const float *bias,
+                    float *packed)
 {
-    int64_t np = nk_gemm_panels(d->n);
-    nk_gemm_pack_b(weight, d->k, d->n, 1, d->k, packed);
-    float *pb = packed + np * NK_NR * d->k;
-    for (int64_t j = 0; j < np * NK_NR; j++)
+    int64_t cols = nk_gemm_panels(d->n, t->nr) * t->nr;
+    nk_gemm_pack_b(weight, d->k, d->n, 1, d->k, t->nr, packed);
+    float *pb = packed + cols * d->k;
+    for (int64_t j = 0; j < cols; j++)
         pb[j] = bias && j < d->n ? bias[j] : 0.0f;
 }
 
-int64_t nk_linear_scratch(const NkLinear *d, int threads)
+int64_t nk_linear_scratch(const NkLinear *d, const NkTiling *t, int threads)
 {
     (void)d;
-    return (int64_t)(threads < 1 ? 1 : threads) * nk_gemm_thread_scratch();
+    return (int64_t)(threads < 1 ? 1 : threads) * nk_gemm_thread_scratch(t);
 }
 
 void nk_linear(const NkLinear *d, const float *in, const float *packed, const float *residual,
                float *out, float *scratch)
 {
-    int64_t np = nk_gemm_panels(d->n);
+    int64_t np = nk_gemm_panels(d->n, NK_NR);
     NkRows rows = {in, d->k, 0};
     NkGemm g = {
         .batch = 1, .m = d->m, .n = d->n, .k = d->k,
@@ -483,10 +484,10 @@ void nk_linear(const NkLinear *d, const float *in, const float *packed, const fl
  * over the whole batch. */
 static int64_t matmul_b_items(const NkMatmul *d) { return d->b_bstride ? d->batch : 1; }
 
-int64_t nk_matmul_scratch(const NkMatmul *d, int threads)
+int64_t nk_matmul_scratch(const NkMatmul *d, const NkTiling *t, int threads)
 {
-    return matmul_b_items(d) * nk_gemm_panels(d->n) * NK_NR * d->k +
-           (int64_t)(threads < 1 ? 1 : threads) * nk_gemm_thread_scratch();
+    return matmul_b_items(d) * nk_gemm_panels(d->n, t->nr) * t->nr * d->k +
+           (int64_t)(threads < 1 ? 1 : threads) * nk_gemm_thread_scratch(t);
 }
 
 typedef struct NkPackBTask {
@@ -500,12 +501,12 @@ static void pack_b_task(void *ctx, int64_t begin, int64_t end, int thread)
     (void)thread;
     const NkPackBTask *t = ctx;
     const NkMatmul *d = t->d;
-    int64_t np = nk_gemm_panels(d->n);
+    int64_t np = nk_gemm_panels(d->n, NK_NR);
     int64_t sk = d->trans_b ? 1 : d->ldb, sn = d->trans_b ? d->ldb : 1;
     for (int64_t it = begin; it < end; it++) {
         int64_t bi = it / np, j = it % np;
         nk_gemm_pack_b(t->b + bi * d->b_bstride + j * NK_NR * sn, d->k,
-                       min64(NK_NR, d->n - j * NK_NR), sk, sn,
+                       min64(NK_NR, d->n - j * NK_NR), sk, sn, NK_NR,
                        t->dst + (bi * np + j) * NK_NR * d->k);
     }
 }
@@ -514,7 +515,7 @@ void nk_matmul(const NkMatmul *d, const float *a, const float *b, float *out, fl
 {
     if (d->batch <= 0 || d->m <= 0 || d->n <= 0)
         return;
-    int64_t np = nk_gemm_panels(d->n);
+    int64_t np = nk_gemm_panels(d->n, NK_NR);
     float *bp = scratch;
     NkPackBTask pt = {d, b, bp};
     nk_parallel_for(matmul_b_items(d) * np, 1, pack_b_task, &pt);

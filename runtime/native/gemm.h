@@ -6,7 +6,7 @@
  *   - B is packed ahead of time into panels of NK_NR columns, each panel
  *     [k][NK_NR] row-major and zero-padded past n, panels one after another
  *     ([ceil(n/NK_NR)][k][NK_NR]); the micro-kernel reads one panel row as
- *     NK_NR/16 vectors;
+ *     NK_NR/NK_VL vectors;
  *   - A is never read in place: a pack callback copies an MR-row, kc-column
  *     block of it into scratch (plain rows for linear/matmul, im2col for
  *     convolution) in the layout the micro-kernel wants.
@@ -14,9 +14,10 @@
  * batches) runs in one parallel index space; each operand has a batch
  * stride.
  *
- * The tile sizes are macros so a benchmark can override them with -D; the
- * packed weight layout depends on NK_NR, so netc and the kernels it links
- * must agree (they are built from the same sources).
+ * The tile sizes differ per ISA build (nk_isa.h). The packed B layout and
+ * the scratch sizes depend on them, so the functions netc calls at build
+ * time (packing, sizing) take an NkTiling — the target's — while the
+ * kernels use their own build's constants.
  */
 #ifndef NETC_NK_GEMM_H
 #define NETC_NK_GEMM_H
@@ -26,23 +27,12 @@
 
 #include "nk.h"
 
-/* Micro-tile: NK_MR rows (pixels) × NK_NR columns (output channels). */
-#ifndef NK_MR
-#define NK_MR 14
-#endif
-#ifndef NK_NR
-#define NK_NR 32
-#endif
-/* Depth of a K block: a B panel block (NK_KC × NK_NR floats) stays in L1
- * while the pixel tiles of a block stream past it. A multiple of 16. */
-#ifndef NK_KC
-#define NK_KC 256
-#endif
-/* Most micro-tiles in a pixel block, the unit of A packing (L2-sized:
- * NK_MB_TILES × NK_MR × NK_KC floats). */
-#ifndef NK_MB_TILES
-#define NK_MB_TILES 8
-#endif
+/* The blocking (NK_MR × NK_NR micro-tile, NK_KC, NK_MB_TILES) is the
+ * build's row of nk_isa.h. */
+#include "nk_isa.h"
+
+/* This build's blocking as the NkTiling its own sizing functions take. */
+#define NK_BUILD_TILING ((const NkTiling){NK_MR, NK_NR, NK_KC, NK_MB_TILES})
 
 /* Put before every loop over an array of vector accumulators: unrolled
  * completely, the array lives in registers; otherwise it stays in memory and
@@ -77,14 +67,16 @@ typedef struct NkRows {
 void nk_gemm_pack_rows(const void *src, int64_t bi, int64_t p0, int64_t m, int64_t k0,
                        int64_t kc, float *dst);
 
-static inline int64_t nk_gemm_panels(int64_t n) { return (n + NK_NR - 1) / NK_NR; }
+/* Panels of width nr covering n columns. */
+static inline int64_t nk_gemm_panels(int64_t n, int64_t nr) { return (n + nr - 1) / nr; }
 
-/* Packs B[k, n], element (kk, j) at b[kk*sk + j*sn], into panels (with the
- * zero padding) at dst: nk_gemm_panels(n) * NK_NR * k floats. */
-void nk_gemm_pack_b(const float *b, int64_t k, int64_t n, int64_t sk, int64_t sn, float *dst);
+/* Packs B[k, n], element (kk, j) at b[kk*sk + j*sn], into panels of width
+ * nr (with the zero padding) at dst: nk_gemm_panels(n, nr) * nr * k floats. */
+void nk_gemm_pack_b(const float *b, int64_t k, int64_t n, int64_t sk, int64_t sn, int64_t nr,
+                    float *dst);
 
-/* Scratch floats one thread needs for nk_gemm_run. */
-int64_t nk_gemm_thread_scratch(void);
+/* Scratch floats one thread needs for nk_gemm_run with tiling t. */
+int64_t nk_gemm_thread_scratch(const NkTiling *t);
 /* The parallel index space: batch × pixel blocks × panels. */
 int64_t nk_gemm_items(const NkGemm *g);
 /* Computes items [begin, end) with this thread's scratch. */

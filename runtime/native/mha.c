@@ -73,15 +73,15 @@ static int64_t mha_regions(const NkMha *d, int64_t *attn, int64_t *scores, int64
     return *inner;
 }
 
-int64_t nk_mha_scratch(const NkMha *d, int threads)
+int64_t nk_mha_scratch(const NkMha *d, const NkTiling *t, int threads)
 {
     MhaPlan p = mha_plan(d);
     int64_t attn, scores, heads, inner;
     mha_regions(d, &attn, &scores, &heads, &inner);
-    int64_t s = max64(max64(nk_linear_scratch(&p.in_proj, threads),
-                            nk_linear_scratch(&p.out_proj, threads)),
-                      max64(nk_matmul_scratch(&p.scores, threads),
-                            nk_matmul_scratch(&p.values, threads)));
+    int64_t s = max64(max64(nk_linear_scratch(&p.in_proj, t, threads),
+                            nk_linear_scratch(&p.out_proj, t, threads)),
+                      max64(nk_matmul_scratch(&p.scores, t, threads),
+                            nk_matmul_scratch(&p.values, t, threads)));
     return inner + s;
 }
 

@@ -2,11 +2,12 @@
  * nk_vec.h — what the native kernels share internally: the portable vector
  * type and vectorizable math.
  *
- * NkVec is 16 floats through the GNU vector extension (gcc and clang both
- * accept it). It maps to one zmm register with AVX-512, two ymm with AVX2,
- * four xmm with SSE: the bitcode stays target-neutral and the code
- * generator legalizes it for the CPU netc builds for. Loads and stores go
- * through memcpy so unaligned pointers are fine.
+ * NkVec is one machine vector of floats through the GNU vector extension
+ * (gcc and clang both accept it): NK_VL = 16 lanes (a zmm register) in the
+ * AVX-512 build, 8 (ymm) in the AVX2 build, 4 (xmm) in the SSE2 build
+ * (nk_isa.h). Code that must not depend on the width loops over NK_VL; the
+ * packed layouts use 16-float chunks in every build (nk_copy16). Loads and
+ * stores go through memcpy so unaligned pointers are fine.
  *
  * Everything here is static inline (NkVec functions always_inline, see
  * NK_INLINE): each kernel file gets its own copy, inlined into the loops.
@@ -38,6 +39,7 @@
 #include <string.h>
 
 #include "nk.h"
+#include "nk_isa.h"
 
 /* Every function taking or returning NkVec is forced inline, even at -O0:
  * an out-of-line copy would pass a 64-byte vector, whose calling convention
@@ -51,7 +53,6 @@
  * only -Wno-psabi on the command line silences; it is not a warning. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-#define NK_VL 16
 typedef float NkVec __attribute__((vector_size(NK_VL * sizeof(float))));
 typedef int32_t NkVeci __attribute__((vector_size(NK_VL * sizeof(int32_t))));
 
@@ -102,6 +103,14 @@ NK_INLINE float nk_hmax(NkVec v)
     for (int i = 1; i < NK_VL; i++)
         m = v[i] > m ? v[i] : m;
     return m;
+}
+
+/* 16 floats from s to d, or 16 zeros when s is NULL: one chunk of the
+ * packed A layout (gemm.h), whatever NK_VL is. */
+NK_INLINE void nk_copy16(float *d, const float *s)
+{
+    for (int i = 0; i < 16; i += NK_VL)
+        nk_store(d + i, s ? nk_load(s + i) : (NkVec){0});
 }
 
 /* Loads n < NK_VL floats, the other lanes set to fill (a tail). */

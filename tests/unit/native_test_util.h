@@ -2,7 +2,13 @@
  * native_test_util.h — shared by the native-kernel tests (test_native_*.c):
  * random data, running a reference kernel (runtime/ref_kernels.c) on plain
  * float arrays, NCHW <-> NHWC conversion for the channels-last kernels, the
- * error check, and running a kernel at 1 and at 2 threads.
+ * error check, running a kernel at 1 and at 2 threads, and the ISA guard.
+ *
+ * Every test_native_*.c is built once per kernel variant (tests/
+ * CMakeLists.txt: test_native_X for SSE2, test_native_X_avx2,
+ * test_native_X_avx512), each compiled and linked with that variant's
+ * kernels; NT_REQUIRE_ISA() at the top of main exits with ctest's skip
+ * code, saying why, when the CPU cannot run the variant.
  *
  * The comparison rule: max |got - ref| <= tol * max |ref| over the tensor
  * (NaN must meet NaN, an infinity the same infinity). Static inline, like
@@ -19,6 +25,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The blocking of the kernels this test is linked with, for packing. */
+static inline const NkTiling *nt_tiling(void) { return nk_tiling(nk_kernel_isa()); }
+
+/* ctest's SKIP_RETURN_CODE for the native tests. */
+#define NT_SKIP 77
+#define NT_REQUIRE_ISA()                                                                          \
+    do {                                                                                          \
+        if (!nk_isa_runs_here(nk_kernel_isa())) {                                                 \
+            printf("SKIP: this CPU cannot run the %s kernels\n", nk_isa_name(nk_kernel_isa()));  \
+            return NT_SKIP;                                                                       \
+        }                                                                                         \
+        printf("kernels: %s\n", nk_isa_name(nk_kernel_isa()));                                    \
+    } while (0)
 
 /* Deterministic uniform numbers in [-1, 1). */
 static uint32_t nt_rng_state = 12345;

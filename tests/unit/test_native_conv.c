@@ -60,9 +60,9 @@ static void check_conv(const ConvCase *cc, double *worst)
     NkConv d = {.n = n, .h = h, .w = w, .c = c, .oc = oc, .oh = oh, .ow = ow,
                 .kh = cc->kh, .kw = cc->kw, .sh = cc->sh, .sw = cc->sw, .ph = cc->ph,
                 .pw = cc->pw, .dh = cc->dh, .dw = cc->dw, .groups = g, .act = cc->act};
-    float *packed = nt_nan_floats(nk_conv2d_packed_floats(&d));
-    nk_conv2d_pack(&d, wt, cc->bias ? b : NULL, packed);
-    float *scratch = nt_nan_floats(nk_conv2d_scratch(&d, 2));
+    float *packed = nt_nan_floats(nk_conv2d_packed_floats(&d, nt_tiling()));
+    nk_conv2d_pack(&d, nt_tiling(), wt, cc->bias ? b : NULL, packed);
+    float *scratch = nt_nan_floats(nk_conv2d_scratch(&d, nt_tiling(), 2));
     float *y = nt_nan_floats(on);
 
     char what[320];
@@ -174,6 +174,7 @@ static void test_conv_random(void **state)
 
 int main(void)
 {
+    NT_REQUIRE_ISA();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_pointwise),
         cmocka_unit_test(test_conv_spatial),

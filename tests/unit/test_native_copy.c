@@ -244,6 +244,7 @@ static void test_contiguous(void **state)
 
 int main(void)
 {
+    NT_REQUIRE_ISA();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_permute),      cmocka_unit_test(test_transpose),
         cmocka_unit_test(test_slice_select), cmocka_unit_test(test_expand),

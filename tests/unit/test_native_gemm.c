@@ -45,9 +45,9 @@ static void check_linear(const LinearCase *lc, double *worst)
         ref[i] = (float)nt_act_ref((double)ref[i] + (res ? res[i] : 0), lc->act);
 
     NkLinear d = {.m = m, .k = k, .n = n, .act = lc->act};
-    float *packed = nt_nan_floats(nk_linear_packed_floats(&d));
-    nk_linear_pack(&d, wt, lc->bias ? b : NULL, packed);
-    float *scratch = nt_nan_floats(nk_linear_scratch(&d, 2)), *y = nt_nan_floats(m * n);
+    float *packed = nt_nan_floats(nk_linear_packed_floats(&d, nt_tiling()));
+    nk_linear_pack(&d, nt_tiling(), wt, lc->bias ? b : NULL, packed);
+    float *scratch = nt_nan_floats(nk_linear_scratch(&d, nt_tiling(), 2)), *y = nt_nan_floats(m * n);
     char what[128];
     snprintf(what, sizeof what, "linear m %lld k %lld n %lld bias %d act %lld%s", (long long)m,
              (long long)k, (long long)n, lc->bias, (long long)lc->act, res ? " residual" : "");
@@ -91,9 +91,9 @@ static void test_linear_empty_k(void **state)
         b[i] = (float)(i - 10);
     for (int i = 0; i < 60; i++)
         res[i] = 0.5f;
-    float *packed = nt_nan_floats(nk_linear_packed_floats(&d));
-    nk_linear_pack(&d, NULL, b, packed);
-    float *scratch = nt_nan_floats(nk_linear_scratch(&d, 1));
+    float *packed = nt_nan_floats(nk_linear_packed_floats(&d, nt_tiling()));
+    nk_linear_pack(&d, nt_tiling(), NULL, b, packed);
+    float *scratch = nt_nan_floats(nk_linear_scratch(&d, nt_tiling(), 1));
     nk_linear(&d, NULL, packed, res, y, scratch);
     for (int i = 0; i < 60; i++)
         assert_float_equal(y[i], nt_act_ref(b[i % 20] + 0.5, NK_ACT_RELU), 0);
@@ -123,7 +123,7 @@ static void check_matmul(const NkMatmul *d, double *worst)
                                                       : b[bi * d->b_bstride + q * d->ldb + j];
     Shape shapes[2] = {SH(3, B, m, k), SH(3, B, k, n)};
     float *ref = nt_ref(ref_matmul, OP_BMM, 2, shapes, (const float *const[]){ac, bc}, "", NULL);
-    float *scratch = nt_nan_floats(nk_matmul_scratch(d, 2)), *y = nt_nan_floats(B * m * n);
+    float *scratch = nt_nan_floats(nk_matmul_scratch(d, nt_tiling(), 2)), *y = nt_nan_floats(B * m * n);
     char what[160];
     snprintf(what, sizeof what, "matmul %lld x [%lld, %lld] x [%lld, %lld] lda %lld ldb %lld "
              "strides %lld %lld trans_b %lld", (long long)B, (long long)m, (long long)k,
@@ -244,6 +244,7 @@ static void test_threads(void **state)
 
 int main(void)
 {
+    NT_REQUIRE_ISA();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_linear),

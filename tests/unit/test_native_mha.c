@@ -31,12 +31,12 @@ static double check_mha(int64_t b, int64_t l, int64_t e, int64_t heads)
                         (const float *const[]){x, w_in, b_in, w_out, b_out}, attrs, NULL);
 
     NkLinear lin_in = {.m = b * l, .k = e, .n = 3 * e}, lin_out = {.m = b * l, .k = e, .n = e};
-    float *p_in = nt_floats(nk_linear_packed_floats(&lin_in), 0);
-    float *p_out = nt_floats(nk_linear_packed_floats(&lin_out), 0);
-    nk_linear_pack(&lin_in, w_in, b_in, p_in);
-    nk_linear_pack(&lin_out, w_out, b_out, p_out);
+    float *p_in = nt_floats(nk_linear_packed_floats(&lin_in, nt_tiling()), 0);
+    float *p_out = nt_floats(nk_linear_packed_floats(&lin_out, nt_tiling()), 0);
+    nk_linear_pack(&lin_in, nt_tiling(), w_in, b_in, p_in);
+    nk_linear_pack(&lin_out, nt_tiling(), w_out, b_out, p_out);
     NkMha d = {b, l, e, heads};
-    int64_t ns = nk_mha_scratch(&d, 2);
+    int64_t ns = nk_mha_scratch(&d, nt_tiling(), 2);
     float *scratch = nt_floats(ns + FENCE, 0);
     for (int i = 0; i < FENCE; i++)
         scratch[ns + i] = 1234.5f;
@@ -76,6 +76,7 @@ static void test_mha(void **state)
 
 int main(void)
 {
+    NT_REQUIRE_ISA();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mha),
     };

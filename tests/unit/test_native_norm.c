@@ -119,6 +119,7 @@ static void test_softmax_special(void **state)
 
 int main(void)
 {
+    NT_REQUIRE_ISA();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_softmax),

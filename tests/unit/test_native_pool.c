@@ -170,6 +170,7 @@ static void test_adaptive_avgpool(void **state)
 
 int main(void)
 {
+    NT_REQUIRE_ISA();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_maxpool_nan),

@@ -120,6 +120,7 @@ static void test_topk(void **state)
 
 int main(void)
 {
+    NT_REQUIRE_ISA();
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_topk)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,72 @@
+/*
+ * nk_isa.h — which kernel variant a build is, and every variant's vector
+ * length and register blocking, in one place: the kernels compile their
+ * own row as constants, isa.c turns all rows into the NkTiling table netc
+ * packs weights with, so the two cannot disagree.
+ *
+ * The variant comes from the compiler's target macros (-march): AVX-512
+ * needs F, BW, DQ and VL (x86-64-v4: Skylake-SP, Ice Lake, Sapphire
+ * Rapids, Zen 4, Zen 5); AVX2 needs FMA too (x86-64-v3: Haswell, Zen 1-3);
+ * anything else is the SSE2 baseline every x86-64 CPU has.
+ *
+ * Blocking per variant (gemm.c explains the loops). Registers: MR·NR/VL
+ * accumulators + NR/VL panel vectors + 1 broadcast.
+ *   AVX-512  16 lanes, 14×32: 28 + 2 + 1 of 32 zmm (measured on Zen 5
+ *            against 12×32, 10×32, 6×64, 8×48: best or tied on every
+ *            ResNet-50 shape; 14 divides 56², 28², 14², 112²);
+ *   AVX2     8 lanes, 6×16: 12 + 2 + 1 of 16 ymm (the BLIS/OpenBLAS
+ *            Haswell shape; 14×32 would need 56 registers and spill);
+ *   SSE2     4 lanes, 6×8: 12 + 2 + 1 of 16 xmm (no FMA: mul + add).
+ * NK_KC (a multiple of 16) keeps one K block of a B panel, KC·NR floats,
+ * in L1 beside the A tile; NK_MB_TILES·MR·KC floats of packed A stay in L2.
+ */
+#ifndef NETC_NK_ISA_H
+#define NETC_NK_ISA_H
+
+#define NK_SSE2_VL 4
+#define NK_SSE2_MR 6
+#define NK_SSE2_NR 8
+#define NK_SSE2_KC 256
+#define NK_SSE2_MB_TILES 16
+
+#define NK_AVX2_VL 8
+#define NK_AVX2_MR 6
+#define NK_AVX2_NR 16
+#define NK_AVX2_KC 256
+#define NK_AVX2_MB_TILES 16
+
+#define NK_AVX512_VL 16
+#define NK_AVX512_MR 14
+#define NK_AVX512_NR 32
+#define NK_AVX512_KC 256
+#define NK_AVX512_MB_TILES 8
+
+/* This build's variant and constants. A benchmark may override the
+ * blocking with -D (the packed layout follows NK_NR, so only in a build
+ * that packs its own weights). */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
+#define NK_BUILD_ISA NK_ISA_AVX512
+#define NK_ISA_ROW(x) NK_AVX512_##x
+#elif defined(__AVX2__) && defined(__FMA__)
+#define NK_BUILD_ISA NK_ISA_AVX2
+#define NK_ISA_ROW(x) NK_AVX2_##x
+#else
+#define NK_BUILD_ISA NK_ISA_SSE2
+#define NK_ISA_ROW(x) NK_SSE2_##x
+#endif
+
+#define NK_VL NK_ISA_ROW(VL)
+#ifndef NK_MR
+#define NK_MR NK_ISA_ROW(MR)
+#endif
+#ifndef NK_NR
+#define NK_NR NK_ISA_ROW(NR)
+#endif
+#ifndef NK_KC
+#define NK_KC NK_ISA_ROW(KC)
+#endif
+#ifndef NK_MB_TILES
+#define NK_MB_TILES NK_ISA_ROW(MB_TILES)
+#endif
+
+#endif
