@@ -73,6 +73,7 @@ typedef struct Options {
     int build_runs;
     const char *save_io;     /* write inputs and outputs here, or NULL */
     const char *tsv;         /* machine-readable records, or NULL */
+    const char *cpu;         /* --cpu for the JIT and `netc build` (NULL: this machine's) */
     const char *models[MAX_MODELS];
     int nmodels;
 } Options;
@@ -195,7 +196,7 @@ static bool model_load(Model *m, const char *name, const Options *o, bool profil
             return false;
         m->out_ptr[i] = m->out[i]->data;
     }
-    LlvmOptions lo = {.threads = max_threads(o), .opt_level = 3, .profile = profile};
+    LlvmOptions lo = {.threads = max_threads(o), .opt_level = 3, .profile = profile, .cpu = o->cpu};
     double t0 = now_ms();
     /* What `netc run --backend=llvm` does at its default -O3: the graph
      * passes (batchnorm folding, ...) first, then the backend. */
@@ -542,7 +543,8 @@ static int bench_build(const Options *o, FILE *tsv)
         diag_free(d);
         arena_free(a);
     }
-    char *argv[] = {(char *)o->netc, "build", net, "--weights", weights, "-o", out, NULL};
+    char *argv[] = {(char *)o->netc, "build", net, "--weights", weights, "-o", out,
+                    o->cpu ? "--cpu" : NULL, (char *)o->cpu, NULL};
     double *t = xcalloc((size_t)o->build_runs, sizeof *t);
     for (int r = -1; r < o->build_runs && !failed; r++) {
         double ms = run_timed(argv);
@@ -581,6 +583,7 @@ static void usage(FILE *f)
                "  --build-runs N     timed `netc build` runs (default 5)\n"
                "  --save-io DIR      write MODEL.input.npy and MODEL.netc.npy there\n"
                "  --tsv FILE         write tab-separated records there\n"
+               "  --cpu NAME         compile for this CPU (its kernels: e.g. x86-64-v3 = AVX2)\n"
                "models: resnet18 resnet50 mobilenet_v2 vgg16 vit_b_16 vit_ti_16 (default), mlp, lenet\n");
 }
 
@@ -637,6 +640,8 @@ static bool parse_args(int argc, char **argv, Options *o)
             o->save_io = v, ok = v;
         else if (!strcmp(a, "--tsv"))
             o->tsv = v, ok = v;
+        else if (!strcmp(a, "--cpu"))
+            o->cpu = v, ok = v;
         else if (!strcmp(a, "--profile"))
             o->profile = true, takes = false;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help"))

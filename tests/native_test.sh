@@ -9,7 +9,12 @@
 #    and both thread counts give the same bits;
 # 2. AOT: `netc build` writes a bundle; tests/aot_runner.c is compiled
 #    against its header and linked with its object; its output gives the
-#    JIT's bits exactly (same module, same machine code).
+#    JIT's bits exactly (same module, same machine code);
+# 3. every kernel variant (--cpu x86-64-v4: AVX-512, x86-64-v3: AVX2,
+#    x86-64: SSE2) this CPU can run: a bundle built for that CPU names its
+#    kernels in the header, and its output matches the reference
+#    interpreter at 2 threads; a variant the CPU cannot run is reported as
+#    skipped (never as passed).
 # Sizes, weights and inputs are those of the PyTorch goldens (MANIFEST).
 set -u
 netc=$1 compare=$2 cc=$3 model=$4
@@ -42,5 +47,40 @@ if "$netc" build "$net" "${defs[@]}" --threads 2 --weights "$tmp/w.safetensors" 
 else
     echo "FAIL aot: netc build failed"; fail=1
 fi
+# can_run ISA: whether /proc/cpuinfo lists the features the variant needs.
+can_run() {
+    local flags need
+    flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+    case $1 in
+        avx512) need="avx512f avx512bw avx512dq avx512vl" ;;
+        avx2) need="avx2 fma" ;;
+        *) need="" ;;
+    esac
+    for f in $need; do
+        case $flags in *" $f "*) ;; *) return 1 ;; esac
+    done
+}
+
+for variant in avx512:x86-64-v4 avx2:x86-64-v3 sse2:x86-64; do
+    isa=${variant%%:*} cpu=${variant#*:}
+    if ! can_run "$isa"; then
+        echo "SKIP $isa: this CPU lacks its features (a bundle for --cpu $cpu is still built)"
+    fi
+    if ! "$netc" build "$net" "${defs[@]}" --cpu "$cpu" --threads 2 --weights "$tmp/w.safetensors" \
+             -o "$tmp/b_$isa"; then
+        echo "FAIL $isa: netc build --cpu $cpu failed"; fail=1; continue
+    fi
+    h=$(ls "$tmp/b_$isa"/*.h)
+    grep -q "_KERNELS \"$isa\"" "$h" || { echo "FAIL $isa: --cpu $cpu did not get the $isa kernels"; fail=1; }
+    can_run "$isa" || continue
+    if "$cc" -O1 -std=c11 -include "$h" -DNET="$name" -DNETU="$upper" \
+           "$root/tests/aot_runner.c" "$tmp/b_$isa/$name.o" -o "$tmp/runner_$isa" -lm -lpthread &&
+       "$tmp/runner_$isa" "$tmp/b_$isa/$name.weights" "$input" "$tmp/aot_$isa.npy" 2; then
+        "$compare" "$tmp/aot_$isa.npy" "$tmp/ref.npy" 1e-4 || fail=1
+    else
+        echo "FAIL $isa: compiling, linking or running the bundle failed"; fail=1
+    fi
+done
+
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

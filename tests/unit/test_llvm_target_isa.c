@@ -1,0 +1,88 @@
+/*
+ * test_llvm_target_isa.c — the kernel variant netc picks for a target CPU
+ * (backends/llvm/target.c: llvm_target_isa, a code-generation probe),
+ * against what each CPU's documentation says it implements:
+ *   AVX-512 F/BW/DQ/VL: skylake-avx512, icelake-server, sapphirerapids,
+ *     znver4, znver5, x86-64-v4;
+ *   AVX2 + FMA (no AVX-512, or AVX-512F without BW as on Knights Landing):
+ *     haswell, skylake, znver1, znver3, x86-64-v3, knl;
+ *   neither: x86-64, x86-64-v2, sandybridge (AVX without AVX2), btver2;
+ * and --features: -avx512f on znver4 leaves AVX2, +avx2,+fma on x86-64
+ * gives AVX2. The host's variant must be one the host can run.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../../backends/llvm/llvm_internal.h"
+#include "../../runtime/native/nk.h"
+
+#include <stdio.h>
+
+static int isa_for(const char *cpu, const char *features)
+{
+    LlvmOptions o = {.cpu = cpu, .features = features};
+    Diag *d = diag_new(stderr);
+    char *triple = NULL, *c = NULL, *f = NULL;
+    LLVMTargetMachineRef tm = llvm_target_machine(&o, &triple, &c, &f, d);
+    assert_non_null(tm);
+    int isa = llvm_target_isa(tm, d);
+    assert_int_equal(diag_errors(d), 0);
+    LLVMDisposeTargetMachine(tm);
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(c);
+    LLVMDisposeMessage(f);
+    diag_free(d);
+    return isa;
+}
+
+static void expect(const char *cpu, const char *features, NkIsa want)
+{
+    int got = isa_for(cpu, features);
+    if (got != (int)want)
+        fail_msg("--cpu %s%s%s: %s kernels, expected %s", cpu, features ? " --features " : "",
+                 features ? features : "", nk_isa_name((NkIsa)got), nk_isa_name(want));
+}
+
+static void test_named_cpus(void **state)
+{
+    const char *avx512[] = {"skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "znver5", "x86-64-v4"};
+    const char *avx2[] = {"haswell", "skylake", "znver1", "znver3", "x86-64-v3", "knl"};
+    const char *sse2[] = {"x86-64", "x86-64-v2", "sandybridge", "btver2"};
+    for (size_t i = 0; i < sizeof avx512 / sizeof *avx512; i++)
+        expect(avx512[i], NULL, NK_ISA_AVX512);
+    for (size_t i = 0; i < sizeof avx2 / sizeof *avx2; i++)
+        expect(avx2[i], NULL, NK_ISA_AVX2);
+    for (size_t i = 0; i < sizeof sse2 / sizeof *sse2; i++)
+        expect(sse2[i], NULL, NK_ISA_SSE2);
+}
+
+static void test_features_override(void **state)
+{
+    expect("znver4", "-avx512f", NK_ISA_AVX2);
+    expect("x86-64", "+avx2,+fma", NK_ISA_AVX2);
+    expect("x86-64-v3", "-fma", NK_ISA_SSE2);
+}
+
+static void test_host_runs_its_variant(void **state)
+{
+    int isa = isa_for(NULL, NULL);
+    assert_true(isa >= 0 && isa < NK_ISA_COUNT);
+    printf("host: %s kernels\n", nk_isa_name((NkIsa)isa));
+    assert_true(nk_isa_runs_here((NkIsa)isa));
+    /* and not a lesser one than it could run */
+    for (int better = isa + 1; better < NK_ISA_COUNT; better++)
+        assert_false(nk_isa_runs_here((NkIsa)better));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_named_cpus),
+        cmocka_unit_test(test_features_override),
+        cmocka_unit_test(test_host_runs_its_variant),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
