@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
 
 bool netc_has_suffix(const char *s, const char *suffix)
@@ -138,14 +139,28 @@ static bool run_passes(Session *s, const PassPipeline *p, IrGraph *g)
     return pass_pipeline_run(p, g, &o, s->diag);
 }
 
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 IrGraph *netc_pipeline(Session *s, bool want_weights)
 {
     PassPipeline *p = pipeline(s); /* first: a typo in --passes costs no loading */
     if (!p)
         return NULL;
+    double t0 = now_ms();
     IrGraph *g = load(s);
-    bool ok = g && ir_verify(g, s->diag) && pass_annotations(g, s->diag) && bind(s, g, want_weights) &&
-              run_passes(s, p, g) && ir_verify(g, s->diag);
+    bool ok = g && ir_verify(g, s->diag) && pass_annotations(g, s->diag);
+    double t1 = now_ms();
+    ok = ok && bind(s, g, want_weights);
+    double t2 = now_ms();
+    if (ok && s->cli->time_passes)
+        fprintf(stderr, "===- front end timing report -===\n  %10s  %s\n  %10.3f  %s\n  %10.3f  %s\n", "wall ms",
+                "phase", t1 - t0, "parse, elaborate, verify, annotations", t2 - t1, "weights read and bound");
+    ok = ok && run_passes(s, p, g) && ir_verify(g, s->diag);
     pass_pipeline_free(p);
     if (!ok) {
         ir_graph_free(g);

@@ -151,7 +151,7 @@ LlvmOptions netc_llvm_options(const Cli *cli)
 {
     return (LlvmOptions){.cpu = cli->cpu, .features = cli->features, .triple = cli->target,
                          .threads = cli->threads, .opt_level = cli->opt_level,
-                         .embed_weights = cli->embed_weights};
+                         .embed_weights = cli->embed_weights, .time_to = cli->time_passes ? stderr : NULL};
 }
 
 /* Compiles g with the LLVM backend and runs it once. */

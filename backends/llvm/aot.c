@@ -136,6 +136,7 @@ bool llvm_build(const IrGraph *g, const LlvmOptions *o, const char *dir, LlvmEmi
         ok = false;
     }
     ok = ok && write_module(k->tm, k->module, emit, obj, d);
+    llvm_times_mark(&k->times, "object code (assembling the kernels), written");
     if (ok && !o->embed_weights)
         ok = fio_write_file(wts, k->plan->weights, (size_t)k->plan->weight_bytes, d);
     if (ok) {
@@ -150,6 +151,9 @@ bool llvm_build(const IrGraph *g, const LlvmOptions *o, const char *dir, LlvmEmi
     free(obj);
     free(hdr);
     free(wts);
+    llvm_times_mark(&k->times, "weights and header written");
+    if (o->time_to)
+        llvm_times_print(&k->times, o->time_to);
     llvm_compiled_free(k); /* the module before its context */
     LLVMContextDispose(c);
     return ok;

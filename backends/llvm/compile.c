@@ -16,16 +16,20 @@
 LlvmCompiled *llvm_compile(const IrGraph *g, const LlvmOptions *o, LLVMContextRef c, Diag *d)
 {
     LlvmCompiled *k = xcalloc(1, sizeof *k);
+    llvm_times_start(&k->times);
     k->tm = llvm_target_machine(o, &k->triple, &k->cpu, &k->features, d);
     int isa = k->tm ? llvm_target_isa(k->tm, d) : -1;
+    llvm_times_mark(&k->times, "target machine, kernel ISA");
     /* The target's kernels decide the weight layout, so lowering follows. */
     k->plan = isa >= 0 ? plan_lower(g, llvm_threads(o), isa, d) : NULL;
+    llvm_times_mark(&k->times, "lowering, weight packing, memory plan");
     if (!k->plan) {
         llvm_compiled_free(k);
         return NULL;
     }
     k->prefix = llvm_prefix(g);
     k->module = llvm_codegen(c, k->plan, k->prefix, k->tm, o, d);
+    llvm_times_mark(&k->times, "glue module");
     if (!k->module) {
         llvm_compiled_free(k);
         return NULL;

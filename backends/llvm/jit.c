@@ -80,6 +80,7 @@ LlvmJit *llvm_jit_compile(const IrGraph *g, const LlvmOptions *o, Diag *d)
         LLVMConsumeError(LLVMOrcDisposeLLJIT(jit));
         goto out;
     }
+    llvm_times_mark(&k->times, "JIT: machine code (assembling the kernels), linked");
     Plan *p = k->plan;
     k->plan = NULL;
     j = xcalloc(1, sizeof *j);
@@ -97,6 +98,9 @@ LlvmJit *llvm_jit_compile(const IrGraph *g, const LlvmOptions *o, Diag *d)
         llvm_jit_free(j);
         j = NULL;
     }
+    llvm_times_mark(&k->times, "JIT: weights and arena allocated");
+    if (o->time_to)
+        llvm_times_print(&k->times, o->time_to);
 out:
     llvm_compiled_free(k); /* before the context its module (if still ours) lives in */
     LLVMOrcDisposeThreadSafeContext(tsc);

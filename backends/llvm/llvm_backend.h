@@ -19,6 +19,7 @@
 #define NETC_LLVM_BACKEND_H
 
 #include "../../ir/ir.h"
+#include <stdio.h>
 
 typedef struct LlvmOptions {
     const char *cpu;      /* NULL or "native": the host's CPU and features */
@@ -28,6 +29,7 @@ typedef struct LlvmOptions {
     int opt_level;        /* LLVM -O level, 0..3 (the command line's default is 3) */
     bool embed_weights;   /* put the weights in the object file */
     bool profile;         /* JIT: also PREFIX_step(i, ...) running one step */
+    FILE *time_to;        /* a table of where compile time went, or NULL */
 } LlvmOptions;
 
 typedef enum { LLVM_EMIT_OBJ, LLVM_EMIT_LLVM, LLVM_EMIT_ASM } LlvmEmit;

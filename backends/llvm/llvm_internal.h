@@ -31,6 +31,19 @@ char *llvm_prefix(const IrGraph *g);
 LLVMModuleRef llvm_codegen(LLVMContextRef c, const Plan *p, const char *prefix, LLVMTargetMachineRef tm,
                            const LlvmOptions *o, Diag *d);
 
+/* timing.c: wall time per compile phase, for LlvmOptions.time_to. */
+enum { LLVM_MAX_PHASES = 8 };
+typedef struct LlvmTimes {
+    const char *name[LLVM_MAX_PHASES];
+    double ms[LLVM_MAX_PHASES];
+    int n;
+    double last; /* when the running phase started (ms) */
+} LlvmTimes;
+void llvm_times_start(LlvmTimes *t);
+/* Ends the running phase as `name` and starts the next. */
+void llvm_times_mark(LlvmTimes *t, const char *name);
+void llvm_times_print(const LlvmTimes *t, FILE *f);
+
 /* compile.c: what both AOT and the JIT compile from a graph — the plan,
  * the target machine, and the optimized module (in the caller's context).
  * Whoever takes a part over (LLJIT takes tm and module) sets it to NULL. */
@@ -40,6 +53,7 @@ typedef struct LlvmCompiled {
     char *triple, *cpu, *features; /* what tm was made with (LLVM strings) */
     char *prefix;                  /* llvm_prefix(g) */
     LLVMModuleRef module;
+    LlvmTimes times;               /* phases so far; AOT and JIT add theirs */
 } LlvmCompiled;
 
 /* Lowers g (parameters bound), makes the target machine and the optimized
