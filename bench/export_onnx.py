@@ -6,9 +6,9 @@ The model and weights come exactly as for bench/torch_infer.py: the model
 table and strict loader of tools/torch_golden.py and the .safetensors that
 `netc init --seed 1` wrote, in eval() mode. It is exported with
 torch.onnx.export at opset 14 with static shapes (no dynamic_axes), batch 1,
-the input's shape taken from the .npy bench_native saved (--input) so ONNX
-Runtime sees the very graph netc compiled; without --input, the example's
-default size (1 x 3 x S x S, S from the model table).
+the input's shape taken from the .npy bench_native saved (--input: 1 x 3
+x 224 x 224 for the six default examples, whatever examples/MODEL.net
+declares for the others) so ONNX Runtime compiles the very shapes netc did.
 
 Static shapes matter: ONNX Runtime plans memory and picks kernels per shape
 at session creation, as netc specialises its code per shape, so both sides
@@ -26,8 +26,8 @@ Output: one tab-separated record on stdout
   onnxfail  MODEL  REASON                   (and exit status 1)
 and a human-readable line on stderr.
 
-Usage: export_onnx.py MODEL --weights W.safetensors --out MODEL.onnx
-                      [--input X.npy] [--opset 14]
+Usage: export_onnx.py MODEL --weights W.safetensors --input X.npy
+                      --out MODEL.onnx [--opset 14]
 Run with /usr/bin/python3 (Debian's python3-torch 1.13, torchvision 0.14).
 """
 import argparse
@@ -41,7 +41,7 @@ def parse_args(argv):
     p.add_argument("model")
     p.add_argument("--weights", required=True, help="safetensors from netc init --seed 1")
     p.add_argument("--out", required=True, help="the .onnx file to write")
-    p.add_argument("--input", default=None,
+    p.add_argument("--input", required=True,
                    help=".npy input (bench_native --save-io): its shape is exported")
     p.add_argument("--opset", type=int, default=14)
     return p.parse_args(argv)
@@ -59,7 +59,7 @@ def fail(model, reason):
 def main(argv):
     args = parse_args(argv)
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-    from torch_golden import MODELS, build_model, load_weights, read_safetensors
+    from torch_golden import build_model, load_weights, read_safetensors
     import warnings
 
     import numpy as np
@@ -71,13 +71,7 @@ def main(argv):
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    if args.input:
-        x = torch.from_numpy(np.load(args.input).astype(np.float32))
-    else:
-        size = MODELS[args.model][2]
-        if size is None:
-            fail(args.model, "no default image size; pass --input")
-        x = torch.zeros(1, 3, size, size)
+    x = torch.from_numpy(np.load(args.input).astype(np.float32))
 
     t0 = time.perf_counter()
     try:
