@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/native.sh — the native backend's latency on the examples against
-# PyTorch, as one markdown table (see bench/README.md).
+# bench/native.sh — the native backend's latency and compile time on the
+# examples against PyTorch and ONNX Runtime, as markdown tables (see
+# bench/README.md).
 #
 #   bench/native.sh [MODEL...]     (default: the six 224x224 examples)
 #
@@ -14,8 +15,14 @@
 # 4. when /usr/bin/python3 has torch: bench/torch_infer.py per model (one
 #    process each: OMP_WAIT_POLICY is read when torch loads; transformers
 #    twice, with PASSIVE and without) with the same weights and input, which
-#    also checks PyTorch's output against netc's;
-# 5. prints the combined table; without torch its columns show "-".
+#    also checks PyTorch's output against netc's, and times PyTorch's
+#    compile step (trace + optimize_for_inference + first run);
+# 5. when node can load onnxruntime-node ($ORT_NODE_MODULES) and torch is
+#    there for the export: bench/export_onnx.py writes MODEL.onnx from the
+#    same weights and bench/ort_infer.js times ONNX Runtime's session
+#    creation and runs on the same input, checking its output against netc's;
+# 6. prints the latency table and the compile-time table; a baseline that is
+#    missing shows "-" in its columns and a line saying why.
 #
 # Environment:
 #   BUILD      build directory (default: build-bench), configured Release
@@ -23,6 +30,11 @@
 #   RUNS       least timed runs per setting (default: 20)
 #   BUDGET_MS  more timed runs while this lasts, per setting (default: 2000)
 #   PYTHON     the python with torch (default: /usr/bin/python3)
+#   NODE       node for the ONNX Runtime baseline (default: node)
+#   ORT_NODE_MODULES  the node_modules holding onnxruntime-node
+#              (default: bench/ort/node_modules, from
+#              `npm install --prefix bench/ort --ignore-scripts`)
+#   ORT_CREATIONS     timed ONNX Runtime session creations (default: 5)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build-bench}
@@ -30,6 +42,9 @@ threads=${THREADS:-1,2}
 runs=${RUNS:-20}
 budget=${BUDGET_MS:-2000}
 python=${PYTHON:-/usr/bin/python3}
+node=${NODE:-node}
+ort_modules=${ORT_NODE_MODULES:-$root/bench/ort/node_modules}
+ort_creations=${ORT_CREATIONS:-5}
 if [ $# -gt 0 ]; then
     models=("$@")
 else
@@ -54,7 +69,16 @@ for m in "${models[@]}"; do
     "$netc" init "examples/$m.net" --seed 1 -o "$tmp/$m.safetensors"
 done
 
-cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+cpu=$(lscpu 2> /dev/null | sed -n 's/^Model name: *//p')
+[ -n "$cpu" ] || cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+flags=$(lscpu 2> /dev/null | sed -n 's/^Flags: *//p')
+[ -n "$flags" ] || flags=$(awk -F': ' '/^flags/ { print $2; exit }' /proc/cpuinfo)
+# The vector extensions the kernels (and the baselines) can use, yes or no.
+simd=""
+for f in avx512f avx512_vnni avx512_bf16 avx2 fma; do
+    case " $flags " in *" $f "*) simd="$simd, $f yes" ;; *) simd="$simd, $f no" ;; esac
+done
+simd=${simd#, }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== netc: bench_native ($cpu, $(nproc) cores, load $load_before)" >&2
 "$build/bench/bench_native" --weights-dir "$tmp" --save-io "$tmp" --tsv "$tmp/netc.tsv" \
@@ -62,8 +86,34 @@ echo "== netc: bench_native ($cpu, $(nproc) cores, load $load_before)" >&2
     echo "native.sh: bench_native reported a failure (see above)" >&2
 
 : > "$tmp/torch.tsv"
+: > "$tmp/ort.tsv"
+have_torch=false
 if "$python" -c 'import torch, torchvision' 2> /dev/null; then
-    for m in "${models[@]}"; do
+    have_torch=true
+else
+    echo "== PyTorch skipped: $python has no torch/torchvision (apt-get install python3-torch python3-torchvision)" >&2
+fi
+# ONNX Runtime needs node, onnxruntime-node and, for the export, torch.
+ort_skip=""
+if ! command -v "$node" > /dev/null; then
+    ort_skip="no node ($node; apt-get install nodejs)"
+elif [ ! -d "$ort_modules/onnxruntime-node" ]; then
+    ort_skip="no onnxruntime-node in $ort_modules (npm install --prefix bench/ort --ignore-scripts, or set ORT_NODE_MODULES)"
+elif ! "$node" -e 'require(process.argv[1])' "$ort_modules/onnxruntime-node" 2> "$tmp/ort-load.log"; then
+    ort_skip="onnxruntime-node in $ort_modules does not load: $(grep -m1 -i error "$tmp/ort-load.log" || tail -n 1 "$tmp/ort-load.log")"
+elif ! $have_torch; then
+    ort_skip="the ONNX export (bench/export_onnx.py) needs torch and torchvision in $python"
+fi
+[ -z "$ort_skip" ] || echo "== ONNX Runtime skipped: $ort_skip" >&2
+
+# Appends an ONNX Runtime failure for model $1 (reason $2) to ort.tsv: the
+# table then says why that model has no ONNX Runtime numbers.
+ort_failed() {
+    printf 'ortfail\t%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\t\n' '  ')" >> "$tmp/ort.tsv"
+}
+
+for m in "${models[@]}"; do
+    if $have_torch; then
         # Transformers: PASSIVE (torch_infer's default for them) and the
         # environment's policy (unset: libgomp's default); the table keeps
         # the faster per thread count.
@@ -76,31 +126,67 @@ if "$python" -c 'import torch, torchvision' 2> /dev/null; then
                 --runs "$runs" --budget-ms "$budget" --wait-policy "$p" \
                 >> "$tmp/torch.tsv" || echo "native.sh: torch_infer.py $m failed" >&2
         done
-        rm -f "$tmp/$m.safetensors"
-    done
-else
-    echo "== PyTorch skipped: $python has no torch/torchvision (apt-get install python3-torch python3-torchvision)" >&2
-fi
+    fi
+    if [ -z "$ort_skip" ]; then
+        echo "== ONNX Runtime: $m" >&2
+        if [ ! -f "$tmp/$m.input.npy" ]; then
+            ort_failed "$m" "no input from bench_native (it failed on this model)"
+        elif "$python" bench/export_onnx.py "$m" --weights "$tmp/$m.safetensors" \
+                --input "$tmp/$m.input.npy" --out "$tmp/$m.onnx" > "$tmp/export.tsv"; then
+            cat "$tmp/export.tsv" >> "$tmp/ort.tsv"
+            if ! "$node" bench/ort_infer.js "$m" --onnx "$tmp/$m.onnx" --input "$tmp/$m.input.npy" \
+                    --netc-output "$tmp/$m.netc.npy" --threads "$threads" --runs "$runs" \
+                    --budget-ms "$budget" --creations "$ort_creations" --node-modules "$ort_modules" \
+                    >> "$tmp/ort.tsv" 2> "$tmp/ort.err"; then
+                ort_failed "$m" "$(tail -n 1 "$tmp/ort.err")"
+            fi
+            cat "$tmp/ort.err" >&2
+        else
+            # export_onnx.py says why in an onnxfail record, unless it crashed.
+            cat "$tmp/export.tsv" >> "$tmp/ort.tsv"
+            grep -q '^onnxfail' "$tmp/export.tsv" || ort_failed "$m" "bench/export_onnx.py failed (see its output above)"
+        fi
+        rm -f "$tmp/$m.onnx"
+    fi
+    rm -f "$tmp/$m.safetensors"
+done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# The table. Records: see bench_native.c and torch_infer.py.
+# The tables. Records: see bench_native.c, torch_infer.py, export_onnx.py
+# and ort_infer.js.
 echo
-echo "### netc (LLVM JIT) vs PyTorch — batch 1, 224x224, $(date +%Y-%m-%d)"
+echo "### netc (LLVM JIT) vs PyTorch and ONNX Runtime — batch 1, 224x224, $(date +%Y-%m-%d)"
 echo
 echo "CPU: $cpu, $(nproc) cores; load average before/after: $load_before / $load_after."
+echo "CPU vector extensions (lscpu flags): $simd."
 echo "Times are medians of at least $runs timed runs after 3 warm-up runs."
 echo
-awk -F'\t' '
-    FNR == NR && $1 == "peak"  { peak[$2] = $3; pt[++np] = $2; next }
-    FNR == NR && $1 == "model" { gflop[$2] = $3; compile[$2] = $4; next }
-    FNR == NR && $1 == "run"   { k = $2 SUBSEP $3; ms[k] = $4; gfs[k] = $7; order[++n] = k; next }
-    FNR == NR && $1 == "build" { build = sprintf("%s: median %.2f s (min %.2f s, %d runs; target <= 2 s)",
-                                                 $2, $3 / 1000, $4 / 1000, $5); next }
-    FNR == NR { next }
-    $1 == "torch" { k = $2 SUBSEP $3; npol[k]++
-                    if (!(k in tms) || $4 < tms[k]) { tms[k] = $4; pol[k] = $7 } }
-    $1 == "check" { err[$2] = $3 }
-    $1 == "env"   { torchv = $3; blas = $5 }
+awk -F'\t' -v netc_tsv="$tmp/netc.tsv" -v torch_tsv="$tmp/torch.tsv" -v ort_tsv="$tmp/ort.tsv" \
+    -v ort_skip="$ort_skip" -v ort_creations="$ort_creations" -v flags="$flags" '
+    # Numbers as fields, or "-" when a baseline has none.
+    function cell(fmt, v) { return v == "" ? "-" : sprintf(fmt, v) }
+    function ratio(a, b)  { return a == "" || b == "" || b <= 0 ? "-" : sprintf("%.2f", a / b) }
+    FILENAME == netc_tsv && $1 == "peak"  { peak[$2] = $3; pt[++np] = $2; next }
+    FILENAME == netc_tsv && $1 == "model" { gflop[$2] = $3; compile[$2] = $4; next }
+    FILENAME == netc_tsv && $1 == "run"   { k = $2 SUBSEP $3; ms[k] = $4; gfs[k] = $7; order[++n] = k; next }
+    FILENAME == netc_tsv && $1 == "build" { bmodel = $2; bms = $3
+                                            build = sprintf("%s: median %.2f s (min %.2f s, %d runs; target <= 2 s)",
+                                                            $2, $3 / 1000, $4 / 1000, $5); next }
+    FILENAME == torch_tsv && $1 == "torch" { k = $2 SUBSEP $3; npol[k]++
+                                             if (!(k in tms) || $4 + 0 < tms[k]) { tms[k] = $4 + 0; pol[k] = $7 } }
+    # Transformers run in two processes: the faster compile is kept too.
+    FILENAME == torch_tsv && $1 == "compile" { if (!($2 in tcomp) || $3 + 0 < tcomp[$2]) tcomp[$2] = $3 + 0 }
+    FILENAME == torch_tsv && $1 == "check"   { err[$2] = $3 }
+    FILENAME == torch_tsv && $1 == "env"     { torchv = $3; blas = $5 }
+    FILENAME == ort_tsv && $1 == "ort"       { oms[$2 SUBSEP $3] = $4 + 0 }
+    # Session creation at the largest thread count, as netc compiles for it.
+    FILENAME == ort_tsv && $1 == "ortcreate" { if (!($2 in ocreate_t) || $3 + 0 > ocreate_t[$2]) {
+                                                   ocreate_t[$2] = $3 + 0; ocreate[$2] = $4 + 0 } }
+    FILENAME == ort_tsv && $1 == "ortcheck"  { oerr[$2] = $3 }
+    FILENAME == ort_tsv && $1 == "ortenv"    { ortv = $3; ortdir = $4 }
+    FILENAME == ort_tsv && $1 == "onnx"      { opset = $4 }
+    FILENAME == ort_tsv && $1 == "onnxfail"  { why[$2] = why[$2] (why[$2] == "" ? "" : "; ") "ONNX export failed: " $3 }
+    FILENAME == ort_tsv && $1 == "ortfail"   { why[$2] = why[$2] (why[$2] == "" ? "" : "; ") $3 }
     END {
         line = "Peak FP32 (FMA loop, bench/peak.c):"
         for (i = 1; i <= np; i++)
@@ -108,27 +194,46 @@ awk -F'\t' '
                                 peak[pt[i]])
         print line "."
         print ""
-        print "| model | GFLOP | threads | netc ms | netc GFLOP/s | % peak | torch ms | netc/torch |"
-        print "|---|---:|---:|---:|---:|---:|---:|---:|"
+        print "| model | GFLOP | threads | netc ms | netc GFLOP/s | % peak | torch ms | ORT ms | best baseline ms | netc/torch | netc/best |"
+        print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         for (i = 1; i <= n; i++) {
-            split(order[i], kk, SUBSEP); m = kk[1]; t = kk[2]
-            pct = peak[t] > 0 ? sprintf("%.1f", 100 * gfs[order[i]] / peak[t]) : "-"
-            tm = (order[i] in tms) ? sprintf("%.2f", tms[order[i]]) : "-"
-            ratio = (order[i] in tms) && tms[order[i]] > 0 ? sprintf("%.2f", ms[order[i]] / tms[order[i]]) : "-"
-            printf "| %s | %.2f | %d | %.2f | %.1f | %s | %s | %s |\n", m, gflop[m], t, ms[order[i]],
-                   gfs[order[i]], pct, tm, ratio
+            k = order[i]; split(k, kk, SUBSEP); m = kk[1]; t = kk[2]
+            pct = peak[t] > 0 ? sprintf("%.1f", 100 * gfs[k] / peak[t]) : "-"
+            tm = (k in tms) ? tms[k] : ""
+            om = (k in oms) ? oms[k] : ""
+            best = tm; who = "torch"
+            if (om != "" && (best == "" || om < best)) { best = om; who = "ORT" }
+            printf "| %s | %.2f | %d | %.2f | %.1f | %s | %s | %s | %s | %s | %s |\n", m, gflop[m], t, ms[k], gfs[k],
+                   pct, cell("%.2f", tm), cell("%.2f", om), best == "" ? "-" : sprintf("%.2f (%s)", best, who),
+                   ratio(ms[k], tm), ratio(ms[k], best)
         }
         print ""
-        print "| model | JIT compile s | max rel err netc vs torch |"
-        print "|---|---:|---:|"
+        print "Compile time, ms: netc = graph passes + llvm_jit_compile; torch = torch.jit.trace +"
+        print "optimize_for_inference + first run; ORT = InferenceSession.create (median of " ort_creations ");"
+        print "each at the largest thread count. Below 1 in a ratio, netc compiles faster."
+        print ""
+        print "| model | netc JIT compile ms | torch compile ms | ORT session ms | netc/torch | netc/ORT | max rel err vs torch | max rel err vs ORT |"
+        print "|---|---:|---:|---:|---:|---:|---:|---:|"
         for (i = 1; i <= n; i++) {
             split(order[i], kk, SUBSEP); m = kk[1]
             if (m in done) continue
             done[m] = 1
-            printf "| %s | %.2f | %s |\n", m, compile[m] / 1000, (m in err) ? err[m] : "-"
+            tc = (m in tcomp) ? tcomp[m] : ""
+            oc = (m in ocreate) ? ocreate[m] : ""
+            printf "| %s | %.0f | %s | %s | %s | %s | %s | %s |\n", m, compile[m], cell("%.0f", tc), cell("%.0f", oc),
+                   ratio(compile[m], tc), ratio(compile[m], oc), (m in err) ? err[m] : "-", (m in oerr) ? oerr[m] : "-"
         }
         print ""
-        print "`netc build` " (build != "" ? build : "(not measured)")
+        line = "`netc build` " (build != "" ? build : "(not measured)")
+        if (build != "" && (bmodel in tcomp))
+            line = line sprintf("; PyTorch trace + optimize + first run %.2f s (netc build / torch %.2f)",
+                                tcomp[bmodel] / 1000, bms / tcomp[bmodel])
+        if (build != "" && (bmodel in ocreate))
+            line = line sprintf("; ONNX Runtime session creation %.2f s (netc build / ORT %.2f)",
+                                ocreate[bmodel] / 1000, bms / ocreate[bmodel])
+        if (build != "" && !(bmodel in tcomp) && !(bmodel in ocreate) && (torchv != "" || ortv != ""))
+            line = line " (PyTorch and ONNX Runtime compile " bmodel " only when it is one of the models benchmarked)"
+        print line
         if (torchv != "") {
             w = ""
             for (i = 1; i <= n; i++)
@@ -141,7 +246,27 @@ awk -F'\t' '
             if (w != "")
                 print "OMP_WAIT_POLICY (transformers timed with two, the faster kept): " w "."
         }
-    }' "$tmp/netc.tsv" "$tmp/torch.tsv"
+        if (ortv != "") {
+            print ""
+            print "ONNX Runtime " ortv " (onnxruntime-node, CPU execution provider, " ortdir "): torch.onnx.export opset " \
+                  opset ", static shapes; graphOptimizationLevel all, executionMode sequential, interOpNumThreads 1,"
+            print "intraOpNumThreads = threads."
+        }
+        if (ort_skip != "") {
+            print ""
+            print "ONNX Runtime skipped: " ort_skip "."
+        }
+        for (i = 1; i <= n; i++) {
+            split(order[i], kk, SUBSEP); m = kk[1]
+            if ((m in why) && !(m in told)) {
+                told[m] = 1
+                print ""
+                print "ONNX Runtime, " m ": " why[m]
+            }
+        }
+        print ""
+        print "CPU flags (lscpu): " flags
+    }' "$tmp/netc.tsv" "$tmp/torch.tsv" "$tmp/ort.tsv"
 if grep -q 'netlib reference BLAS' "$tmp/torch.tsv"; then
     echo
     echo "Warning: PyTorch ran its matmuls on the netlib reference BLAS (Debian's default), so its"

@@ -8,7 +8,9 @@ run the fastest way stock PyTorch offers on a CPU: eval(), no_grad,
 torch.jit.trace and torch.jit.optimize_for_inference (freezing, oneDNN
 convolutions, fused conv+bn+relu). For each thread count: warm-up runs, then
 timed runs (time.perf_counter), at least --runs and more while --budget-ms
-lasts; the median and fastest are reported.
+lasts; the median and fastest are reported. The compile record is the
+baseline for netc's JIT compile time: trace + optimize_for_inference + the
+first run, at the largest thread count, before anything else runs.
 
 With --netc-output (the MODEL.netc.npy bench_native --save-io writes for the
 same input) it also reports the largest difference between netc's output
@@ -31,9 +33,10 @@ torch.set_num_threads; the pthread build would run its own threads at
 library this process actually mapped.
 
 Output: tab-separated records on stdout
-  env    MODEL  TORCH_VERSION  OMP_WAIT_POLICY  BLAS
-  check  MODEL  MAX_REL_ERR  MAX_ABS_ERR
-  torch  MODEL  THREADS  MEDIAN_MS  MIN_MS  RUNS  OMP_WAIT_POLICY
+  env      MODEL  TORCH_VERSION  OMP_WAIT_POLICY  BLAS
+  compile  MODEL  TOTAL_MS  TRACE_MS  OPTIMIZE_MS  FIRST_RUN_MS  THREADS
+  check    MODEL  MAX_REL_ERR  MAX_ABS_ERR
+  torch    MODEL  THREADS  MEDIAN_MS  MIN_MS  RUNS  OMP_WAIT_POLICY
 and a human-readable summary on stderr.
 
 Usage: torch_infer.py MODEL --weights W.safetensors --input X.npy
@@ -127,14 +130,33 @@ def main(argv):
     load_weights(model, read_safetensors(args.weights))
     model.eval()
     x = torch.from_numpy(np.load(args.input).astype(np.float32))
+    # PyTorch's compile step, the baseline for netc's JIT compile: trace,
+    # optimize_for_inference (freezing, oneDNN layouts, fusions) and the
+    # first run (where the TorchScript executor still specialises). Timed
+    # before any eager run, so nothing is warmed up for it, as netc's
+    # compile is the first thing its process does with the graph; at the
+    # largest thread count, which netc compiles for (torch's own default is
+    # omp_get_max_threads(), 1 on some machines).
+    thread_counts = [int(s) for s in args.threads.split(",")]
+    torch.set_num_threads(max(thread_counts))
     with torch.no_grad():
-        eager = model(x)
-        fast = torch.jit.optimize_for_inference(torch.jit.trace(model, x))
+        t0 = time.perf_counter()
+        trace = torch.jit.trace(model, x)
+        t1 = time.perf_counter()
+        fast = torch.jit.optimize_for_inference(trace)
+        t2 = time.perf_counter()
         traced = fast(x)
+        t3 = time.perf_counter()
+        eager = model(x)
+    compile_ms = [(b - a) * 1e3 for a, b in ((t0, t3), (t0, t1), (t1, t2), (t2, t3))]
 
     name = args.model
     policy = os.environ.get("OMP_WAIT_POLICY") or "default"
     print("env\t%s\t%s\t%s\t%s" % (name, torch.__version__, policy, blas_in_use()), flush=True)
+    print("compile\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%d" % ((name,) + tuple(compile_ms) + (torch.get_num_threads(),)),
+          flush=True)
+    print("%-14s torch compile: %.0f ms (trace %.0f, optimize_for_inference %.0f, first run %.0f; %d threads)"
+          % ((name,) + tuple(compile_ms) + (torch.get_num_threads(),)), file=sys.stderr)
     if args.netc_output:
         got = np.load(args.netc_output).astype(np.float64)
         want = eager.numpy().astype(np.float64)
@@ -150,7 +172,7 @@ def main(argv):
     print("%-14s optimize_for_inference vs eager: max rel err %.3g" % (name, opt_err),
           file=sys.stderr)
 
-    for t in (int(s) for s in args.threads.split(",")):
+    for t in thread_counts:
         torch.set_num_threads(t)
         with torch.no_grad():
             med, best, runs = time_runs(fast, x, args.warmup, args.runs, args.budget_ms)
