@@ -86,12 +86,14 @@ void nk_conv2d_pack(const NkConv *d, const NkTiling *tl, const float *weight, co
     int64_t nr = tl->nr, cols = nk_gemm_panels(og, nr) * nr;
     for (int64_t g = 0; g < d->groups; g++) {
         float *dst = packed + g * cols * K;
-        for (int64_t j = 0; j < cols; j++) {
-            float *panel = dst + (j / nr) * K * nr + j % nr;
-            int64_t o = g * og + j;
-            for (int64_t k = 0; k < K; k++) {
-                int64_t t = k / cg, ci = k % cg; /* k = tap·cg + ci */
-                panel[k * nr] = j < og ? weight[(o * cg + ci) * taps + t] : 0.0f;
+        for (int64_t p = 0; p * nr < og; p++) {
+            int64_t w = nk_gemm_panel_width(og, p, nr); /* the panel's row stride */
+            for (int64_t jj = 0; jj < w; jj++) {
+                int64_t j = p * nr + jj, o = g * og + j;
+                float *col = dst + p * K * nr + jj;
+                for (int64_t t = 0; t < taps; t++) /* k = tap·cg + ci */
+                    for (int64_t ci = 0; ci < cg; ci++)
+                        col[(t * cg + ci) * w] = j < og ? weight[(o * cg + ci) * taps + t] : 0.0f;
             }
         }
         float *pb = packed + d->groups * cols * K + g * cols;

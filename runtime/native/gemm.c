@@ -45,7 +45,6 @@
 
 #include "nk_vec.h"
 
-#define NK_NV (NK_NR / NK_VL)
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t round16(int64_t x) { return (x + 15) & ~(int64_t)15; }
@@ -100,27 +99,29 @@ typedef struct NkTile {
     float lo, hi;      /* relu: [0, inf], relu6: [0, 6], else [-inf, inf] */
 } NkTile;
 
-/* acc[M][NK_NV] += A tile · B panel block; M is a constant after inlining. */
-NK_INLINE void micro_kernel(const int M, const float *restrict a, const float *restrict b,
+/* acc[M][NV] += A tile · B panel block (NV vectors per row: NK_NV, or 1 for a
+ * half-width last panel); M and NV are constants after inlining. */
+NK_INLINE void micro_kernel(const int M, const int NV, const float *restrict a, const float *restrict b,
                             const float *pf, int64_t kc, NkVec acc[NK_MR][NK_NV])
 {
+    const int W = NV * NK_VL; /* the panel's row stride */
     for (int64_t kb = 0; kb < kc; kb += 16) {
         int64_t kn = min64(16, kc - kb);
         const float *ap = a + kb * M;
-        const float *bp = b + kb * NK_NR;
-        const float *pp = pf + kb * NK_NR;
+        const float *bp = b + kb * W;
+        const float *pp = pf + kb * W;
         for (int64_t kk = 0; kk < kn; kk++) {
-            for (int l = 0; l < NK_NR; l += 16) /* one line per 16 floats */
-                __builtin_prefetch(pp + kk * NK_NR + l, 0, 3);
+            for (int l = 0; l < W; l += 16) /* one line per 16 floats */
+                __builtin_prefetch(pp + kk * W + l, 0, 3);
             NkVec bv[NK_NV];
             NK_UNROLL
-            for (int v = 0; v < NK_NV; v++)
-                bv[v] = nk_load(bp + kk * NK_NR + v * NK_VL);
+            for (int v = 0; v < NV; v++)
+                bv[v] = nk_load(bp + kk * W + v * NK_VL);
             NK_UNROLL
             for (int i = 0; i < M; i++) {
                 NkVec s = nk_splat(ap[i * 16 + kk]);
                 NK_UNROLL
-                for (int v = 0; v < NK_NV; v++)
+                for (int v = 0; v < NV; v++)
                     acc[i][v] += s * bv[v];
             }
         }
@@ -154,23 +155,23 @@ static void tile_out_partial(const NkTile *t, int64_t m, float buf[NK_MR][NK_NR]
  * partial sums in C, the K block, then on the last block residual and clamp
  * fused into the store (GELU follows as a separate pass, see run_block).
  */
-NK_INLINE void tile(const int M, const NkTile *t)
+NK_INLINE void tile(const int M, const int NV, const NkTile *t)
 {
     NkVec acc[NK_MR][NK_NV];
     float buf[NK_MR][NK_NR];
     float *c = t->c; /* locals: the stores could alias *t */
     int64_t ldc = t->ldc;
-    int full = t->nv == NK_NR;
+    int full = t->nv == NV * NK_VL;
     if (!full) {
         tile_in_partial(t, M, buf);
         NK_UNROLL
         for (int i = 0; i < M; i++)
             NK_UNROLL
-            for (int v = 0; v < NK_NV; v++)
+            for (int v = 0; v < NV; v++)
                 acc[i][v] = nk_load(buf[i] + v * NK_VL);
     } else if (t->first) {
         NK_UNROLL
-        for (int v = 0; v < NK_NV; v++) {
+        for (int v = 0; v < NV; v++) {
             NkVec b0 = t->bias ? nk_load(t->bias + v * NK_VL) : nk_splat(0.0f);
             NK_UNROLL
             for (int i = 0; i < M; i++)
@@ -180,7 +181,7 @@ NK_INLINE void tile(const int M, const NkTile *t)
         NK_UNROLL
         for (int i = 0; i < M; i++)
             NK_UNROLL
-            for (int v = 0; v < NK_NV; v++)
+            for (int v = 0; v < NV; v++)
                 acc[i][v] = nk_load(c + i * ldc + v * NK_VL);
     }
     /* The tile's C and residual lines are fetched while the K loop runs:
@@ -188,21 +189,21 @@ NK_INLINE void tile(const int M, const NkTile *t)
     if (t->first) {
         NK_UNROLL
         for (int i = 0; i < M; i++)
-            for (int v = 0; v < NK_NV; v++)
+            for (int v = 0; v < NV; v++)
                 __builtin_prefetch(c + i * ldc + v * NK_VL, 1, 3);
     }
     if (t->res) {
         NK_UNROLL
         for (int i = 0; i < M; i++)
-            for (int v = 0; v < NK_NV; v++)
+            for (int v = 0; v < NV; v++)
                 __builtin_prefetch(t->res + i * t->ldr + v * NK_VL, 0, 3);
     }
-    micro_kernel(M, t->a, t->b, t->pf, t->kc, acc);
+    micro_kernel(M, NV, t->a, t->b, t->pf, t->kc, acc);
     if (!full) {
         NK_UNROLL
         for (int i = 0; i < M; i++)
             NK_UNROLL
-            for (int v = 0; v < NK_NV; v++)
+            for (int v = 0; v < NV; v++)
                 nk_store(buf[i] + v * NK_VL, acc[i][v]);
         tile_out_partial(t, M, buf);
         return;
@@ -214,7 +215,7 @@ NK_INLINE void tile(const int M, const NkTile *t)
         NK_UNROLL
         for (int i = 0; i < M; i++)
             NK_UNROLL
-            for (int v = 0; v < NK_NV; v++) {
+            for (int v = 0; v < NV; v++) {
                 NkVec x = acc[i][v];
                 if (res)
                     x += nk_load(res + i * ldr + v * NK_VL);
@@ -224,42 +225,53 @@ NK_INLINE void tile(const int M, const NkTile *t)
     NK_UNROLL
     for (int i = 0; i < M; i++)
         NK_UNROLL
-        for (int v = 0; v < NK_NV; v++)
+        for (int v = 0; v < NV; v++)
             nk_store(c + i * ldc + v * NK_VL, acc[i][v]);
 }
 
-/* One specialized copy of tile() per row count. */
-_Static_assert(NK_MR >= 6 && NK_MR <= 14 && NK_NR % NK_VL == 0, "tile_dispatch's cases");
-static void tile_dispatch(int64_t m, const NkTile *t)
-{
-#define NK_TILE_CASE(M)                                                                        \
-    case M: tile(M, t); break;
-    switch (m) {
-        NK_TILE_CASE(1)
-        NK_TILE_CASE(2)
-        NK_TILE_CASE(3)
-        NK_TILE_CASE(4)
-        NK_TILE_CASE(5)
-        NK_TILE_CASE(6)
+/* One specialized copy of tile() per row count and panel width (NV
+ * vectors per row). */
+_Static_assert(NK_MR >= 6 && NK_MR <= 14 && NK_NR % NK_VL == 0 && NK_NV == 2, "tile_dispatch's cases");
+#define NK_TILE_CASES(NV)                                                                      \
+    NK_TILE_CASE(1, NV) NK_TILE_CASE(2, NV) NK_TILE_CASE(3, NV) NK_TILE_CASE(4, NV)              \
+    NK_TILE_CASE(5, NV) NK_TILE_CASE(6, NV) NK_TILE_MORE_8(NV) NK_TILE_MORE_10(NV)               \
+    NK_TILE_MORE_12(NV) NK_TILE_MORE_14(NV)
+#define NK_TILE_CASE(M, NV) case M: tile(M, NV, t); break;
 #if NK_MR > 6
-        NK_TILE_CASE(7)
-        NK_TILE_CASE(8)
+#define NK_TILE_MORE_8(NV) NK_TILE_CASE(7, NV) NK_TILE_CASE(8, NV)
+#else
+#define NK_TILE_MORE_8(NV)
 #endif
 #if NK_MR > 8
-        NK_TILE_CASE(9)
-        NK_TILE_CASE(10)
+#define NK_TILE_MORE_10(NV) NK_TILE_CASE(9, NV) NK_TILE_CASE(10, NV)
+#else
+#define NK_TILE_MORE_10(NV)
 #endif
 #if NK_MR > 10
-        NK_TILE_CASE(11)
-        NK_TILE_CASE(12)
+#define NK_TILE_MORE_12(NV) NK_TILE_CASE(11, NV) NK_TILE_CASE(12, NV)
+#else
+#define NK_TILE_MORE_12(NV)
 #endif
 #if NK_MR > 12
-        NK_TILE_CASE(13)
-        NK_TILE_CASE(14)
+#define NK_TILE_MORE_14(NV) NK_TILE_CASE(13, NV) NK_TILE_CASE(14, NV)
+#else
+#define NK_TILE_MORE_14(NV)
 #endif
+
+static void tile_dispatch(int64_t m, const NkTile *t)
+{
+    switch (m) {
+        NK_TILE_CASES(NK_NV)
     default: break;
     }
-#undef NK_TILE_CASE
+}
+
+static void tile_dispatch_half(int64_t m, const NkTile *t)
+{
+    switch (m) {
+        NK_TILE_CASES(1)
+    default: break;
+    }
 }
 
 /* ------------------------------------------------------------ packing */
@@ -282,12 +294,12 @@ void nk_gemm_pack_b(const float *b, int64_t k, int64_t n, int64_t sk, int64_t sn
                     float *dst)
 {
     for (int64_t j0 = 0; j0 < n; j0 += nr) {
-        int64_t nv = min64(nr, n - j0);
+        int64_t nv = min64(nr, n - j0), w = nk_gemm_panel_width(n, j0 / nr, nr);
         for (int64_t kk = 0; kk < k; kk++) {
-            float *d = dst + kk * nr;
+            float *d = dst + kk * w;
             for (int64_t j = 0; j < nv; j++)
                 d[j] = b[kk * sk + (j0 + j) * sn];
-            for (int64_t j = nv; j < nr; j++)
+            for (int64_t j = nv; j < w; j++)
                 d[j] = 0.0f;
         }
         dst += k * nr;
@@ -345,11 +357,12 @@ static void run_block(const NkGemm *g, const NkBlocking *bl, int64_t bi, int64_t
         for (int64_t j = j0; j < j1; j++) {
             /* The B block used next: the next panel's, or the first panel's
              * in the next K block. */
-            const float *next = j + 1 < j1 ? b + (j + 1) * g->k * NK_NR + k0 * NK_NR
-                                : kbi + 1 < bl->kblocks ? b + j0 * g->k * NK_NR + (k0 + bl->kc) * NK_NR
-                                                        : b + j * g->k * NK_NR + k0 * NK_NR;
+            int64_t w = nk_gemm_panel_width(g->n, j, NK_NR);
+            const float *next = j + 1 < j1 ? b + (j + 1) * g->k * NK_NR + k0 * nk_gemm_panel_width(g->n, j + 1, NK_NR)
+                                : kbi + 1 < bl->kblocks ? b + j0 * g->k * NK_NR + (k0 + bl->kc) * nk_gemm_panel_width(g->n, j0, NK_NR)
+                                                        : b + j * g->k * NK_NR + k0 * w;
             NkTile tl = {
-                .b = b + j * g->k * NK_NR + k0 * NK_NR,
+                .b = b + j * g->k * NK_NR + k0 * w,
                 .pf = next,
                 .kc = kc,
                 .ldc = g->ldc,
@@ -367,7 +380,10 @@ static void run_block(const NkGemm *g, const NkBlocking *bl, int64_t bi, int64_t
                 tl.c = c + pt * g->ldc + j * NK_NR;
                 tl.res = res && tl.last ? res + pt * g->ldr + j * NK_NR : NULL;
 
-                tile_dispatch(mt, &tl);
+                if (w == NK_NR)
+                    tile_dispatch(mt, &tl);
+                else
+                    tile_dispatch_half(mt, &tl);
             }
         }
     }
@@ -464,6 +480,10 @@ int64_t nk_linear_scratch(const NkLinear *d, const NkTiling *t, int threads)
 void nk_linear(const NkLinear *d, const float *in, const float *packed, const float *residual,
                float *out, float *scratch)
 {
+    if (d->m == 1 && d->n > 0) { /* a matrix-vector product: bandwidth-bound (gemv.c) */
+        nk_gemv_linear(d, in, packed, residual, out);
+        return;
+    }
     int64_t np = nk_gemm_panels(d->n, NK_NR);
     NkRows rows = {in, d->k, 0};
     NkGemm g = {

@@ -6,7 +6,8 @@
  *   - B is packed ahead of time into panels of NK_NR columns, each panel
  *     [k][NK_NR] row-major and zero-padded past n, panels one after another
  *     ([ceil(n/NK_NR)][k][NK_NR]); the micro-kernel reads one panel row as
- *     NK_NR/NK_VL vectors;
+ *     NK_NR/NK_VL vectors; a last panel of at most NK_NR/2 columns is
+ *     [k][NK_NR/2] (nk_gemm_panel_width);
  *   - A is never read in place: a pack callback copies an MR-row, kc-column
  *     block of it into scratch (plain rows for linear/matmul, im2col for
  *     convolution) in the layout the micro-kernel wants.
@@ -30,6 +31,9 @@
 /* The blocking (NK_MR × NK_NR micro-tile, NK_KC, NK_MB_TILES) is the
  * build's row of nk_isa.h. */
 #include "nk_isa.h"
+
+/* Vectors per micro-tile row (2 in every build, nk_isa.h). */
+#define NK_NV (NK_NR / NK_VL)
 
 /* This build's blocking as the NkTiling its own sizing functions take. */
 #define NK_BUILD_TILING ((const NkTiling){NK_MR, NK_NR, NK_KC, NK_MB_TILES})
@@ -70,6 +74,15 @@ void nk_gemm_pack_rows(const void *src, int64_t bi, int64_t p0, int64_t m, int64
 /* Panels of width nr covering n columns. */
 static inline int64_t nk_gemm_panels(int64_t n, int64_t nr) { return (n + nr - 1) / nr; }
 
+/* The row stride of panel j: nr, except a last panel whose columns fit in
+ * half of it, which is stored (and computed) nr/2 wide, so a layer with
+ * 16 output channels does not run 32-wide AVX-512 tiles half empty. It
+ * still starts at j·k·nr and the allocation is unchanged. */
+static inline int64_t nk_gemm_panel_width(int64_t n, int64_t j, int64_t nr)
+{
+    return n - j * nr <= nr / 2 ? nr / 2 : nr;
+}
+
 /* Packs B[k, n], element (kk, j) at b[kk*sk + j*sn], into panels of width
  * nr (with the zero padding) at dst: nk_gemm_panels(n, nr) * nr * k floats. */
 void nk_gemm_pack_b(const float *b, int64_t k, int64_t n, int64_t sk, int64_t sn, int64_t nr,
@@ -93,6 +106,10 @@ static inline void nk_act_clamp(int64_t act, float *lo, float *hi)
     *lo = act == NK_ACT_RELU || act == NK_ACT_RELU6 ? 0.0f : -INFINITY;
     *hi = act == NK_ACT_RELU6 ? 6.0f : INFINITY;
 }
+
+/* nk_linear for d->m == 1 (gemv.c): the same packed weights, streamed. */
+void nk_gemv_linear(const NkLinear *d, const float *x, const float *packed, const float *residual,
+                    float *out);
 
 /* c[i] = act(c[i] + res[i]) over n floats (res may be NULL). */
 void nk_finish(float *c, const float *res, int64_t n, int64_t act);
