@@ -122,7 +122,7 @@ static bool write_module(LLVMTargetMachineRef tm, LLVMModuleRef m, LlvmEmit emit
 bool llvm_build(const IrGraph *g, const LlvmOptions *o, const char *dir, LlvmEmit emit, Diag *d)
 {
     LLVMContextRef c = LLVMContextCreate();
-    LlvmCompiled *k = llvm_compile(g, o, c, d);
+    LlvmCompiled *k = llvm_compile(g, o, c, true, d);
     if (!k) {
         LLVMContextDispose(c);
         return false;

@@ -21,8 +21,11 @@
  *       step i alone (only with o->profile, for per-layer timing);
  *   const unsigned char PREFIX_weights_data[]  with --embed-weights.
  * Kernels are declared hidden (a direct call, no PLT: the definition is in
- * the same object). The glue is straight-line calls, so no IR optimization
- * runs; the code generator's level follows -O.
+ * the same object). The JIT leaves the assembly out and links the same
+ * kernels, assembled into an object file when netc was built
+ * (llvm_kernel_object), beside the glue: no assembling per network. The
+ * glue is straight-line calls, so no IR optimization runs; the code
+ * generator's level follows -O.
  */
 #include "llvm_internal.h"
 
@@ -36,17 +39,27 @@
 
 extern const unsigned char nk_asm_sse2[], nk_asm_avx2[], nk_asm_avx512[];
 extern const unsigned long nk_asm_sse2_len, nk_asm_avx2_len, nk_asm_avx512_len;
+extern const unsigned char nk_obj_sse2[], nk_obj_avx2[], nk_obj_avx512[];
+extern const unsigned long nk_obj_sse2_len, nk_obj_avx2_len, nk_obj_avx512_len;
 
 typedef struct KernelAsm {
-    const unsigned char *text;
-    const unsigned long *len;
+    const unsigned char *text, *obj; /* local-symbol assembly; the object (global symbols) */
+    const unsigned long *len, *obj_len;
 } KernelAsm;
 
 static const KernelAsm kernel_asm[NK_ISA_COUNT] = {
-    [NK_ISA_SSE2] = {nk_asm_sse2, &nk_asm_sse2_len},
-    [NK_ISA_AVX2] = {nk_asm_avx2, &nk_asm_avx2_len},
-    [NK_ISA_AVX512] = {nk_asm_avx512, &nk_asm_avx512_len},
+    [NK_ISA_SSE2] = {nk_asm_sse2, nk_obj_sse2, &nk_asm_sse2_len, &nk_obj_sse2_len},
+    [NK_ISA_AVX2] = {nk_asm_avx2, nk_obj_avx2, &nk_asm_avx2_len, &nk_obj_avx2_len},
+    [NK_ISA_AVX512] = {nk_asm_avx512, nk_obj_avx512, &nk_asm_avx512_len, &nk_obj_avx512_len},
 };
+
+const unsigned char *llvm_kernel_object(int isa, size_t *len)
+{
+    if (isa < 0 || isa >= NK_ISA_COUNT)
+        return NULL;
+    *len = (size_t)*kernel_asm[isa].obj_len;
+    return kernel_asm[isa].obj;
+}
 
 typedef struct Gen {
     LLVMContextRef c;
@@ -57,6 +70,7 @@ typedef struct Gen {
     LLVMValueRef weights, act, inputs, outputs;
     LLVMValueRef started; /* i32 global: the thread pool has been set up */
     const KernelAsm *kernels;
+    bool inline_kernels; /* the kernels are module assembly (else linked beside) */
     Diag *d;
 } Gen;
 
@@ -97,7 +111,8 @@ static LLVMValueRef kernel_decl(Gen *g, const char *name, unsigned nparams)
     for (unsigned k = 0; k < nparams; k++)
         ps[k] = g->ptr;
     fn = LLVMAddFunction(g->m, name, LLVMFunctionType(g->vd, ps, nparams, 0));
-    LLVMSetVisibility(fn, LLVMHiddenVisibility);
+    if (g->inline_kernels)
+        LLVMSetVisibility(fn, LLVMHiddenVisibility);
     return fn;
 }
 
@@ -184,7 +199,8 @@ static LLVMValueRef emit_set_threads(Gen *g, const char *prefix)
     LLVMValueRef set = LLVMGetNamedFunction(g->m, "nk_set_threads");
     if (!set) {
         set = LLVMAddFunction(g->m, "nk_set_threads", LLVMFunctionType(g->vd, &g->i32, 1, 0));
-        LLVMSetVisibility(set, LLVMHiddenVisibility);
+        if (g->inline_kernels)
+            LLVMSetVisibility(set, LLVMHiddenVisibility);
     }
     LLVMBuildCall2(g->b, LLVMGlobalGetValueType(set), set, &n, 1, "");
     LLVMBuildStore(g->b, one, g->started);
@@ -284,7 +300,7 @@ static void finish_symbols(Gen *g, const char *prefix, const char *cpu, const ch
 }
 
 LLVMModuleRef llvm_codegen(LLVMContextRef c, const Plan *p, const char *prefix, LLVMTargetMachineRef tm,
-                           const LlvmOptions *o, Diag *d)
+                           const LlvmOptions *o, bool inline_kernels, Diag *d)
 {
     if (p->isa < 0 || p->isa >= NK_ISA_COUNT) {
         diag_error(d, loc_none(), "internal error: a plan for an unknown ISA %d", p->isa);
@@ -299,8 +315,10 @@ LLVMModuleRef llvm_codegen(LLVMContextRef c, const Plan *p, const char *prefix, 
     LLVMSetTarget(m, triple);
     LLVMSetDataLayout(m, layout);
     const KernelAsm *ka = &kernel_asm[p->isa];
-    LLVMSetModuleInlineAsm2(m, (const char *)ka->text, (size_t)*ka->len);
+    if (inline_kernels)
+        LLVMSetModuleInlineAsm2(m, (const char *)ka->text, (size_t)*ka->len);
     Gen g = {.c = c, .m = m, .b = LLVMCreateBuilderInContext(c), .p = p, .d = d, .kernels = ka,
+             .inline_kernels = inline_kernels,
              .i8 = LLVMInt8TypeInContext(c), .i32 = LLVMInt32TypeInContext(c), .i64 = LLVMInt64TypeInContext(c),
              .ptr = LLVMPointerTypeInContext(c, 0), .vd = LLVMVoidTypeInContext(c)};
     LLVMValueRef embedded = NULL;

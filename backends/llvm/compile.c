@@ -7,13 +7,16 @@
  * here, so they cannot drift apart: the same plan, target machine and
  * optimized module, hence the same machine code and the same bits (checked
  * by tests/native_test.sh). They differ only in what they do with the
- * result: AOT emits it to files, the JIT hands it to LLJIT.
+ * result: AOT emits it to files, the JIT hands it to LLJIT. (The kernels
+ * reach the machine code two ways — module assembly for AOT, the same
+ * assembly pre-assembled for the JIT — with the same bytes.)
  */
 #include "llvm_internal.h"
 
 #include <stdlib.h>
 
-LlvmCompiled *llvm_compile(const IrGraph *g, const LlvmOptions *o, LLVMContextRef c, Diag *d)
+LlvmCompiled *llvm_compile(const IrGraph *g, const LlvmOptions *o, LLVMContextRef c, bool inline_kernels,
+                           Diag *d)
 {
     LlvmCompiled *k = xcalloc(1, sizeof *k);
     llvm_times_start(&k->times);
@@ -28,7 +31,7 @@ LlvmCompiled *llvm_compile(const IrGraph *g, const LlvmOptions *o, LLVMContextRe
         return NULL;
     }
     k->prefix = llvm_prefix(g);
-    k->module = llvm_codegen(c, k->plan, k->prefix, k->tm, o, d);
+    k->module = llvm_codegen(c, k->plan, k->prefix, k->tm, o, inline_kernels, d);
     llvm_times_mark(&k->times, "glue module");
     if (!k->module) {
         llvm_compiled_free(k);

@@ -1,10 +1,14 @@
 /*
  * jit.c — running a network in process through ORC LLJIT.
  *
- * The module is the one AOT builds (codegen.c), optimized for the same
- * target machine; LLJIT is given a target machine builder made from it so
- * the machine code is the same too. The weight blob and activation arena
- * are allocated once here, 64-byte aligned; runs only call the entry point.
+ * The module is the glue AOT builds (codegen.c) for the same target
+ * machine; LLJIT is given a target machine builder made from it so the
+ * machine code is the same too. The kernels are not assembled here: the
+ * ISA's prebuilt object file (the same assembly, assembled when netc was
+ * built) is linked beside the glue, one private copy per JIT instance.
+ * The code runs from the plan's page-aligned weight blob in place (no
+ * copy) and an activation arena of fresh zero pages; runs only call the
+ * entry point.
  */
 #include "llvm_internal.h"
 
@@ -18,30 +22,19 @@ struct LlvmJit {
     LLVMOrcLLJITRef jit;
     Plan *plan;
     const IrGraph *g;
-    void *weights, *act;
+    void *weights;  /* the plan's blob, used in place */
+    PageBuf act;    /* the activation arena */
     void (*run)(const void *, void *, const float *const *, float *const *);
     void (*set_threads)(int);
     void (*step)(int, const void *, void *, const float *const *, float *const *);
 };
-
-static void *aligned_copy(const void *src, int64_t bytes)
-{
-    size_t n = ((size_t)bytes + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, n ? n : 64);
-    if (!p)
-        return NULL;
-    memset(p, 0, n ? n : 64);
-    if (src && bytes)
-        memcpy(p, src, (size_t)bytes);
-    return p;
-}
 
 LlvmJit *llvm_jit_compile(const IrGraph *g, const LlvmOptions *o, Diag *d)
 {
     LlvmOptions opt = *o;
     opt.embed_weights = false;
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    LlvmCompiled *k = llvm_compile(g, &opt, LLVMOrcThreadSafeContextGetContext(tsc), d);
+    LlvmCompiled *k = llvm_compile(g, &opt, LLVMOrcThreadSafeContextGetContext(tsc), false, d);
     LlvmJit *j = NULL;
     if (!k)
         goto out;
@@ -59,7 +52,14 @@ LlvmJit *llvm_jit_compile(const IrGraph *g, const LlvmOptions *o, Diag *d)
         LLVMOrcDisposeThreadSafeModule(tsm);
         goto out;
     }
-    e = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), tsm);
+    size_t obj_len = 0;
+    const unsigned char *obj = llvm_kernel_object(k->plan->isa, &obj_len);
+    e = LLVMOrcLLJITAddObjectFile(jit, LLVMOrcLLJITGetMainJITDylib(jit),
+                                  LLVMCreateMemoryBufferWithMemoryRange((const char *)obj, obj_len, "nk.o", 0));
+    if (!e)
+        e = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), tsm);
+    else
+        LLVMOrcDisposeThreadSafeModule(tsm);
     char name[256];
     LLVMOrcExecutorAddress run = 0, set = 0;
     if (!e) {
@@ -80,7 +80,7 @@ LlvmJit *llvm_jit_compile(const IrGraph *g, const LlvmOptions *o, Diag *d)
         LLVMConsumeError(LLVMOrcDisposeLLJIT(jit));
         goto out;
     }
-    llvm_times_mark(&k->times, "JIT: machine code (assembling the kernels), linked");
+    llvm_times_mark(&k->times, "JIT: glue machine code, kernels linked");
     Plan *p = k->plan;
     k->plan = NULL;
     j = xcalloc(1, sizeof *j);
@@ -90,15 +90,14 @@ LlvmJit *llvm_jit_compile(const IrGraph *g, const LlvmOptions *o, Diag *d)
     j->run = (void (*)(const void *, void *, const float *const *, float *const *))run;
     j->set_threads = (void (*)(int))set;
     j->step = (void (*)(int, const void *, void *, const float *const *, float *const *))step;
-    j->weights = aligned_copy(p->weights, p->weight_bytes);
-    j->act = aligned_copy(NULL, p->act_bytes);
-    if (!j->weights || !j->act) {
+    j->weights = p->weights;
+    if (!pagebuf_reserve(&j->act, (size_t)(p->act_bytes ? p->act_bytes : 1))) {
         diag_error(d, loc_none(), "out of memory for %lld bytes of weights and %lld of activations",
                    (long long)p->weight_bytes, (long long)p->act_bytes);
         llvm_jit_free(j);
         j = NULL;
     }
-    llvm_times_mark(&k->times, "JIT: weights and arena allocated");
+    llvm_times_mark(&k->times, "JIT: activation arena");
     if (o->time_to)
         llvm_times_print(&k->times, o->time_to);
 out:
@@ -109,7 +108,7 @@ out:
 
 void llvm_jit_run_raw(LlvmJit *j, const float *const *inputs, float *const *outputs)
 {
-    j->run(j->weights, j->act, inputs, outputs);
+    j->run(j->weights, j->act.data, inputs, outputs);
 }
 
 void llvm_jit_set_threads(LlvmJit *j, int n) { j->set_threads(n); }
@@ -125,7 +124,7 @@ LlvmStepInfo llvm_jit_step_info(const LlvmJit *j, int i)
 
 void llvm_jit_run_step(LlvmJit *j, int i, const float *const *inputs, float *const *outputs)
 {
-    j->step(i, j->weights, j->act, inputs, outputs);
+    j->step(i, j->weights, j->act.data, inputs, outputs);
 }
 
 bool llvm_jit_run(LlvmJit *j, Tensor *const *inputs, Tensor **outputs, Diag *d)
@@ -180,8 +179,7 @@ void llvm_jit_free(LlvmJit *j)
     LLVMErrorRef e = LLVMOrcDisposeLLJIT(j->jit);
     if (e)
         LLVMConsumeError(e);
-    plan_free(j->plan);
-    free(j->weights);
-    free(j->act);
+    plan_free(j->plan); /* the weights with it */
+    pagebuf_free(&j->act);
     free(j);
 }

@@ -26,10 +26,14 @@ int llvm_target_isa(LLVMTargetMachineRef tm, Diag *d);
 char *llvm_prefix(const IrGraph *g);
 
 /* codegen.c: the module for p in context c — entry points PREFIX_run and
- * PREFIX_set_threads (and PREFIX_weights_data when o->embed_weights) plus
- * the kernels of p->isa as module assembly; NULL after reporting to d. */
+ * PREFIX_set_threads (and PREFIX_weights_data when o->embed_weights), plus
+ * the kernels of p->isa as module assembly when inline_kernels; NULL after
+ * reporting to d. */
 LLVMModuleRef llvm_codegen(LLVMContextRef c, const Plan *p, const char *prefix, LLVMTargetMachineRef tm,
-                           const LlvmOptions *o, Diag *d);
+                           const LlvmOptions *o, bool inline_kernels, Diag *d);
+/* The kernels of an NkIsa as an object file with global symbols, for the
+ * JIT to link beside a module built without inline_kernels. */
+const unsigned char *llvm_kernel_object(int isa, size_t *len);
 
 /* timing.c: wall time per compile phase, for LlvmOptions.time_to. */
 enum { LLVM_MAX_PHASES = 8 };
@@ -58,7 +62,8 @@ typedef struct LlvmCompiled {
 
 /* Lowers g (parameters bound), makes the target machine and the optimized
  * module in context c; NULL after reporting to d. */
-LlvmCompiled *llvm_compile(const IrGraph *g, const LlvmOptions *o, LLVMContextRef c, Diag *d);
+LlvmCompiled *llvm_compile(const IrGraph *g, const LlvmOptions *o, LLVMContextRef c, bool inline_kernels,
+                           Diag *d);
 void llvm_compiled_free(LlvmCompiled *k);
 
 /* Reports an LLVM error value (consuming it) as "what: message". */

@@ -33,6 +33,7 @@
 #include "../../runtime/native/nk.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,14 +118,13 @@ static PlanArg blob_reserve(Lower *L, int64_t nfloats)
 {
     Plan *p = L->p;
     int64_t off = (p->weight_bytes + 63) & ~(int64_t)63, bytes = nfloats * 4;
-    if (off + bytes > p->cap_weight) {
-        int64_t cap = p->cap_weight ? p->cap_weight : 1 << 20;
-        while (cap < off + bytes)
-            cap *= 2;
-        p->weights = xrealloc(p->weights, (size_t)cap);
-        memset(p->weights + p->cap_weight, 0, (size_t)(cap - p->cap_weight));
-        p->cap_weight = cap;
+    /* Pages, not malloc: growing moves mappings instead of copying the
+     * blob, and the JIT runs from it in place (page-aligned). */
+    if (!pagebuf_reserve(&p->weight_mem, (size_t)(off + bytes))) {
+        fprintf(stderr, "netc: out of memory for %lld bytes of packed weights\n", (long long)(off + bytes));
+        abort();
     }
+    p->weights = p->weight_mem.data;
     p->weight_bytes = off + bytes;
     int b = add_buf(p, PB_WEIGHT, bytes);
     p->bufs[b].offset = off;
@@ -804,6 +804,6 @@ void plan_free(Plan *p)
         free(p->steps[i].desc);
     free(p->steps);
     free(p->bufs);
-    free(p->weights);
+    pagebuf_free(&p->weight_mem);
     free(p);
 }

@@ -16,6 +16,7 @@
 #define NETC_LLVM_PLAN_H
 
 #include "../../ir/ir.h"
+#include "../../support/pagebuf.h"
 
 /* Where a buffer lives at run time. */
 typedef enum {
@@ -57,8 +58,9 @@ typedef struct Plan {
     int nsteps, cap_steps;
     PlanBuf *bufs;
     int nbufs, cap_bufs;
-    unsigned char *weights; /* the packed weight blob */
-    int64_t weight_bytes, cap_weight;
+    unsigned char *weights; /* the packed weight blob: weight_mem.data, page-aligned */
+    int64_t weight_bytes;
+    PageBuf weight_mem;
     int64_t act_bytes;      /* activation arena size, scratch included */
     int64_t scratch_bytes;
     int scratch_buf;

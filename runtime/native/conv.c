@@ -87,14 +87,20 @@ void nk_conv2d_pack(const NkConv *d, const NkTiling *tl, const float *weight, co
     for (int64_t g = 0; g < d->groups; g++) {
         float *dst = packed + g * cols * K;
         for (int64_t p = 0; p * nr < og; p++) {
-            int64_t w = nk_gemm_panel_width(og, p, nr); /* the panel's row stride */
-            for (int64_t jj = 0; jj < w; jj++) {
-                int64_t j = p * nr + jj, o = g * og + j;
-                float *col = dst + p * K * nr + jj;
-                for (int64_t t = 0; t < taps; t++) /* k = tap·cg + ci */
-                    for (int64_t ci = 0; ci < cg; ci++)
-                        col[(t * cg + ci) * w] = j < og ? weight[(o * cg + ci) * taps + t] : 0.0f;
-            }
+            /* Row k = tap·cg + ci of the panel is contiguous (stride w,
+             * the panel's width); the weights of one output channel are
+             * read tap after tap, so each source line serves all its taps. */
+            int64_t w = nk_gemm_panel_width(og, p, nr), valid = og - p * nr < w ? og - p * nr : w;
+            float *panel = dst + p * K * nr;
+            const float *src = weight + (g * og + p * nr) * cg * taps;
+            for (int64_t ci = 0; ci < cg; ci++)
+                for (int64_t t = 0; t < taps; t++) {
+                    float *row = panel + (t * cg + ci) * w;
+                    for (int64_t jj = 0; jj < valid; jj++)
+                        row[jj] = src[(jj * cg + ci) * taps + t];
+                    for (int64_t jj = valid; jj < w; jj++)
+                        row[jj] = 0.0f;
+                }
         }
         float *pb = packed + d->groups * cols * K + g * cols;
         for (int64_t j = 0; j < cols; j++)

@@ -1,0 +1,43 @@
+/*
+ * pagebuf.c — see pagebuf.h.
+ */
+#define _GNU_SOURCE /* mremap */
+#include "pagebuf.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+static size_t round_pages(size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return (n + page - 1) / page * page;
+}
+
+bool pagebuf_reserve(PageBuf *b, size_t need)
+{
+    if (need <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 1 << 20;
+    while (cap < need)
+        cap *= 2;
+    cap = round_pages(cap);
+    void *p = b->data ? mremap(b->data, b->cap, cap, MREMAP_MAYMOVE)
+                      : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    /* Transparent huge pages where the system allows them: a 100 MiB blob
+     * then takes ~50 page faults instead of ~25,000, and fewer TLB misses
+     * when kernels stream it. Only advice; failure changes nothing. */
+    madvise(p, cap, MADV_HUGEPAGE);
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+void pagebuf_free(PageBuf *b)
+{
+    if (b->data)
+        munmap(b->data, b->cap);
+    b->data = NULL;
+    b->cap = 0;
+}
