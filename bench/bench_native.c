@@ -429,6 +429,22 @@ static int profile_model(const Options *o, const char *name, const double *peak)
         print_cells(whole[ti], total_flops, peak[ti], 0);
     printf("\n");
 
+    /* Steps bound by reading their weights (at most one FLOP per byte:
+     * batch-1 linear layers), as bandwidth, to set beside the measured
+     * memory bandwidth printed at the start. */
+    bool header = false;
+    for (int i = 0; i < n; i++) {
+        LlvmStepInfo s = llvm_jit_step_info(m.jit, i);
+        if (s.weight_bytes < (1 << 20) || s.weight_bytes < s.flops)
+            continue;
+        if (!header)
+            printf("\nweight-streaming steps (weights read once): GB/s of weights\n"), header = true;
+        printf("%4d %-*s %-*s %7.1f MB", i, wl, s.layer, wk, s.kernel, s.weight_bytes / 1e6);
+        for (int ti = 0; ti < nt; ti++)
+            printf(" | %dT %7.1f GB/s", o->threads[ti], s.weight_bytes / (step_ms[(size_t)ti * n + i] / 1e3) / 1e9);
+        printf("\n");
+    }
+
     /* The same time summed per kernel, in order of first appearance. */
     printf("\n%-*s %5s %9s", wk, "kernel", "steps", "MFLOP");
     for (int ti = 0; ti < nt; ti++)
@@ -675,12 +691,29 @@ int main(int argc, char **argv)
     /* The ceiling first, while nothing else of ours runs; again at the end,
      * keeping the higher: another process on the machine can only lower a
      * measurement, and the tables would then show more than 100%. */
+    /* The peak of the instructions the kernels in use issue: the ISA the
+     * models will be compiled for (this machine's, or --cpu's). */
+    static const char *const isa_names[] = {"SSE2", "AVX2", "AVX-512"};
+    Diag *isa_diag = diag_new(stderr);
+    LlvmOptions isa_opts = {.cpu = o.cpu};
+    int isa = llvm_kernel_isa(&isa_opts, isa_diag);
+    diag_free(isa_diag);
+    if (isa < 0)
+        return 1;
     double peak[MAX_THREAD_COUNTS];
     for (int t = 0; t < o.nthreads; t++) {
-        peak[t] = peak_gflops(o.threads[t], 1.0);
-        printf("peak FP32 FMA, %d thread%s: %.1f GFLOP/s (%d-float vectors)\n", o.threads[t],
-               o.threads[t] == 1 ? "" : "s", peak[t], peak_vector_floats());
+        peak[t] = peak_gflops(isa, o.threads[t], 1.0);
+        printf("peak FP32 FMA, %d thread%s: %.1f GFLOP/s (%s kernels' vectors)\n", o.threads[t],
+               o.threads[t] == 1 ? "" : "s", peak[t], isa_names[isa]);
     }
+    for (int t = 0; t < o.nthreads; t++) {
+        double bw = bandwidth_gbs(o.threads[t]);
+        printf("memory read bandwidth, %d thread%s: %.1f GB/s\n", o.threads[t], o.threads[t] == 1 ? "" : "s", bw);
+        if (tsv)
+            fprintf(tsv, "bandwidth\t%d\t%.2f\n", o.threads[t], bw);
+    }
+    if (tsv)
+        fprintf(tsv, "isa\t%s\n", isa_names[isa]);
     printf("\n");
     fflush(stdout);
     int failed = 0;
@@ -693,7 +726,7 @@ int main(int argc, char **argv)
             failed += bench_build(&o, tsv);
     }
     for (int t = 0; t < o.nthreads; t++) {
-        double again = peak_gflops(o.threads[t], 1.0);
+        double again = peak_gflops(isa, o.threads[t], 1.0);
         if (again > 1.05 * peak[t])
             printf("note: peak at %d thread%s measured again: %.1f GFLOP/s, %.0f%% above the first measurement "
                    "(the machine was busy); %% peak above used the first\n",

@@ -1,9 +1,13 @@
 /*
  * peak.c — FP32 FMA throughput of this machine (see peak.h).
  *
- * Compiled for the host (-O2 -march=native -ffp-contract=fast, set in
- * bench/CMakeLists.txt) so `acc * a + b` on GNU vectors becomes one FMA
- * instruction on the widest registers the CPU has. Each thread keeps
+ * Compiled once per kernel ISA (bench/CMakeLists.txt: -march=x86-64-v4,
+ * x86-64-v3, x86-64, each with -DPEAK_NAME=peak_gflops_<isa> and
+ * -ffp-contract=fast) so `acc * a + b` on GNU vectors becomes one FMA on
+ * that ISA's registers: "% of peak" is then against the ceiling of the
+ * instructions the kernels in use can issue (on Zen 4 the zmm and ymm
+ * ceilings are equal, on two-FMA-unit Intel parts they are not). SSE2 has
+ * no FMA: its "peak" is a mul + add pair per lane, counted as 2 FLOPs. Each thread keeps
  * PEAK_ACCS independent accumulators: an FMA has a latency of about 4
  * cycles and current cores issue up to 2 per cycle, so at least 8 chains
  * must be in flight to saturate the units; 12 leave headroom and still fit
@@ -109,7 +113,7 @@ static double timed_round(int threads, int64_t iters)
     return t;
 }
 
-double peak_gflops(int threads, double seconds)
+double PEAK_NAME(int threads, double seconds)
 {
     if (threads < 1)
         threads = 1;
@@ -131,5 +135,3 @@ double peak_gflops(int threads, double seconds)
     }
     return best;
 }
-
-int peak_vector_floats(void) { return PEAK_FLOATS; }

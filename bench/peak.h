@@ -9,12 +9,26 @@
 #ifndef NETC_BENCH_PEAK_H
 #define NETC_BENCH_PEAK_H
 
-/* Fused multiply-add throughput of `threads` threads running an
- * independent FMA chains each, in GFLOP/s (an FMA counts as 2 FLOPs): the
- * best of a few rounds taking about `seconds` together. */
-double peak_gflops(int threads, double seconds);
+/* Fused multiply-add throughput of `threads` threads running independent
+ * FMA chains each, in GFLOP/s (an FMA counts as 2 FLOPs): the best of a few
+ * rounds taking about `seconds` together; one copy per kernel ISA (call
+ * only one the CPU runs). */
+double peak_gflops_sse2(int threads, double seconds);
+double peak_gflops_avx2(int threads, double seconds);
+double peak_gflops_avx512(int threads, double seconds);
 
-/* The widest vector peak.c was compiled for, in floats (16 with AVX-512). */
-int peak_vector_floats(void);
+/* The one for an NkIsa (0 SSE2, 1 AVX2, 2 AVX-512). */
+static inline double peak_gflops(int isa, int threads, double seconds)
+{
+    return isa == 2 ? peak_gflops_avx512(threads, seconds)
+           : isa == 1 ? peak_gflops_avx2(threads, seconds)
+                      : peak_gflops_sse2(threads, seconds);
+}
+
+/* Read bandwidth of `threads` threads streaming disjoint parts of a buffer
+ * far larger than the caches, in GB/s: the best of a few passes
+ * (bench/bandwidth.c). The ceiling of a batch-1 linear layer, whose
+ * weights are each read once. */
+double bandwidth_gbs(int threads);
 
 #endif

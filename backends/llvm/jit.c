@@ -119,7 +119,7 @@ LlvmStepInfo llvm_jit_step_info(const LlvmJit *j, int i)
 {
     const PlanStep *s = &j->plan->steps[i];
     const char *layer = s->node && s->node->name ? s->node->name : s->node ? op_info(s->node->op)->name : "output";
-    return (LlvmStepInfo){.layer = layer, .kernel = s->kernel, .flops = s->flops};
+    return (LlvmStepInfo){.layer = layer, .kernel = s->kernel, .flops = s->flops, .weight_bytes = s->weight_bytes};
 }
 
 void llvm_jit_run_step(LlvmJit *j, int i, const float *const *inputs, float *const *outputs)

@@ -57,11 +57,16 @@ typedef struct LlvmStepInfo {
     const char *layer;  /* the IR node's name, or its op */
     const char *kernel; /* nk_conv2d, ... */
     int64_t flops;
+    int64_t weight_bytes; /* packed weights the step reads */
 } LlvmStepInfo;
 int llvm_jit_steps(const LlvmJit *j);
 LlvmStepInfo llvm_jit_step_info(const LlvmJit *j, int i);
 void llvm_jit_run_step(LlvmJit *j, int i, const float *const *inputs, float *const *outputs);
 void llvm_jit_free(LlvmJit *j);
+
+/* The kernel variant (an NkIsa: 0 SSE2, 1 AVX2, 2 AVX-512) code built with
+ * o runs, from its target CPU and features; -1 after reporting to d. */
+int llvm_kernel_isa(const LlvmOptions *o, Diag *d);
 
 /* The host's number of online CPUs (the default thread count). */
 int llvm_host_threads(void);

@@ -89,6 +89,8 @@ static void add_step(Lower *L, const char *kernel, const void *desc, size_t desc
     memcpy(s->desc, desc, desc_bytes);
     for (int i = 0; i < nargs; i++) {
         s->args[i] = args[i];
+        if (args[i].buf >= 0 && p->bufs[args[i].buf].kind == PB_WEIGHT)
+            s->weight_bytes += p->bufs[args[i].buf].bytes;
         if (args[i].buf < 0 || p->bufs[args[i].buf].kind != PB_ACT)
             continue;
         PlanBuf *b = &p->bufs[args[i].buf];

@@ -51,6 +51,7 @@ typedef struct PlanStep {
     PlanArg args[PLAN_MAX_ARGS];
     const IrNode *node;   /* the IR node this step implements (a chain's head) */
     int64_t flops;        /* 2 * MACs, for profiles */
+    int64_t weight_bytes; /* packed weights it reads, for bandwidth in profiles */
 } PlanStep;
 
 typedef struct Plan {

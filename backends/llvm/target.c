@@ -204,3 +204,17 @@ int llvm_target_isa(LLVMTargetMachineRef tm, Diag *d)
     LLVMContextDispose(c);
     return isa;
 }
+
+int llvm_kernel_isa(const LlvmOptions *o, Diag *d)
+{
+    char *triple = NULL, *cpu = NULL, *features = NULL;
+    LLVMTargetMachineRef tm = llvm_target_machine(o, &triple, &cpu, &features, d);
+    if (!tm)
+        return -1;
+    int isa = llvm_target_isa(tm, d);
+    LLVMDisposeTargetMachine(tm);
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    return isa;
+}
