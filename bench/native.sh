@@ -8,10 +8,12 @@
 # 1. builds netc and bench_native (Release) in $BUILD;
 # 2. writes seed-1 weights per model with `netc init` into a temporary
 #    directory;
-# 3. bench_native: peak FP32 FMA throughput, then per model JIT compile
-#    time and end-to-end latency at each thread count, and the time of
-#    `netc build examples/resnet50.net`; it saves each model's input and
-#    output;
+# 3. bench_native, once per kernel ISA in $ISAS (--cpu x86-64-v4 for
+#    avx512, x86-64-v3 for avx2, x86-64 for sse2): the FMA peak of that
+#    ISA and the memory bandwidth, then per model JIT compile time and
+#    end-to-end latency at each thread count; the first ISA's run also
+#    times `netc build examples/resnet50.net` and saves each model's input
+#    and output;
 # 4. when /usr/bin/python3 has torch: bench/torch_infer.py per model (one
 #    process each: OMP_WAIT_POLICY is read when torch loads; transformers
 #    twice, with PASSIVE and without) with the same weights and input, which
@@ -27,6 +29,8 @@
 # Environment:
 #   BUILD      build directory (default: build-bench), configured Release
 #   THREADS    thread counts (default: 1,2)
+#   ISAS       kernel variants to time (default: those of avx512 and avx2 this
+#              CPU can run, by its /proc/cpuinfo flags; sse2 may be added)
 #   RUNS       least timed runs per setting (default: 20)
 #   BUDGET_MS  more timed runs while this lasts, per setting (default: 2000)
 #   PYTHON     the python with torch (default: /usr/bin/python3)
@@ -79,11 +83,36 @@ for f in avx512f avx512_vnni avx512_bf16 avx2 fma; do
     case " $flags " in *" $f "*) simd="$simd, $f yes" ;; *) simd="$simd, $f no" ;; esac
 done
 simd=${simd#, }
+# The kernel variants to time: each one this CPU can run, unless $ISAS says.
+has_flags() {
+    local f
+    for f in "$@"; do case " $flags " in *" $f "*) ;; *) return 1 ;; esac; done
+}
+if [ -z "${ISAS:-}" ]; then
+    ISAS=""
+    has_flags avx512f avx512bw avx512dq avx512vl && ISAS="avx512"
+    has_flags avx2 fma && ISAS="$ISAS avx2"
+    [ -n "$ISAS" ] || ISAS=sse2
+fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "== netc: bench_native ($cpu, $(nproc) cores, load $load_before)" >&2
-"$build/bench/bench_native" --weights-dir "$tmp" --save-io "$tmp" --tsv "$tmp/netc.tsv" \
-    --netc "$netc" --threads "$threads" --runs "$runs" --budget-ms "$budget" "${models[@]}" >&2 ||
-    echo "native.sh: bench_native reported a failure (see above)" >&2
+netc_tsvs=()
+first=true
+for isa in $ISAS; do
+    case $isa in
+        avx512) march=x86-64-v4 ;;
+        avx2) march=x86-64-v3 ;;
+        sse2) march=x86-64 ;;
+        *) echo "native.sh: unknown ISA '$isa' in ISAS (avx512, avx2, sse2)" >&2; exit 2 ;;
+    esac
+    extra=()
+    $first && extra=(--save-io "$tmp" --netc "$netc")
+    echo "== netc: bench_native, $isa kernels ($cpu, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+    "$build/bench/bench_native" --weights-dir "$tmp" --cpu "$march" --tsv "$tmp/netc_$isa.tsv" "${extra[@]}" \
+        --threads "$threads" --runs "$runs" --budget-ms "$budget" "${models[@]}" >&2 ||
+        echo "native.sh: bench_native ($isa) reported a failure (see above)" >&2
+    netc_tsvs+=("$tmp/netc_$isa.tsv")
+    first=false
+done
 
 : > "$tmp/torch.tsv"
 : > "$tmp/ort.tsv"
@@ -161,15 +190,21 @@ echo "CPU: $cpu, $(nproc) cores; load average before/after: $load_before / $load
 echo "CPU vector extensions (lscpu flags): $simd."
 echo "Times are medians of at least $runs timed runs after 3 warm-up runs."
 echo
-awk -F'\t' -v netc_tsv="$tmp/netc.tsv" -v torch_tsv="$tmp/torch.tsv" -v ort_tsv="$tmp/ort.tsv" \
+awk -F'\t' -v torch_tsv="$tmp/torch.tsv" -v ort_tsv="$tmp/ort.tsv" \
     -v ort_skip="$ort_skip" -v ort_creations="$ort_creations" -v flags="$flags" '
     # Numbers as fields, or "-" when a baseline has none.
     function cell(fmt, v) { return v == "" ? "-" : sprintf(fmt, v) }
     function ratio(a, b)  { return a == "" || b == "" || b <= 0 ? "-" : sprintf("%.2f", a / b) }
-    FILENAME == netc_tsv && $1 == "peak"  { peak[$2] = $3; pt[++np] = $2; next }
-    FILENAME == netc_tsv && $1 == "model" { gflop[$2] = $3; compile[$2] = $4; next }
-    FILENAME == netc_tsv && $1 == "run"   { k = $2 SUBSEP $3; ms[k] = $4; gfs[k] = $7; order[++n] = k; next }
-    FILENAME == netc_tsv && $1 == "build" { bmodel = $2; bms = $3
+    # bench_native files, one per ISA; the first names the rows.
+    FILENAME != torch_tsv && FILENAME != ort_tsv && FNR == 1 { isa = ""; nf++ }
+    FILENAME != torch_tsv && FILENAME != ort_tsv && $1 == "isa" { isa = $2; isas[++ni] = isa; next }
+    FILENAME != torch_tsv && FILENAME != ort_tsv && $1 == "peak"  { if (!((isa, $2) in peak)) { if (nf == 1) pt[++np] = $2 }
+                                                                    peak[isa, $2] = $3; next }
+    FILENAME != torch_tsv && FILENAME != ort_tsv && $1 == "bandwidth" { bw[$2] = $3; next }
+    FILENAME != torch_tsv && FILENAME != ort_tsv && $1 == "model" { gflop[$2] = $3; if (nf == 1) compile[$2] = $4; next }
+    FILENAME != torch_tsv && FILENAME != ort_tsv && $1 == "run"   { k = $2 SUBSEP $3; ms[isa, k] = $4; gfs[isa, k] = $7
+                                                                    if (nf == 1) order[++n] = k; next }
+    FILENAME != torch_tsv && FILENAME != ort_tsv && $1 == "build" { bmodel = $2; bms = $3
                                             build = sprintf("%s: median %.2f s (min %.2f s, %d runs; target <= 2 s)",
                                                             $2, $3 / 1000, $4 / 1000, $5); next }
     FILENAME == torch_tsv && $1 == "torch" { k = $2 SUBSEP $3; npol[k]++
@@ -188,27 +223,45 @@ awk -F'\t' -v netc_tsv="$tmp/netc.tsv" -v torch_tsv="$tmp/torch.tsv" -v ort_tsv=
     FILENAME == ort_tsv && $1 == "onnxfail"  { why[$2] = why[$2] (why[$2] == "" ? "" : "; ") "ONNX export failed: " $3 }
     FILENAME == ort_tsv && $1 == "ortfail"   { why[$2] = why[$2] (why[$2] == "" ? "" : "; ") $3 }
     END {
-        line = "Peak FP32 (FMA loop, bench/peak.c):"
+        for (j = 1; j <= ni; j++) {
+            line = "Peak FP32 of the " isas[j] " kernels'"'"' instructions (FMA loop, bench/peak.c):"
+            for (i = 1; i <= np; i++)
+                line = line sprintf("%s %d thread%s %.0f GFLOP/s", i > 1 ? "," : "", pt[i], pt[i] == 1 ? "" : "s",
+                                    peak[isas[j], pt[i]])
+            print line "."
+        }
+        line = "Memory read bandwidth (bench/bandwidth.c):"
         for (i = 1; i <= np; i++)
-            line = line sprintf("%s %d thread%s %.0f GFLOP/s", i > 1 ? "," : "", pt[i], pt[i] == 1 ? "" : "s",
-                                peak[pt[i]])
+            line = line sprintf("%s %d thread%s %.1f GB/s", i > 1 ? "," : "", pt[i], pt[i] == 1 ? "" : "s", bw[pt[i]])
         print line "."
         print ""
-        print "| model | GFLOP | threads | netc ms | netc GFLOP/s | % peak | torch ms | ORT ms | best baseline ms | netc/torch | netc/best |"
-        print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        head = "| model | GFLOP | threads | torch ms | ORT ms | best baseline ms"
+        rule = "|---|---:|---:|---:|---:|---:"
+        for (j = 1; j <= ni; j++) {
+            head = head " | netc " isas[j] " ms | % peak | netc/best"
+            rule = rule "|---:|---:|---:"
+        }
+        print head " |"
+        print rule "|"
         for (i = 1; i <= n; i++) {
             k = order[i]; split(k, kk, SUBSEP); m = kk[1]; t = kk[2]
-            pct = peak[t] > 0 ? sprintf("%.1f", 100 * gfs[k] / peak[t]) : "-"
             tm = (k in tms) ? tms[k] : ""
             om = (k in oms) ? oms[k] : ""
             best = tm; who = "torch"
             if (om != "" && (best == "" || om < best)) { best = om; who = "ORT" }
-            printf "| %s | %.2f | %d | %.2f | %.1f | %s | %s | %s | %s | %s | %s |\n", m, gflop[m], t, ms[k], gfs[k],
-                   pct, cell("%.2f", tm), cell("%.2f", om), best == "" ? "-" : sprintf("%.2f (%s)", best, who),
-                   ratio(ms[k], tm), ratio(ms[k], best)
+            row = sprintf("| %s | %.2f | %d | %s | %s | %s", m, gflop[m], t, cell("%.2f", tm), cell("%.2f", om),
+                          best == "" ? "-" : sprintf("%.2f (%s)", best, who))
+            for (j = 1; j <= ni; j++) {
+                a = isas[j]
+                if (!((a, k) in ms)) { row = row " | - | - | -"; continue }
+                pk = peak[a, t]
+                row = row sprintf(" | %.2f | %s | %s", ms[a, k], pk > 0 ? sprintf("%.1f", 100 * gfs[a, k] / pk) : "-",
+                                  ratio(ms[a, k], best))
+            }
+            print row " |"
         }
         print ""
-        print "Compile time, ms: netc = graph passes + llvm_jit_compile; torch = torch.jit.trace +"
+        print "Compile time, ms: netc = graph passes + llvm_jit_compile (" isas[1] " kernels); torch = torch.jit.trace +"
         print "optimize_for_inference + first run; ORT = InferenceSession.create (median of " ort_creations ");"
         print "each at the largest thread count. Below 1 in a ratio, netc compiles faster."
         print ""
@@ -266,7 +319,7 @@ awk -F'\t' -v netc_tsv="$tmp/netc.tsv" -v torch_tsv="$tmp/torch.tsv" -v ort_tsv=
         }
         print ""
         print "CPU flags (lscpu): " flags
-    }' "$tmp/netc.tsv" "$tmp/torch.tsv" "$tmp/ort.tsv"
+    }' "${netc_tsvs[@]}" "$tmp/torch.tsv" "$tmp/ort.tsv"
 if grep -q 'netlib reference BLAS' "$tmp/torch.tsv"; then
     echo
     echo "Warning: PyTorch ran its matmuls on the netlib reference BLAS (Debian's default), so its"
