@@ -96,24 +96,24 @@ static IrNode *with_bias(IrGraph *g, IrNode *c, IrValue *b, Diag *d)
 static bool fold(IrGraph *g, IrNode *c, IrNode *bn, Diag *d)
 {
     IrValue *w = c->in[1], *b = c->nin > 2 ? c->in[2] : NULL;
-    const float *wd = pass_f32_data(w), *bd = b ? pass_f32_data(b) : NULL;
+    /* In place: the conv is the weight's and bias's only user (fold_target)
+     * and a parameter owns its tensor, so nobody else sees the old values,
+     * and a ResNet-50 costs no second copy of its weights. */
+    float *fw = (float *)pass_f32_data(w), *bd = b ? (float *)pass_f32_data(b) : NULL;
     const float *gamma = pass_f32_data(bn->in[1]), *beta = pass_f32_data(bn->in[2]);
     const float *mean = pass_f32_data(bn->in[3]), *var = pass_f32_data(bn->in[4]);
     double eps = ir_attr_float(bn, "eps");
     int64_t oc = w->shape.d[0], per = shape_numel(&w->shape) / oc;
     Shape bs = {1, {oc}};
-    Tensor *nw = tensor_new(DT_F32, &w->shape), *nb = tensor_new(DT_F32, &bs);
-    float *fw = nw->data, *fb = nb->data;
+    Tensor *nb = b ? NULL : tensor_new(DT_F32, &bs);
+    float *fb = b ? bd : nb->data;
     for (int64_t o = 0; o < oc; o++) {
         double s = gamma[o] / sqrt((double)var[o] + eps);
         for (int64_t i = 0; i < per; i++)
-            fw[o * per + i] = (float)(wd[o * per + i] * s);
+            fw[o * per + i] = (float)(fw[o * per + i] * s);
         fb[o] = (float)(((bd ? bd[o] : 0.0) - mean[o]) * s + beta[o]);
     }
-    ir_bind(w, nw);
-    if (b) {
-        ir_bind(b, nb);
-    } else {
+    if (!b) {
         const char *base = c->name ? arena_printf(g->arena, "%s.bias", c->name)
                                    : arena_printf(g->arena, "%s.%d.bias", op_info(c->op)->name, c->id);
         b = ir_add_param(g, pass_fresh_key(g, base), DT_F32, bs, c->loc);
