@@ -98,6 +98,7 @@ MODELS = {
     "vit_ti_16": (_vit(16, 12, 3, 192, 768), 1000, 224),
     "squeezenet1_1": (_tv("squeezenet1_1"), 1000, 224),
     "shufflenet_v2_x1_0": (_tv("shufflenet_v2_x1_0"), 1000, 224),
+    "efficientnet_b0": (_tv("efficientnet_b0"), 1000, 224),
 }
 
 
