@@ -99,6 +99,7 @@ MODELS = {
     "squeezenet1_1": (_tv("squeezenet1_1"), 1000, 224),
     "shufflenet_v2_x1_0": (_tv("shufflenet_v2_x1_0"), 1000, 224),
     "efficientnet_b0": (_tv("efficientnet_b0"), 1000, 224),
+    "densenet121": (_tv("densenet121"), 1000, 224),
 }
 
 
