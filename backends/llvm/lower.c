@@ -4,14 +4,15 @@
  *
  * Layouts. Spatial ops (conv2d, pools, 4-D batchnorm) read and write NHWC,
  * which lets the conv kernel vectorize over output channels and pack a
- * 1×1 conv's input rows without a copy. Every other op sees the logical
- * (IR, row-major "NCHW") order. Values remember the layout they are stored
- * in; ops that index by strides (binary ops, transpose, permute, slice,
- * select, expand, concat) read either layout in place, and a conversion
- * (nk_copy) is emitted, once per value, only for ops that need contiguous
- * logical order (flatten/reshape views, linear, matmul, softmax, layernorm,
- * attention, graph outputs). A 4-D value with H·W = 1 or C = 1 is the same
- * bytes in both layouts.
+ * 1×1 conv's input rows without a copy; so does layernorm over a 4-D
+ * value's channels, which are NHWC's contiguous rows. Every other op sees
+ * the logical (IR, row-major "NCHW") order. Values remember the layout they
+ * are stored in; ops that index by strides (binary ops, transpose, permute,
+ * slice, select, expand, concat) read either layout in place, and a
+ * conversion (nk_copy) is emitted, once per value, only for ops that need
+ * contiguous logical order (flatten/reshape views, linear, matmul, softmax,
+ * last-dim layernorm, attention, graph outputs). A 4-D value with H·W = 1
+ * or C = 1 is the same bytes in both layouts.
  *
  * Fusion. A conv2d whose result has a single use absorbs the chain
  *   add(residual)? -> relu|relu6?
@@ -521,10 +522,24 @@ static void lower_topk(Lower *L, const IrNode *n)
     STEP(L, "nk_topk", d, n, in, values, indices, scratch(L));
 }
 
+/* True when layernorm n normalizes the channels of a 4-D value (dim 1,
+ * torchvision's LayerNorm2d): in NHWC those are the last, contiguous dim,
+ * so nk_layernorm runs on the stored rows and no transposing copy is made. */
+static bool layernorm_over_nhwc_channels(const IrNode *n)
+{
+    const Shape *s = &n->in[0]->shape;
+    return s->rank == 4 && norm_dim(ir_attr_int(n, "dim"), s->rank) == 1;
+}
+
 static void lower_layernorm(Lower *L, const IrNode *n)
 {
+    const Shape *s = &n->in[0]->shape;
+    bool nhwc = layernorm_over_nhwc_channels(n);
+    if (!nhwc && geom_dims_product(s->d, norm_dim(ir_attr_int(n, "dim"), s->rank) + 1, s->rank) != 1)
+        return (void)unsupported(L, n, "layernorm over a dim other than the last or a 4-D value's channels");
     int64_t cols = numel(n->in[1]);
-    NkLayerNorm d = {.rows = numel(n->in[0]) / cols, .cols = cols, .eps = (float)ir_attr_float(n, "eps")};
+    NkLayerNorm d = {.rows = cols ? numel(n->in[0]) / cols : 0, .cols = cols,
+                     .eps = (float)ir_attr_float(n, "eps")};
     const float *g = param(L, n, 1), *b = param(L, n, 2);
     if (!g || !b)
         return;
@@ -532,7 +547,8 @@ static void lower_layernorm(Lower *L, const IrNode *n)
     memcpy(blob_ptr(L, gb), g, (size_t)cols * 4);
     memcpy(blob_ptr(L, gb) + cols, b, (size_t)cols * 4);
     PlanArg beta = {.buf = gb.buf, .elem = cols};
-    PlanArg in = as_logical(L, n->in[0], n), out = define(L, n->out, LAY_LOGICAL);
+    PlanArg in = nhwc ? as_nhwc(L, n->in[0], n) : as_logical(L, n->in[0], n);
+    PlanArg out = define(L, n->out, nhwc ? LAY_NHWC : LAY_LOGICAL);
     STEP(L, "nk_layernorm", d, n, in, gb, beta, out);
 }
 

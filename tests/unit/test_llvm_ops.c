@@ -326,6 +326,39 @@ static void test_data_movement(void **state)
     check(g, 2);
 }
 
+/* layernorm over dim `dim` of x, with its weight and bias. */
+static IrValue *layernorm(IrGraph *g, const char *name, IrValue *x, int dim)
+{
+    char attrs[40];
+    snprintf(attrs, sizeof attrs, "eps=1e-6 dim=%d", dim);
+    int64_t d = x->shape.d[dim < 0 ? x->shape.rank + dim : dim];
+    IrValue *in[3] = {x, param(g, name, "weight", SH(1, d)), param(g, name, "bias", SH(1, d))};
+    return node(g, OP_LAYERNORM, name, attrs, 3, in);
+}
+
+/* ConvNeXt's norms: layernorm over the channels of a 4-D value (LayerNorm2d,
+ * which the backend runs on NHWC rows) after a depthwise conv, on a graph
+ * input (converted to NHWC first) and on [N, C, 1, 1] (the same bytes in
+ * either layout), and the block's permute -> last-dim layernorm -> linear
+ * -> permute back; outputs leave in logical order. */
+static void test_layernorm_channels(void **state)
+{
+    for (int round = 0; round < 2; round++) {
+        IrGraph *g = ir_graph_new("ln2d");
+        int64_t c = pick(1, 40), h = pick(1, 9);
+        IrValue *x = input(g, "x", SH(4, 2, c, h, h + 1));
+        IrValue *dw = conv(g, "dw", x, c, 7, 1, 3, 1, c, true);
+        output(g, "conv_ln", layernorm(g, "ln_conv", dw, 1));
+        output(g, "input_ln", layernorm(g, "ln_input", x, -3));
+        IrValue *pooled = unary(g, OP_GLOBAL_AVGPOOL, "", dw);
+        output(g, "pooled_ln", layernorm(g, "ln_pooled", pooled, 1));
+        IrValue *nhwc = unary(g, OP_PERMUTE, "dims=[0,2,3,1]", dw);
+        IrValue *mlp = linear(g, "fc", layernorm(g, "ln_last", nhwc, -1), c, true);
+        output(g, "block", unary(g, OP_PERMUTE, "dims=[0,3,1,2]", mlp));
+        check(g, 1 + round);
+    }
+}
+
 /* An integer tensor: refused, naming the layer. */
 static void test_unsupported_dtype(void **state)
 {
@@ -351,7 +384,8 @@ int main(void)
         cmocka_unit_test(test_linear),        cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_attention),     cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_pools),         cmocka_unit_test(test_batchnorm_standalone),
-        cmocka_unit_test(test_data_movement), cmocka_unit_test(test_unsupported_dtype),
+        cmocka_unit_test(test_data_movement), cmocka_unit_test(test_layernorm_channels),
+        cmocka_unit_test(test_unsupported_dtype),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
