@@ -100,6 +100,7 @@ MODELS = {
     "shufflenet_v2_x1_0": (_tv("shufflenet_v2_x1_0"), 1000, 224),
     "efficientnet_b0": (_tv("efficientnet_b0"), 1000, 224),
     "densenet121": (_tv("densenet121"), 1000, 224),
+    "convnext_tiny": (_tv("convnext_tiny"), 1000, 224),
 }
 
 
