@@ -641,13 +641,38 @@ static void lower_view_copy(Lower *L, const IrNode *n)
     STEP(L, "nk_copy", d, n, val(L, x)->at, out);
 }
 
+/* True when some user of v reads it in NHWC (conv2d, pools, batchnorm,
+ * layernorm over channels), and would convert a logical v first. */
+static bool read_as_nhwc(const IrValue *v)
+{
+    for (int i = 0; i < v->nuses; i++) {
+        const IrNode *u = v->uses[i].user;
+        switch (u->op) {
+        case OP_CONV2D: case OP_MAXPOOL: case OP_AVGPOOL: case OP_ADAPTIVE_AVGPOOL: case OP_GLOBAL_AVGPOOL:
+        case OP_BATCHNORM:
+            return true;
+        case OP_LAYERNORM:
+            if (layernorm_over_nhwc_channels(u))
+                return true;
+            break;
+        default:
+            break;
+        }
+    }
+    return false;
+}
+
+/* Each input is one strided copy into its place in the result. A 4-D
+ * result that a spatial op reads is stored NHWC (DenseNet's and
+ * SqueezeNet's channel concats feed batchnorm and conv): the copies write
+ * it in that layout directly instead of a logical result converted later. */
 static void lower_concat(Lower *L, const IrNode *n)
 {
     const Shape *so = &n->out->shape;
     int dim = norm_dim(ir_attr_int(n, "dim"), so->rank);
     int64_t ost[SHAPE_MAX_RANK];
-    geom_contiguous_strides(so, ost);
-    PlanArg out = define(L, n->out, LAY_LOGICAL);
+    PlanArg out = define(L, n->out, so->rank == 4 && read_as_nhwc(n->out) ? LAY_NHWC : LAY_LOGICAL);
+    logical_strides(L, n->out, ost);
     int64_t at = 0;
     for (int k = 0; k < n->nin; k++) {
         const IrValue *x = n->in[k];

@@ -326,6 +326,35 @@ static void test_data_movement(void **state)
     check(g, 2);
 }
 
+/* Concats that spatial ops read, stored NHWC by the lowering: DenseNet's
+ * growing channel concat (a conv result and the logical input, into
+ * batchnorm -> relu -> conv and into the next concat), SqueezeNet's
+ * concat into a max pool, and a concat along H into a conv; one of them is
+ * also a graph output, converted back to logical order. */
+static void test_concat_into_spatial_ops(void **state)
+{
+    for (int round = 0; round < 2; round++) {
+        IrGraph *g = ir_graph_new("concat_nhwc");
+        int64_t c = pick(1, 12), growth = pick(1, 9), h = pick(2, 8);
+        IrValue *x = input(g, "x", SH(4, 2, c, h, h + 1));
+        IrValue *cat = x;
+        for (int layer = 0; layer < 3; layer++) {
+            char bn[16], cv[16];
+            snprintf(bn, sizeof bn, "norm%d", layer);
+            snprintf(cv, sizeof cv, "conv%d", layer);
+            IrValue *act = unary(g, OP_RELU, "", batchnorm(g, bn, cat));
+            IrValue *grown = conv(g, cv, act, growth, 3, 1, 1, 1, 1, false);
+            cat = node(g, OP_CONCAT, NULL, "dim=1", 2, (IrValue *[]){cat, grown});
+        }
+        output(g, "dense", cat);
+        output(g, "pooled", unary(g, OP_MAXPOOL, "kernel_size=2 stride=2 ceil_mode=true", cat));
+        IrValue *mixed = conv(g, "mix", cat, cat->shape.d[1], 1, 1, 0, 1, 1, true);
+        IrValue *rows = node(g, OP_CONCAT, NULL, "dim=2", 2, (IrValue *[]){cat, mixed});
+        output(g, "rows", conv(g, "rows_conv", rows, 3, 1, 1, 0, 1, 1, true));
+        check(g, 1 + round);
+    }
+}
+
 /* layernorm over dim `dim` of x, with its weight and bias. */
 static IrValue *layernorm(IrGraph *g, const char *name, IrValue *x, int dim)
 {
@@ -384,7 +413,8 @@ int main(void)
         cmocka_unit_test(test_linear),        cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_attention),     cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_pools),         cmocka_unit_test(test_batchnorm_standalone),
-        cmocka_unit_test(test_data_movement), cmocka_unit_test(test_layernorm_channels),
+        cmocka_unit_test(test_data_movement), cmocka_unit_test(test_concat_into_spatial_ops),
+        cmocka_unit_test(test_layernorm_channels),
         cmocka_unit_test(test_unsupported_dtype),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
