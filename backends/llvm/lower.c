@@ -426,6 +426,30 @@ static void broadcast_strides(Lower *L, const IrValue *v, const Shape *out, int6
     geom_broadcast_strides(&v->shape, own, out, st);
 }
 
+/* Where a broadcasting binary op stores its result: NHWC when an operand
+ * is an NHWC 4-D value (a squeeze-excitation gate [N, C, 1, 1] times a conv
+ * result, a layer scale [C, 1, 1] times a block): the walk then follows
+ * that operand's bytes, rows of C contiguous, and the spatial op after it
+ * reads the result without a conversion. */
+static Layout binary_layout(const IrNode *n, const LVal *la, const LVal *lb)
+{
+    bool nhwc_operand = la->layout == LAY_NHWC || lb->layout == LAY_NHWC;
+    return n->out->shape.rank == 4 && !trivially_logical(n->out) && nhwc_operand ? LAY_NHWC : LAY_LOGICAL;
+}
+
+/* Reorders d's logical [N, C, H, W] index space as [N, H, W, C], so that
+ * nk_binary's contiguous output is the NHWC result. */
+static void binary_in_nhwc_order(NkBinary *d)
+{
+    static const int order[4] = {0, 2, 3, 1};
+    int64_t dims[4], as[4], bs[4];
+    for (int i = 0; i < 4; i++)
+        dims[i] = d->dims[order[i]], as[i] = d->a_strides[order[i]], bs[i] = d->b_strides[order[i]];
+    memcpy(d->dims, dims, sizeof dims);
+    memcpy(d->a_strides, as, sizeof as);
+    memcpy(d->b_strides, bs, sizeof bs);
+}
+
 static void lower_binary(Lower *L, const IrNode *n, const IrNode *last, int64_t act)
 {
     NkBinary d = {.op = n->op == OP_ADD ? NK_BINARY_ADD : n->op == OP_SUB ? NK_BINARY_SUB : NK_BINARY_MUL,
@@ -445,7 +469,10 @@ static void lower_binary(Lower *L, const IrNode *n, const IrNode *last, int64_t 
         d.dims[i] = so->d[i];
     broadcast_strides(L, a, so, d.a_strides);
     broadcast_strides(L, b, so, d.b_strides);
-    PlanArg out = define(L, last->out, LAY_LOGICAL);
+    Layout lay = binary_layout(n, &la, &lb);
+    if (lay == LAY_NHWC)
+        binary_in_nhwc_order(&d);
+    PlanArg out = define(L, last->out, lay);
     STEP(L, "nk_binary", d, n, la.at, lb.at, out);
 }
 
@@ -641,6 +668,32 @@ static void lower_view_copy(Lower *L, const IrNode *n)
     STEP(L, "nk_copy", d, n, val(L, x)->at, out);
 }
 
+/* The permutes between NCHW and channels-last (ConvNeXt's blocks, and
+ * LayerNorm2d written by hand) move no bytes when the value is stored
+ * NHWC: permute [0, 2, 3, 1] of an NHWC [N, C, H, W] is the logical
+ * [N, H, W, C], and permute [0, 3, 1, 2] of a logical [N, H, W, C] is an
+ * NHWC [N, C, H, W]. Those become aliases; other permutes copy. */
+static void lower_permute(Lower *L, const IrNode *n)
+{
+    const IrValue *x = n->in[0];
+    int cnt, p[4] = {0};
+    const int64_t *dims = ir_attr_ints(n, "dims", &cnt);
+    for (int i = 0; i < cnt && cnt == 4; i++)
+        p[i] = norm_dim(dims[i], 4);
+    LVal src = *val(L, x);
+    bool x_nhwc_bytes = src.layout == LAY_NHWC || trivially_logical(x);
+    if (cnt == 4 && x_nhwc_bytes && p[0] == 0 && p[1] == 2 && p[2] == 3 && p[3] == 1) {
+        L->vals[n->out->id] = (LVal){.done = true, .at = src.at, .layout = LAY_LOGICAL};
+        return;
+    }
+    if (cnt == 4 && src.layout == LAY_LOGICAL && p[0] == 0 && p[1] == 3 && p[2] == 1 && p[3] == 2) {
+        Layout lay = trivially_logical(n->out) ? LAY_LOGICAL : LAY_NHWC;
+        L->vals[n->out->id] = (LVal){.done = true, .at = src.at, .layout = lay};
+        return;
+    }
+    lower_view_copy(L, n);
+}
+
 /* True when some user of v reads it in NHWC (conv2d, pools, batchnorm,
  * layernorm over channels), and would convert a logical v first. */
 static bool read_as_nhwc(const IrValue *v)
@@ -748,7 +801,7 @@ static const LowerFn lower_fns[OP__COUNT] = {
     [OP_FLATTEN] = lower_reshape,
     [OP_RESHAPE] = lower_reshape,
     [OP_TRANSPOSE] = lower_view_copy,
-    [OP_PERMUTE] = lower_view_copy,
+    [OP_PERMUTE] = lower_permute,
     [OP_EXPAND] = lower_view_copy,
     [OP_CONCAT] = lower_concat,
     [OP_SLICE] = lower_view_copy,

@@ -369,8 +369,10 @@ static IrValue *layernorm(IrGraph *g, const char *name, IrValue *x, int dim)
  * which the backend runs on NHWC rows) after a depthwise conv, on a graph
  * input (converted to NHWC first) and on [N, C, 1, 1] (the same bytes in
  * either layout), and the block's permute -> last-dim layernorm -> linear
- * -> permute back; outputs leave in logical order. */
-static void test_layernorm_channels(void **state)
+ * -> permute back (both permutes aliases of NHWC bytes) -> layer scale ->
+ * residual; and EfficientNet's broadcast gate on an NHWC conv result.
+ * Outputs leave in logical order. */
+static void test_channels_last_blocks(void **state)
 {
     for (int round = 0; round < 2; round++) {
         IrGraph *g = ir_graph_new("ln2d");
@@ -381,9 +383,17 @@ static void test_layernorm_channels(void **state)
         output(g, "input_ln", layernorm(g, "ln_input", x, -3));
         IrValue *pooled = unary(g, OP_GLOBAL_AVGPOOL, "", dw);
         output(g, "pooled_ln", layernorm(g, "ln_pooled", pooled, 1));
-        IrValue *nhwc = unary(g, OP_PERMUTE, "dims=[0,2,3,1]", dw);
+        IrValue *nhwc = unary(g, OP_PERMUTE, "dims=[0,-2,-1,1]", dw);
         IrValue *mlp = linear(g, "fc", layernorm(g, "ln_last", nhwc, -1), c, true);
-        output(g, "block", unary(g, OP_PERMUTE, "dims=[0,3,1,2]", mlp));
+        IrValue *back = unary(g, OP_PERMUTE, "dims=[0,3,1,2]", mlp);
+        output(g, "block", back);
+        /* ConvNeXt's residual: the input plus a layer scale [C, 1, 1] times
+         * the block, then the next block's depthwise conv. */
+        IrValue *scaled = binary(g, OP_MUL, param(g, "ls", "layer_scale", SH(3, c, 1, 1)), back);
+        output(g, "next", conv(g, "dw2", binary(g, OP_ADD, dw, scaled), c, 7, 1, 3, 1, c, true));
+        /* A squeeze-excitation gate times a conv result (EfficientNet). */
+        IrValue *gate = unary(g, OP_SIGMOID, "", conv(g, "se", pooled, c, 1, 1, 0, 1, 1, true));
+        output(g, "gated", conv(g, "proj", binary(g, OP_MUL, dw, gate), c, 1, 1, 0, 1, 1, false));
         check(g, 1 + round);
     }
 }
@@ -414,7 +424,7 @@ int main(void)
         cmocka_unit_test(test_attention),     cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_pools),         cmocka_unit_test(test_batchnorm_standalone),
         cmocka_unit_test(test_data_movement), cmocka_unit_test(test_concat_into_spatial_ops),
-        cmocka_unit_test(test_layernorm_channels),
+        cmocka_unit_test(test_channels_last_blocks),
         cmocka_unit_test(test_unsupported_dtype),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
