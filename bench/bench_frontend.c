@@ -149,12 +149,14 @@ int main(int argc, char **argv)
     int runs = argc > 1 ? atoi(argv[1]) : 51;
     const char *dir = argc > 2 ? argv[2] : "examples";
     int pass_runs = argc > 3 ? atoi(argv[3]) : 7;
-    static const char *const models[] = {"mlp", "lenet", "resnet18", "resnet50", "mobilenet_v2",
-                                         "vgg16", "vit_b_16", "vit_ti_16"};
+    static const char *const models[] = {
+        "mlp",           "lenet",     "resnet18",      "resnet50",           "mobilenet_v2",
+        "vgg16",         "vit_b_16",  "vit_ti_16",     "squeezenet1_1",      "shufflenet_v2_x1_0",
+        "efficientnet_b0", "densenet121", "convnext_tiny"};
     if (runs < 1)
         runs = 1;
     double *t = malloc((size_t)runs * sizeof *t);
-    printf("%-14s %7s %7s %11s %10s %10s %10s\n", "model", "nodes", "params", "param elems", "median ms",
+    printf("%-18s %7s %7s %11s %10s %10s %10s\n", "model", "nodes", "params", "param elems", "median ms",
            "min ms", "max ms");
     for (size_t m = 0; m < sizeof models / sizeof *models; m++) {
         char path[1024];
@@ -180,7 +182,7 @@ int main(int argc, char **argv)
                 t[r] = now_ms() - t0;
         }
         qsort(t, (size_t)runs, sizeof *t, cmp_double);
-        printf("%-14s %7d %7d %11lld %10.3f %10.3f %10.3f\n", models[m], nodes, nparams, (long long)elems,
+        printf("%-18s %7d %7d %11lld %10.3f %10.3f %10.3f\n", models[m], nodes, nparams, (long long)elems,
                t[runs / 2], t[0], t[runs - 1]);
     }
     free(t);

@@ -6,7 +6,8 @@
  *   bench_native --profile [options] MODEL...  where the time goes, per step
  *
  * For every model (default: resnet18 resnet50 mobilenet_v2 vgg16 vit_b_16
- * vit_ti_16, each at its default 224x224 input, batch 1): elaborate
+ * vit_ti_16 squeezenet1_1 shufflenet_v2_x1_0 efficientnet_b0 densenet121
+ * convnext_tiny, each at its default 224x224 input, batch 1): elaborate
  * examples/MODEL.net, bind deterministic weights (seed 1: in process with
  * rt_init_weights, or DIR/MODEL.safetensors written by `netc init --seed 1`
  * when --weights-dir is given — the same tensors either way), JIT-compile
@@ -57,8 +58,9 @@ extern char **environ;
 
 enum { MAX_THREAD_COUNTS = 8, MAX_MODELS = 32 };
 
-static const char *const default_models[] = {"resnet18", "resnet50", "mobilenet_v2",
-                                             "vgg16", "vit_b_16", "vit_ti_16"};
+static const char *const default_models[] = {
+    "resnet18",      "resnet50",           "mobilenet_v2",    "vgg16",       "vit_b_16",     "vit_ti_16",
+    "squeezenet1_1", "shufflenet_v2_x1_0", "efficientnet_b0", "densenet121", "convnext_tiny"};
 
 typedef struct Options {
     const char *examples;    /* directory of MODEL.net */
@@ -290,7 +292,7 @@ static bool save_io(const Model *m, const char *dir)
 static int bench_models(const Options *o, const double *peak, FILE *tsv)
 {
     int failed = 0;
-    printf("%-14s %7s %10s %7s %10s %10s %5s %8s %7s\n", "model", "GFLOP", "compile s", "threads", "median ms",
+    printf("%-18s %7s %10s %7s %10s %10s %5s %8s %7s\n", "model", "GFLOP", "compile s", "threads", "median ms",
            "min ms", "runs", "GFLOP/s", "% peak");
     for (int k = 0; k < o->nmodels; k++) {
         Model m;
@@ -308,7 +310,7 @@ static int bench_models(const Options *o, const double *peak, FILE *tsv)
             Timing tm = time_runs(&m, o);
             double gfs = m.gflop / (tm.median_ms / 1e3);
             double pct = peak[t] > 0 ? 100 * gfs / peak[t] : 0;
-            printf("%-14s %7.3f %10.2f %7d %10.2f %10.2f %5d %8.1f %7.1f\n", t ? "" : m.name, m.gflop,
+            printf("%-18s %7.3f %10.2f %7d %10.2f %10.2f %5d %8.1f %7.1f\n", t ? "" : m.name, m.gflop,
                    m.compile_ms / 1e3, o->threads[t], tm.median_ms, tm.min_ms, tm.runs, gfs, pct);
             fflush(stdout);
             if (tsv) {
@@ -600,7 +602,8 @@ static void usage(FILE *f)
                "  --save-io DIR      write MODEL.input.npy and MODEL.netc.npy there\n"
                "  --tsv FILE         write tab-separated records there\n"
                "  --cpu NAME         compile for this CPU (its kernels: e.g. x86-64-v3 = AVX2)\n"
-               "models: resnet18 resnet50 mobilenet_v2 vgg16 vit_b_16 vit_ti_16 (default), mlp, lenet\n");
+               "models: resnet18 resnet50 mobilenet_v2 vgg16 vit_b_16 vit_ti_16 squeezenet1_1\n"
+               "        shufflenet_v2_x1_0 efficientnet_b0 densenet121 convnext_tiny (default), mlp, lenet\n");
 }
 
 static bool parse_int(const char *s, int lo, int *out)

@@ -3,7 +3,7 @@
 # examples against PyTorch and ONNX Runtime, as markdown tables (see
 # bench/README.md).
 #
-#   bench/native.sh [MODEL...]     (default: the six 224x224 examples)
+#   bench/native.sh [MODEL...]     (default: the eleven 224x224 examples)
 #
 # 1. builds netc and bench_native (Release) in $BUILD;
 # 2. writes seed-1 weights per model with `netc init` into a temporary
@@ -52,7 +52,8 @@ ort_creations=${ORT_CREATIONS:-5}
 if [ $# -gt 0 ]; then
     models=("$@")
 else
-    models=(resnet18 resnet50 mobilenet_v2 vgg16 vit_b_16 vit_ti_16)
+    models=(resnet18 resnet50 mobilenet_v2 vgg16 vit_b_16 vit_ti_16
+            squeezenet1_1 shufflenet_v2_x1_0 efficientnet_b0 densenet121 convnext_tiny)
 fi
 
 tmp=$(mktemp -d)

@@ -19,6 +19,11 @@ builders = {
     "vgg16": torchvision.models.vgg16,
     "vit_b_16": torchvision.models.vit_b_16,
     "vit_ti_16": lambda: VisionTransformer(224, 16, 12, 3, 192, 768),
+    "squeezenet1_1": torchvision.models.squeezenet1_1,
+    "shufflenet_v2_x1_0": torchvision.models.shufflenet_v2_x1_0,
+    "efficientnet_b0": torchvision.models.efficientnet_b0,
+    "densenet121": torchvision.models.densenet121,
+    "convnext_tiny": torchvision.models.convnext_tiny,
 }
 print(f"{'model':<14} {'torch median ms':>16}")
 for name, build in builders.items():

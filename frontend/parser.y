@@ -504,6 +504,11 @@ primary:
 | "true"  { $$ = new_expr(ctx, E_BOOL, parser_loc(ctx, @1)); $$->u.bval = 1; }
 | "false" { $$ = new_expr(ctx, E_BOOL, parser_loc(ctx, @1)); $$->u.bval = 0; }
 | IDENT   { $$ = new_expr(ctx, E_NAME, parser_loc(ctx, @1)); $$->u.name = $1; }
+  /* `block` read as a value: torchvision names the body of MBConv and
+   * CNBlock `block`, so a block may bind it (`block = seq(x) {...}`, which
+   * the lexer already turns into a name) and then use it. Blocks are
+   * defined only at file level, so here the word can only be a name. */
+| "block" { $$ = new_expr(ctx, E_NAME, parser_loc(ctx, @1)); $$->u.name = "block"; }
   /* An op or block call; the node's Loc is the callee name. */
 | IDENT "(" ")"
     {
@@ -595,7 +600,7 @@ static bool starts_expr(yysymbol_kind_t s)
     switch (s) {
     case YYSYMBOL_INT: case YYSYMBOL_FLOAT: case YYSYMBOL_STRING: case YYSYMBOL_IDENT:
     case YYSYMBOL_TRUE: case YYSYMBOL_FALSE: case YYSYMBOL_SEQ: case YYSYMBOL_LPAREN:
-    case YYSYMBOL_LBRACK: case YYSYMBOL_MINUS: case YYSYMBOL_BANG:
+    case YYSYMBOL_LBRACK: case YYSYMBOL_MINUS: case YYSYMBOL_BANG: case YYSYMBOL_BLOCK:
         return true;
     default:
         return false;

@@ -777,13 +777,16 @@ static bool shape_batchnorm(const IrNode *n, Shape *out, char *err, size_t errle
     return shape_of_input_with_params(n, out, err, errlen);
 }
 
+/* layernorm normalizes over one dim, the last unless `dim` says otherwise
+ * (dim = 1 is torchvision's LayerNorm2d: over the channels of NCHW). */
 static int params_layernorm(const IrNode *n, ParamSpec *out, char *err, size_t errlen)
 {
     const Shape *x = prelude_rank(n, 1, SHAPE_MAX_RANK, "have at least one dimension", err, errlen);
-    if (!x)
+    int d;
+    if (!x || !attr_dim(n, "dim", x, &d, err, errlen))
         return -1;
-    out[0] = (ParamSpec){"weight", {1, {x->d[x->rank - 1]}}};
-    out[1] = (ParamSpec){"bias", {1, {x->d[x->rank - 1]}}};
+    out[0] = (ParamSpec){"weight", {1, {x->d[d]}}};
+    out[1] = (ParamSpec){"bias", {1, {x->d[d]}}};
     return 2;
 }
 

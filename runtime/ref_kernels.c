@@ -502,33 +502,41 @@ bool ref_batchnorm(const IrNode *n, const Tensor *const *in, Tensor *out, char *
     return true;
 }
 
-/* Normalises over the last dim with the biased variance, then scales and shifts. */
+/* Normalises over dim `dim` (the last by default) with the biased variance,
+ * then scales and shifts. x is viewed as [outer, D, inner]: each of the
+ * outer * inner vectors of D elements, inner apart, is one normalization. */
 bool ref_layernorm(const IrNode *n, const Tensor *const *in, Tensor *out, char *err,
                    size_t errlen)
 {
     static const char *const params[] = {"weight", "bias"};
     double eps;
-    int64_t D = 0;
-    if (!norm_check(n, in, out, "layernorm takes x [..., D]", -1, params, 2, &eps, &D, err,
-                    errlen))
+    int64_t D = 0, dim_attr;
+    int dim;
+    if (!check_io(n, in, out, 3, 3, err, errlen) || !get_int(n, "dim", &dim_attr, err, errlen))
         return false;
     const Shape *s = &in[0]->shape;
+    if (!geom_wrap_dim(dim_attr, s->rank, &dim))
+        FAIL("layernorm takes x [..., D] with dim %lld in range, got %d-D", (long long)dim_attr, s->rank);
+    if (!norm_check(n, in, out, "layernorm takes x [..., D]", dim, params, 2, &eps, &D, err, errlen))
+        return false;
     const float *x = in[0]->data, *w = in[1]->data, *b = in[2]->data;
     float *y = out->data;
-    int64_t R = geom_dims_product(s->d, 0, s->rank - 1);
-    for (int64_t r = 0; r < R && D > 0; r++) {
-        const float *xr = x + r * D;
-        double mean = 0, var = 0;
-        for (int64_t j = 0; j < D; j++)
-            mean += xr[j];
-        mean /= (double)D;
-        for (int64_t j = 0; j < D; j++)
-            var += ((double)xr[j] - mean) * ((double)xr[j] - mean);
-        var /= (double)D;
-        double inv = 1.0 / sqrt(var + eps);
-        for (int64_t j = 0; j < D; j++)
-            y[r * D + j] = (float)(((double)xr[j] - mean) * inv * w[j] + b[j]);
-    }
+    int64_t outer = geom_dims_product(s->d, 0, dim), inner = geom_dims_product(s->d, dim + 1, s->rank);
+    for (int64_t o = 0; o < outer && D > 0; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *xr = x + o * D * inner + i;
+            float *yr = y + o * D * inner + i;
+            double mean = 0, var = 0;
+            for (int64_t j = 0; j < D; j++)
+                mean += xr[j * inner];
+            mean /= (double)D;
+            for (int64_t j = 0; j < D; j++)
+                var += ((double)xr[j * inner] - mean) * ((double)xr[j * inner] - mean);
+            var /= (double)D;
+            double inv = 1.0 / sqrt(var + eps);
+            for (int64_t j = 0; j < D; j++)
+                yr[j * inner] = (float)(((double)xr[j * inner] - mean) * inv * w[j] + b[j]);
+        }
     return true;
 }
 

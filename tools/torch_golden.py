@@ -96,6 +96,11 @@ MODELS = {
     "vgg16": (_tv("vgg16"), 1000, 224),
     "vit_b_16": (_vit(16, 12, 12, 768, 3072), 1000, 224),
     "vit_ti_16": (_vit(16, 12, 3, 192, 768), 1000, 224),
+    "squeezenet1_1": (_tv("squeezenet1_1"), 1000, 224),
+    "shufflenet_v2_x1_0": (_tv("shufflenet_v2_x1_0"), 1000, 224),
+    "efficientnet_b0": (_tv("efficientnet_b0"), 1000, 224),
+    "densenet121": (_tv("densenet121"), 1000, 224),
+    "convnext_tiny": (_tv("convnext_tiny"), 1000, 224),
 }
 
 

@@ -4,14 +4,15 @@
  *
  * Layouts. Spatial ops (conv2d, pools, 4-D batchnorm) read and write NHWC,
  * which lets the conv kernel vectorize over output channels and pack a
- * 1×1 conv's input rows without a copy. Every other op sees the logical
- * (IR, row-major "NCHW") order. Values remember the layout they are stored
- * in; ops that index by strides (binary ops, transpose, permute, slice,
- * select, expand, concat) read either layout in place, and a conversion
- * (nk_copy) is emitted, once per value, only for ops that need contiguous
- * logical order (flatten/reshape views, linear, matmul, softmax, layernorm,
- * attention, graph outputs). A 4-D value with H·W = 1 or C = 1 is the same
- * bytes in both layouts.
+ * 1×1 conv's input rows without a copy; so does layernorm over a 4-D
+ * value's channels, which are NHWC's contiguous rows. Every other op sees
+ * the logical (IR, row-major "NCHW") order. Values remember the layout they
+ * are stored in; ops that index by strides (binary ops, transpose, permute,
+ * slice, select, expand, concat) read either layout in place, and a
+ * conversion (nk_copy) is emitted, once per value, only for ops that need
+ * contiguous logical order (flatten/reshape views, linear, matmul, softmax,
+ * last-dim layernorm, attention, graph outputs). A 4-D value with H·W = 1
+ * or C = 1 is the same bytes in both layouts.
  *
  * Fusion. A conv2d whose result has a single use absorbs the chain
  *   add(residual)? -> relu|relu6?
@@ -429,6 +430,30 @@ static void broadcast_strides(Lower *L, const IrValue *v, const Shape *out, int6
     geom_broadcast_strides(&v->shape, own, out, st);
 }
 
+/* Where a broadcasting binary op stores its result: NHWC when an operand
+ * is an NHWC 4-D value (a squeeze-excitation gate [N, C, 1, 1] times a conv
+ * result, a layer scale [C, 1, 1] times a block): the walk then follows
+ * that operand's bytes, rows of C contiguous, and the spatial op after it
+ * reads the result without a conversion. */
+static Layout binary_layout(const IrNode *n, const LVal *la, const LVal *lb)
+{
+    bool nhwc_operand = la->layout == LAY_NHWC || lb->layout == LAY_NHWC;
+    return n->out->shape.rank == 4 && !trivially_logical(n->out) && nhwc_operand ? LAY_NHWC : LAY_LOGICAL;
+}
+
+/* Reorders d's logical [N, C, H, W] index space as [N, H, W, C], so that
+ * nk_binary's contiguous output is the NHWC result. */
+static void binary_in_nhwc_order(NkBinary *d)
+{
+    static const int order[4] = {0, 2, 3, 1};
+    int64_t dims[4], as[4], bs[4];
+    for (int i = 0; i < 4; i++)
+        dims[i] = d->dims[order[i]], as[i] = d->a_strides[order[i]], bs[i] = d->b_strides[order[i]];
+    memcpy(d->dims, dims, sizeof dims);
+    memcpy(d->a_strides, as, sizeof as);
+    memcpy(d->b_strides, bs, sizeof bs);
+}
+
 static void lower_binary(Lower *L, const IrNode *n, const IrNode *last, int64_t act)
 {
     NkBinary d = {.op = n->op == OP_ADD ? NK_BINARY_ADD : n->op == OP_SUB ? NK_BINARY_SUB : NK_BINARY_MUL,
@@ -448,7 +473,10 @@ static void lower_binary(Lower *L, const IrNode *n, const IrNode *last, int64_t 
         d.dims[i] = so->d[i];
     broadcast_strides(L, a, so, d.a_strides);
     broadcast_strides(L, b, so, d.b_strides);
-    PlanArg out = define(L, last->out, LAY_LOGICAL);
+    Layout lay = binary_layout(n, &la, &lb);
+    if (lay == LAY_NHWC)
+        binary_in_nhwc_order(&d);
+    PlanArg out = define(L, last->out, lay);
     STEP(L, "nk_binary", d, n, la.at, lb.at, out);
 }
 
@@ -525,10 +553,24 @@ static void lower_topk(Lower *L, const IrNode *n)
     STEP(L, "nk_topk", d, n, in, values, indices, scratch(L));
 }
 
+/* True when layernorm n normalizes the channels of a 4-D value (dim 1,
+ * torchvision's LayerNorm2d): in NHWC those are the last, contiguous dim,
+ * so nk_layernorm runs on the stored rows and no transposing copy is made. */
+static bool layernorm_over_nhwc_channels(const IrNode *n)
+{
+    const Shape *s = &n->in[0]->shape;
+    return s->rank == 4 && norm_dim(ir_attr_int(n, "dim"), s->rank) == 1;
+}
+
 static void lower_layernorm(Lower *L, const IrNode *n)
 {
+    const Shape *s = &n->in[0]->shape;
+    bool nhwc = layernorm_over_nhwc_channels(n);
+    if (!nhwc && geom_dims_product(s->d, norm_dim(ir_attr_int(n, "dim"), s->rank) + 1, s->rank) != 1)
+        return (void)unsupported(L, n, "layernorm over a dim other than the last or a 4-D value's channels");
     int64_t cols = numel(n->in[1]);
-    NkLayerNorm d = {.rows = numel(n->in[0]) / cols, .cols = cols, .eps = (float)ir_attr_float(n, "eps")};
+    NkLayerNorm d = {.rows = cols ? numel(n->in[0]) / cols : 0, .cols = cols,
+                     .eps = (float)ir_attr_float(n, "eps")};
     const float *g = param(L, n, 1), *b = param(L, n, 2);
     if (!g || !b)
         return;
@@ -536,7 +578,8 @@ static void lower_layernorm(Lower *L, const IrNode *n)
     memcpy(blob_ptr(L, gb), g, (size_t)cols * 4);
     memcpy(blob_ptr(L, gb) + cols, b, (size_t)cols * 4);
     PlanArg beta = {.buf = gb.buf, .elem = cols};
-    PlanArg in = as_logical(L, n->in[0], n), out = define(L, n->out, LAY_LOGICAL);
+    PlanArg in = nhwc ? as_nhwc(L, n->in[0], n) : as_logical(L, n->in[0], n);
+    PlanArg out = define(L, n->out, nhwc ? LAY_NHWC : LAY_LOGICAL);
     STEP(L, "nk_layernorm", d, n, in, gb, beta, out);
 }
 
@@ -629,13 +672,64 @@ static void lower_view_copy(Lower *L, const IrNode *n)
     STEP(L, "nk_copy", d, n, val(L, x)->at, out);
 }
 
+/* The permutes between NCHW and channels-last (ConvNeXt's blocks, and
+ * LayerNorm2d written by hand) move no bytes when the value is stored
+ * NHWC: permute [0, 2, 3, 1] of an NHWC [N, C, H, W] is the logical
+ * [N, H, W, C], and permute [0, 3, 1, 2] of a logical [N, H, W, C] is an
+ * NHWC [N, C, H, W]. Those become aliases; other permutes copy. */
+static void lower_permute(Lower *L, const IrNode *n)
+{
+    const IrValue *x = n->in[0];
+    int cnt, p[4] = {0};
+    const int64_t *dims = ir_attr_ints(n, "dims", &cnt);
+    for (int i = 0; i < cnt && cnt == 4; i++)
+        p[i] = norm_dim(dims[i], 4);
+    LVal src = *val(L, x);
+    bool x_nhwc_bytes = src.layout == LAY_NHWC || trivially_logical(x);
+    if (cnt == 4 && x_nhwc_bytes && p[0] == 0 && p[1] == 2 && p[2] == 3 && p[3] == 1) {
+        L->vals[n->out->id] = (LVal){.done = true, .at = src.at, .layout = LAY_LOGICAL};
+        return;
+    }
+    if (cnt == 4 && src.layout == LAY_LOGICAL && p[0] == 0 && p[1] == 3 && p[2] == 1 && p[3] == 2) {
+        Layout lay = trivially_logical(n->out) ? LAY_LOGICAL : LAY_NHWC;
+        L->vals[n->out->id] = (LVal){.done = true, .at = src.at, .layout = lay};
+        return;
+    }
+    lower_view_copy(L, n);
+}
+
+/* True when some user of v reads it in NHWC (conv2d, pools, batchnorm,
+ * layernorm over channels), and would convert a logical v first. */
+static bool read_as_nhwc(const IrValue *v)
+{
+    for (int i = 0; i < v->nuses; i++) {
+        const IrNode *u = v->uses[i].user;
+        switch (u->op) {
+        case OP_CONV2D: case OP_MAXPOOL: case OP_AVGPOOL: case OP_ADAPTIVE_AVGPOOL: case OP_GLOBAL_AVGPOOL:
+        case OP_BATCHNORM:
+            return true;
+        case OP_LAYERNORM:
+            if (layernorm_over_nhwc_channels(u))
+                return true;
+            break;
+        default:
+            break;
+        }
+    }
+    return false;
+}
+
+/* Each input is one strided copy into its place in the result. A 4-D
+ * result that a spatial op reads is stored NHWC (DenseNet's and
+ * SqueezeNet's channel concats feed batchnorm and conv): the copies write
+ * it in that layout directly instead of a logical result converted later. */
 static void lower_concat(Lower *L, const IrNode *n)
 {
     const Shape *so = &n->out->shape;
     int dim = norm_dim(ir_attr_int(n, "dim"), so->rank);
     int64_t ost[SHAPE_MAX_RANK];
-    geom_contiguous_strides(so, ost);
-    PlanArg out = define(L, n->out, LAY_LOGICAL);
+    PlanArg out = define(L, n->out, so->rank == 4 && read_as_nhwc(n->out) ? LAY_NHWC : LAY_LOGICAL);
+    logical_strides(L, n->out, ost);
     int64_t at = 0;
     for (int k = 0; k < n->nin; k++) {
         const IrValue *x = n->in[k];
@@ -711,7 +805,7 @@ static const LowerFn lower_fns[OP__COUNT] = {
     [OP_FLATTEN] = lower_reshape,
     [OP_RESHAPE] = lower_reshape,
     [OP_TRANSPOSE] = lower_view_copy,
-    [OP_PERMUTE] = lower_view_copy,
+    [OP_PERMUTE] = lower_permute,
     [OP_EXPAND] = lower_view_copy,
     [OP_CONCAT] = lower_concat,
     [OP_SLICE] = lower_view_copy,

@@ -326,6 +326,78 @@ static void test_data_movement(void **state)
     check(g, 2);
 }
 
+/* Concats that spatial ops read, stored NHWC by the lowering: DenseNet's
+ * growing channel concat (a conv result and the logical input, into
+ * batchnorm -> relu -> conv and into the next concat), SqueezeNet's
+ * concat into a max pool, and a concat along H into a conv; one of them is
+ * also a graph output, converted back to logical order. */
+static void test_concat_into_spatial_ops(void **state)
+{
+    for (int round = 0; round < 2; round++) {
+        IrGraph *g = ir_graph_new("concat_nhwc");
+        int64_t c = pick(1, 12), growth = pick(1, 9), h = pick(2, 8);
+        IrValue *x = input(g, "x", SH(4, 2, c, h, h + 1));
+        IrValue *cat = x;
+        for (int layer = 0; layer < 3; layer++) {
+            char bn[16], cv[16];
+            snprintf(bn, sizeof bn, "norm%d", layer);
+            snprintf(cv, sizeof cv, "conv%d", layer);
+            IrValue *act = unary(g, OP_RELU, "", batchnorm(g, bn, cat));
+            IrValue *grown = conv(g, cv, act, growth, 3, 1, 1, 1, 1, false);
+            cat = node(g, OP_CONCAT, NULL, "dim=1", 2, (IrValue *[]){cat, grown});
+        }
+        output(g, "dense", cat);
+        output(g, "pooled", unary(g, OP_MAXPOOL, "kernel_size=2 stride=2 ceil_mode=true", cat));
+        IrValue *mixed = conv(g, "mix", cat, cat->shape.d[1], 1, 1, 0, 1, 1, true);
+        IrValue *rows = node(g, OP_CONCAT, NULL, "dim=2", 2, (IrValue *[]){cat, mixed});
+        output(g, "rows", conv(g, "rows_conv", rows, 3, 1, 1, 0, 1, 1, true));
+        check(g, 1 + round);
+    }
+}
+
+/* layernorm over dim `dim` of x, with its weight and bias. */
+static IrValue *layernorm(IrGraph *g, const char *name, IrValue *x, int dim)
+{
+    char attrs[40];
+    snprintf(attrs, sizeof attrs, "eps=1e-6 dim=%d", dim);
+    int64_t d = x->shape.d[dim < 0 ? x->shape.rank + dim : dim];
+    IrValue *in[3] = {x, param(g, name, "weight", SH(1, d)), param(g, name, "bias", SH(1, d))};
+    return node(g, OP_LAYERNORM, name, attrs, 3, in);
+}
+
+/* ConvNeXt's norms: layernorm over the channels of a 4-D value (LayerNorm2d,
+ * which the backend runs on NHWC rows) after a depthwise conv, on a graph
+ * input (converted to NHWC first) and on [N, C, 1, 1] (the same bytes in
+ * either layout), and the block's permute -> last-dim layernorm -> linear
+ * -> permute back (both permutes aliases of NHWC bytes) -> layer scale ->
+ * residual; and EfficientNet's broadcast gate on an NHWC conv result.
+ * Outputs leave in logical order. */
+static void test_channels_last_blocks(void **state)
+{
+    for (int round = 0; round < 2; round++) {
+        IrGraph *g = ir_graph_new("ln2d");
+        int64_t c = pick(1, 40), h = pick(1, 9);
+        IrValue *x = input(g, "x", SH(4, 2, c, h, h + 1));
+        IrValue *dw = conv(g, "dw", x, c, 7, 1, 3, 1, c, true);
+        output(g, "conv_ln", layernorm(g, "ln_conv", dw, 1));
+        output(g, "input_ln", layernorm(g, "ln_input", x, -3));
+        IrValue *pooled = unary(g, OP_GLOBAL_AVGPOOL, "", dw);
+        output(g, "pooled_ln", layernorm(g, "ln_pooled", pooled, 1));
+        IrValue *nhwc = unary(g, OP_PERMUTE, "dims=[0,-2,-1,1]", dw);
+        IrValue *mlp = linear(g, "fc", layernorm(g, "ln_last", nhwc, -1), c, true);
+        IrValue *back = unary(g, OP_PERMUTE, "dims=[0,3,1,2]", mlp);
+        output(g, "block", back);
+        /* ConvNeXt's residual: the input plus a layer scale [C, 1, 1] times
+         * the block, then the next block's depthwise conv. */
+        IrValue *scaled = binary(g, OP_MUL, param(g, "ls", "layer_scale", SH(3, c, 1, 1)), back);
+        output(g, "next", conv(g, "dw2", binary(g, OP_ADD, dw, scaled), c, 7, 1, 3, 1, c, true));
+        /* A squeeze-excitation gate times a conv result (EfficientNet). */
+        IrValue *gate = unary(g, OP_SIGMOID, "", conv(g, "se", pooled, c, 1, 1, 0, 1, 1, true));
+        output(g, "gated", conv(g, "proj", binary(g, OP_MUL, dw, gate), c, 1, 1, 0, 1, 1, false));
+        check(g, 1 + round);
+    }
+}
+
 /* An integer tensor: refused, naming the layer. */
 static void test_unsupported_dtype(void **state)
 {
@@ -351,7 +423,9 @@ int main(void)
         cmocka_unit_test(test_linear),        cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_attention),     cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_pools),         cmocka_unit_test(test_batchnorm_standalone),
-        cmocka_unit_test(test_data_movement), cmocka_unit_test(test_unsupported_dtype),
+        cmocka_unit_test(test_data_movement), cmocka_unit_test(test_concat_into_spatial_ops),
+        cmocka_unit_test(test_channels_last_blocks),
+        cmocka_unit_test(test_unsupported_dtype),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -467,6 +467,15 @@ static void test_norms(void **state)
     IrValue *lin[] = {y, lw, lb};
     assert_error(node(OP_LAYERNORM, NULL, 3, lin),
                  "layernorm: bias has shape [5] but input [5, 12] needs [12]");
+    /* dim = 1: over the channels of NCHW (LayerNorm2d); the vectors follow it. */
+    IrValue *z = input(SH(4, 2, 5, 3, 3)), *cw = param("ln2d.weight", SH(1, 5)),
+            *cb = param("ln2d.bias", SH(1, 5));
+    IrValue *cin[] = {z, cw, cb};
+    assert_shape(node(OP_LAYERNORM, "dim=1", 3, cin), SH(4, 2, 5, 3, 3));
+    assert_error(node(OP_LAYERNORM, "dim=-1", 3, cin),
+                 "layernorm: weight has shape [5] but input [2, 5, 3, 3] needs [3]");
+    assert_error(node1(OP_LAYERNORM, "dim=4", SH(4, 2, 5, 3, 3)),
+                 "layernorm: dim 4 is out of range for [2, 5, 3, 3] (expected -4..3)");
 }
 
 static void test_elementwise(void **state)

@@ -358,6 +358,33 @@ static void test_layernorm(void **state)
     free_all(t, 3);
 }
 
+/* dim = 1 (torchvision's LayerNorm2d): each column x[n, :, w] is
+ * normalized on its own, with the per-channel weight and bias. */
+static void test_layernorm_over_channels(void **state)
+{
+    float x[] = {1, 5, 2, 5, 6, 5, /* n = 0: columns [1, 2, 6] and [5, 5, 5] */
+                 0, -1, 3, 0, 0, 8}; /* n = 1: columns [0, 3, 0] and [-1, 0, 8] */
+    float w[] = {1, 2, 3}, b[] = {0, 1, -1};
+    Tensor *t[] = {tens(SH(3, 2, 3, 2), x), tens(SH(1, 3), w), tens(SH(1, 3), b)};
+    Tensor *y = run_op(ref_layernorm, OP_LAYERNORM, 3, t, "eps=1e-3 dim=1");
+    double want[12];
+    for (int n = 0; n < 2; n++)
+        for (int col = 0; col < 2; col++) {
+            double mean = 0, var = 0;
+            for (int c = 0; c < 3; c++)
+                mean += x[(n * 3 + c) * 2 + col] / 3.0;
+            for (int c = 0; c < 3; c++)
+                var += pow(x[(n * 3 + c) * 2 + col] - mean, 2) / 3.0;
+            for (int c = 0; c < 3; c++) {
+                int i = (n * 3 + c) * 2 + col;
+                want[i] = (x[i] - mean) / sqrt(var + 1e-3) * w[c] + b[c];
+            }
+        }
+    expect_close(y, SH(3, 2, 3, 2), want, 1e-6);
+    tensor_free(y);
+    free_all(t, 3);
+}
+
 /* -------------------------------------------------------- activations */
 
 static void test_activations(void **state)
@@ -828,6 +855,7 @@ int main(void)
         cmocka_unit_test(test_bmm),
         cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_layernorm_over_channels),
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_binary_broadcast),
