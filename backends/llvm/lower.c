@@ -288,18 +288,23 @@ static const IrNode *follow(const Lower *L, const IrValue *v)
     return x && !claimed(L, x) ? x : NULL;
 }
 
-static bool is_act(const IrNode *n, bool gelu)
+/* Whether n is an activation head's epilogue applies: relu and relu6
+ * always; gelu after linear, silu after conv2d and linear. */
+static bool is_act(const IrNode *n, const IrNode *head)
 {
-    return n && (n->op == OP_RELU || n->op == OP_RELU6 || (gelu && n->op == OP_GELU));
+    bool dense = head->op == OP_CONV2D || head->op == OP_LINEAR;
+    return n && (n->op == OP_RELU || n->op == OP_RELU6 || (head->op == OP_LINEAR && n->op == OP_GELU) ||
+                 (dense && n->op == OP_SILU));
 }
 
 static int64_t act_code(const IrNode *n)
 {
-    return n->op == OP_RELU ? NK_ACT_RELU : n->op == OP_RELU6 ? NK_ACT_RELU6 : NK_ACT_GELU;
+    return n->op == OP_RELU ? NK_ACT_RELU : n->op == OP_RELU6 ? NK_ACT_RELU6 : n->op == OP_SILU ? NK_ACT_SILU
+                                                                                        : NK_ACT_GELU;
 }
 
-/* What head absorbs. conv2d and linear: add? then relu|relu6 (linear also
- * gelu); batchnorm and binary ops: relu|relu6?. */
+/* What head absorbs. conv2d and linear: add? then relu|relu6|silu (linear
+ * also gelu); batchnorm and binary ops: relu|relu6?. */
 static Chain find_chain(const Lower *L, const IrNode *head)
 {
     Chain c = {.last = head};
@@ -312,7 +317,7 @@ static Chain find_chain(const Lower *L, const IrNode *head)
         c.last = next;
         next = follow(L, next->out);
     }
-    if (is_act(next, head->op == OP_LINEAR)) {
+    if (is_act(next, head)) {
         c.act = act_code(next);
         c.last = next;
     }

@@ -354,7 +354,7 @@ static void dw_rows(void *ctx, int64_t begin, int64_t end, int thread)
         }
         if (c0 < d->c) /* a channel tail */
             dw_row(0, 1, t, r, c0, d->c - c0, x_lo, x_hi);
-        if (d->act == NK_ACT_GELU) /* the residual is in already */
+        if (nk_act_is_math(d->act)) /* the residual is in already */
             nk_finish(t->out + r * d->ow * d->c, NULL, d->ow * d->c, d->act);
     }
 }

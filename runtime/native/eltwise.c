@@ -115,6 +115,7 @@ static void act_inplace(float *v, int64_t n, int64_t act)
     case NK_ACT_RELU: unary_loop(v, v, n, NK_UNARY_RELU); break;
     case NK_ACT_RELU6: unary_loop(v, v, n, NK_UNARY_RELU6); break;
     case NK_ACT_GELU: unary_loop(v, v, n, NK_UNARY_GELU); break;
+    case NK_ACT_SILU: unary_loop(v, v, n, NK_UNARY_SILU); break;
     default: break;
     }
 }

@@ -74,6 +74,7 @@ void nk_finish(float *c, const float *res, int64_t n, int64_t act)
     case NK_ACT_RELU: finish_loop(c, res, n, NK_ACT_RELU); break;
     case NK_ACT_RELU6: finish_loop(c, res, n, NK_ACT_RELU6); break;
     case NK_ACT_GELU: finish_loop(c, res, n, NK_ACT_GELU); break;
+    case NK_ACT_SILU: finish_loop(c, res, n, NK_ACT_SILU); break;
     default:
         if (res)
             finish_loop(c, res, n, NK_ACT_NONE);
@@ -387,7 +388,7 @@ static void run_block(const NkGemm *g, const NkBlocking *bl, int64_t bi, int64_t
             }
         }
     }
-    if (g->act == NK_ACT_GELU) { /* the residual is in already */
+    if (nk_act_is_math(g->act)) { /* the residual is in already */
         int64_t col0 = j0 * NK_NR, ncol = min64(g->n, j1 * NK_NR) - col0;
         for (int64_t p = t0 * NK_MR; p < min64(g->m, t1 * NK_MR); p++)
             nk_finish(c + p * g->ldc + col0, NULL, ncol, g->act);

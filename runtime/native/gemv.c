@@ -82,9 +82,9 @@ static void gemv_task(void *ctx, int64_t begin, int64_t end, int thread)
         else
             gemv_panel(1, t, j);
     }
-    if (t->d->act == NK_ACT_GELU) {
+    if (nk_act_is_math(t->d->act)) {
         int64_t c0 = begin * NK_NR, c1 = end * NK_NR < t->d->n ? end * NK_NR : t->d->n;
-        nk_finish(t->out + c0, NULL, c1 - c0, NK_ACT_GELU);
+        nk_finish(t->out + c0, NULL, c1 - c0, t->d->act);
     }
 }
 

@@ -71,8 +71,12 @@ typedef void (*NkTask)(void *ctx, int64_t begin, int64_t end, int thread);
 void nk_parallel_for(int64_t n, int64_t grain, NkTask fn, void *ctx);
 
 /* Fused activation applied by the epilogue of conv, linear and scale_shift
- * (and after nk_binary). GELU is the exact (erf) form, as torch's default. */
-enum { NK_ACT_NONE = 0, NK_ACT_RELU = 1, NK_ACT_RELU6 = 2, NK_ACT_GELU = 3 };
+ * (and after nk_binary). GELU is the exact (erf) form, as torch's default;
+ * SILU is x·sigmoid(x) (EfficientNet's), fused into conv and linear only. */
+enum { NK_ACT_NONE = 0, NK_ACT_RELU = 1, NK_ACT_RELU6 = 2, NK_ACT_GELU = 3, NK_ACT_SILU = 4 };
+/* The activations too long to copy into every specialized GEMM tile: the
+ * kernels apply them in a second pass over outputs still in cache. */
+static inline int nk_act_is_math(int64_t act) { return act == NK_ACT_GELU || act == NK_ACT_SILU; }
 
 /* ---- convolution (conv.c) ---- */
 

@@ -272,6 +272,8 @@ NK_INLINE NkVec nk_act(NkVec v, int64_t act)
         return nk_min(nk_max(v, nk_splat(0.0f)), nk_splat(6.0f));
     case NK_ACT_GELU:
         return nk_gelu(v);
+    case NK_ACT_SILU:
+        return v * nk_sigmoid(v);
     default:
         return v;
     }

@@ -82,6 +82,7 @@ static inline double nt_act_ref(double x, int64_t act)
     case NK_ACT_RELU: return x > 0 ? x : 0;
     case NK_ACT_RELU6: return x < 0 ? 0 : x > 6 ? 6 : x;
     case NK_ACT_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case NK_ACT_SILU: return x / (1 + exp(-x));
     default: return x;
     }
 }

@@ -92,7 +92,7 @@ static void test_conv_pointwise(void **state)
         {1, 32, 9, 11, 48, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, NK_ACT_RELU},  /* panel + 16 cols */
         {2, 16, 5, 7, 24, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, NK_ACT_RELU6},  /* oc = 24 */
         {1, 64, 7, 7, 1000, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, NK_ACT_GELU}, /* 49 px, oc 1000 */
-        {1, 300, 6, 5, 40, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, NK_ACT_NONE},  /* 2 K blocks, tail */
+        {1, 300, 6, 5, 40, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, NK_ACT_SILU},  /* 2 K blocks, tail */
         {1, 3, 20, 20, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, NK_ACT_RELU},   /* 400 px, K = 3 */
         {1, 64, 9, 9, 32, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 0, NK_ACT_NONE},   /* strided 1×1 */
         {1, 8, 6, 6, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, NK_ACT_NONE},     /* padded 1×1 */
@@ -139,6 +139,7 @@ static void test_conv_depthwise(void **state)
         {1, 16, 20, 21, 16, 5, 5, 1, 1, 4, 4, 2, 2, 16, 1, 0, NK_ACT_RELU},  /* dilation 2 */
         {1, 40, 7, 7, 40, 7, 7, 1, 1, 3, 3, 1, 1, 40, 1, 1, NK_ACT_RELU},    /* 7×7 */
         {1, 16, 4, 20, 16, 3, 1, 1, 3, 0, 0, 1, 1, 16, 1, 0, NK_ACT_NONE},   /* 3×1, stride 3 */
+        {1, 48, 9, 9, 48, 5, 5, 2, 2, 2, 2, 1, 1, 48, 1, 1, NK_ACT_SILU},    /* EfficientNet 5×5 */
     };
     run_cases(cases, sizeof cases / sizeof cases[0], "depthwise");
 }
@@ -167,7 +168,7 @@ static void test_conv_random(void **state)
         cc->w = nt_rand_int(cc->dw * (cc->kw - 1) + 1, 16);
         cc->bias = nt_rand_int(0, 1);
         cc->residual = nt_rand_int(0, 1);
-        cc->act = nt_rand_int(0, 3);
+        cc->act = nt_rand_int(0, 4);
     }
     run_cases(cases, N, "random");
 }

@@ -78,7 +78,7 @@ static void test_linear(void **state)
     nt_rng_state = 4242;
     for (int i = 0; i < 16; i++) {
         LinearCase lc = {nt_rand_int(1, 60), nt_rand_int(1, 300), nt_rand_int(1, 100),
-                         (int)nt_rand_int(0, 1), (int)nt_rand_int(0, 1), nt_rand_int(0, 3)};
+                         (int)nt_rand_int(0, 1), (int)nt_rand_int(0, 1), nt_rand_int(0, 4)};
         check_linear(&lc, &worst);
     }
     print_message("linear: max error %.3g of max |ref|\n", worst);
