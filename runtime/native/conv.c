@@ -30,7 +30,12 @@
  * and without taps outside the image. Output rows are split over the
  * threads. (Tried and slower here: register-tiling 8 pixels per weight
  * vector, whose per-call setup and spilled strides cost more than the
- * weight loads it saves.)
+ * weight loads it saves.) Kernels other than 3×3 (EfficientNet's 5×5,
+ * ConvNeXt's 7×7, often on 7×7..14×14 images where most pixels touch the
+ * border) go pixel by pixel instead (dw_pixels): the taps inside the image
+ * form a rectangle computed once per pixel, then NK_DW_VECS channel
+ * vectors at a time run every tap without a bounds check. Both orders add
+ * the bias and then the taps row by row, so they give the same bits.
  *
  * Other group counts run all groups in one GEMM batch (one batch item per
  * group, channel offsets as batch strides), so threads split groups,
@@ -359,6 +364,81 @@ static void dw_rows(void *ctx, int64_t begin, int64_t end, int thread)
     }
 }
 
+/* Channel vectors a pixel's accumulators hold at once (dw_pixels). */
+#define NK_DW_VECS 4
+
+/* The taps k in [0, n) with 0 <= i0 + k·step < size: [*k0, *k1). */
+static void valid_taps(int64_t i0, int64_t step, int64_t n, int64_t size, int64_t *k0, int64_t *k1)
+{
+    int64_t a = i0 >= 0 ? 0 : (-i0 + step - 1) / step;
+    int64_t b = size - 1 - i0 < 0 ? 0 : (size - 1 - i0) / step + 1;
+    *k0 = min64(a, n);
+    *k1 = b < *k0 ? *k0 : min64(b, n);
+}
+
+/* One pixel's channels [c0, c0 + V·NK_VL) (the last vector cn < NK_VL
+ * lanes wide when part) over the taps [ky0, ky1) × [kx0, kx1). */
+NK_INLINE void dw_pixel_block(const int V, const int part, const NkDwTask *t, const float *in, int64_t iy0,
+                              int64_t ix0, int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1, int64_t off,
+                              int64_t c0, int64_t cn)
+{
+    const NkConv *d = t->d;
+    int64_t C = d->c, cp = round16(C), W = d->w;
+    const float *w = t->w + c0;
+    NkVec acc[NK_DW_VECS];
+    NK_UNROLL
+    for (int v = 0; v < V; v++)
+        acc[v] = nk_load(w + d->kh * d->kw * cp + v * NK_VL); /* the bias */
+    for (int64_t ky = ky0; ky < ky1; ky++)
+        for (int64_t kx = kx0; kx < kx1; kx++) {
+            const float *x = in + ((iy0 + ky * d->dh) * W + ix0 + kx * d->dw) * C + c0;
+            const float *wt = w + (ky * d->kw + kx) * cp;
+            NK_UNROLL
+            for (int v = 0; v < V; v++)
+                acc[v] += (part ? nk_load_part(x, cn, 0.0f) : nk_load(x + v * NK_VL)) * nk_load(wt + v * NK_VL);
+        }
+    NkVec lo = nk_splat(t->lo), hi = nk_splat(t->hi);
+    NK_UNROLL
+    for (int v = 0; v < V; v++) {
+        float *o = t->out + off + c0 + v * NK_VL;
+        NkVec a = acc[v];
+        if (t->res)
+            a += part ? nk_load_part(t->res + off + c0, cn, 0.0f) : nk_load(t->res + off + c0 + v * NK_VL);
+        a = nk_min(nk_max(a, lo), hi);
+        if (part)
+            nk_store_part(o, a, cn);
+        else
+            nk_store(o, a);
+    }
+}
+
+/* Output rows [begin, end) of a depthwise conv with a kernel other than
+ * 3×3, pixel by pixel (see the header comment). */
+static void dw_pixels(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const NkDwTask *t = ctx;
+    const NkConv *d = t->d;
+    int64_t C = d->c;
+    for (int64_t r = begin; r < end; r++) {
+        int64_t img = r / d->oh, oy = r % d->oh, iy0 = oy * d->sh - d->ph, ky0, ky1;
+        valid_taps(iy0, d->dh, d->kh, d->h, &ky0, &ky1);
+        const float *in = t->in + img * d->h * d->w * C;
+        for (int64_t ox = 0; ox < d->ow; ox++) {
+            int64_t ix0 = ox * d->sw - d->pw, kx0, kx1, off = (r * d->ow + ox) * C, c0 = 0;
+            valid_taps(ix0, d->dw, d->kw, d->w, &kx0, &kx1);
+            for (; c0 + NK_DW_VECS * NK_VL <= C; c0 += NK_DW_VECS * NK_VL)
+                dw_pixel_block(NK_DW_VECS, 0, t, in, iy0, ix0, ky0, ky1, kx0, kx1, off, c0, NK_VL);
+            for (; c0 + NK_VL <= C; c0 += NK_VL)
+                dw_pixel_block(1, 0, t, in, iy0, ix0, ky0, ky1, kx0, kx1, off, c0, NK_VL);
+            if (c0 < C)
+                dw_pixel_block(1, 1, t, in, iy0, ix0, ky0, ky1, kx0, kx1, off, c0, C - c0);
+        }
+        if (nk_act_is_math(d->act)) /* the residual is in already */
+            nk_finish(t->out + r * d->ow * C, NULL, d->ow * C, d->act);
+    }
+}
+
 /* ------------------------------------------------------------ nk_conv2d */
 
 void nk_conv2d(const NkConv *d, const float *in, const float *packed, const float *residual,
@@ -370,7 +450,7 @@ void nk_conv2d(const NkConv *d, const float *in, const float *packed, const floa
     if (is_depthwise(d)) {
         NkDwTask t = {d, in, packed, residual, out, 0.0f, 0.0f};
         nk_act_clamp(d->act, &t.lo, &t.hi);
-        nk_parallel_for(d->n * d->oh, 1, dw_rows, &t);
+        nk_parallel_for(d->n * d->oh, 1, d->kh == 3 && d->kw == 3 ? dw_rows : dw_pixels, &t);
         return;
     }
     int64_t cg = conv_cg(d), og = conv_og(d), K = conv_k(d);
