@@ -62,7 +62,10 @@ NK_INLINE void gemv_panel(const int NV, const NkGemvTask *t, int64_t j)
     float row[NK_NR];
     NK_UNROLL
     for (int v = 0; v < NV; v++) {
-        NkVec sum = (acc[0][v] + acc[1][v]) + (acc[2][v] + acc[3][v]);
+        NkVec sum = acc[0][v]; /* the chains in a fixed order */
+        NK_UNROLL
+        for (int c = 1; c < NK_GEMV_CHAINS; c++)
+            sum += acc[c][v];
         nk_store(row + v * NK_VL, sum + nk_load(t->bias + c0 + v * NK_VL));
     }
     for (int64_t i = 0; i < nv; i++) {
