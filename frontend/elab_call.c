@@ -399,6 +399,14 @@ bool elab_call_op(Ctx *c, const AstExpr *call, const char *inst, Val *out)
     OpKind op = op_lookup(name);
     if (!is_builtin && op == OP__COUNT)
         return false;
+    if (op == OP_QUANTIZE || op == OP_DEQUANTIZE) {
+        /* Their integers mean nothing without the quant(...) metadata that
+         * only the quantize pass attaches. */
+        elab_error(c, call->loc, "%s is inserted by the quantize pass and cannot be written; "
+                   "ask for a precision with @precision(bits)", name);
+        *out = val_poison();
+        return true;
+    }
     if (op != OP__COUNT) {
         *out = call_op(c, op, call, inst);
         return true;

@@ -367,6 +367,13 @@ int *ir_last_uses(const IrGraph *g);
 /* ---- ir_meta.c: what metadata must satisfy (the verifier and the IR parser) ---- */
 
 enum { IR_QUANT_MIN_BITS = 2, IR_QUANT_MAX_BITS = 16, IR_NM_MAX_M = 16 };
+/* The integer grid of a quant(bits, signed): [-2^(bits-1), 2^(bits-1) - 1]
+ * or [0, 2^bits - 1] (the full range; a narrow signed quantizer simply never
+ * reaches the lowest value). */
+void ir_quant_range(int bits, bool is_signed, int32_t *lo, int32_t *hi);
+/* The smallest integer dtype that holds that grid: i8/u8 up to 8 bits,
+ * i16/u16 up to 16 (what quantize produces). */
+DType ir_quant_container(int64_t bits, bool is_signed);
 /* The kind's name in the text IR ("nm"), and back (SP__COUNT when unknown). */
 const char *ir_sparsity_name(SparsityKind k);
 SparsityKind ir_sparsity_lookup(const char *name);

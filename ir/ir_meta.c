@@ -13,6 +13,7 @@
  * parameter check's to report.
  */
 #include "ir.h"
+#include "quantizer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -82,6 +83,65 @@ static bool is_pow2(float x)
     return x > 0 && isfinite(x) && frexpf(x, &e) == 0.5f;
 }
 
+void ir_quant_range(int bits, bool is_signed, int32_t *lo, int32_t *hi)
+{
+    *lo = is_signed ? -(1 << (bits - 1)) : 0;
+    *hi = is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
+}
+
+DType ir_quant_container(int64_t bits, bool is_signed)
+{
+    if (bits <= 8)
+        return is_signed ? DT_I8 : DT_U8;
+    return is_signed ? DT_I16 : DT_U16;
+}
+
+/* An integer value's dtype holds the grid: a signed grid needs a signed
+ * dtype (a u8 cannot hold -3), an unsigned one fits in either with room. */
+static bool check_container(const IrValue *v, const IrQuant *q, char *err, size_t errlen)
+{
+    DTypeClass c = dtype_class(v->dtype);
+    if (c == DC_FLOAT)
+        return true;
+    int room = dtype_bits(v->dtype) - (c == DC_SIGNED && !q->is_signed); /* a sign bit unused */
+    if (c == DC_BOOL || (q->is_signed && c != DC_SIGNED) || room < q->bits) {
+        snprintf(err, errlen, "a %s value cannot hold %s %d-bit integers", dtype_name(v->dtype),
+                 q->is_signed ? "signed" : "unsigned", q->bits);
+        return false;
+    }
+    return true;
+}
+
+/* A quantized f32 weight stores its dequantized values: every element must
+ * be scale·(q − zero_point) for an integer q on the grid, which is what
+ * quantizing it again gives (so the integer lowering recovers q exactly). */
+static bool check_on_grid(const IrValue *v, const IrQuant *q, char *err, size_t errlen)
+{
+    if (v->kind != VK_PARAM || v->dtype != DT_F32 || !data_as_declared(v) ||
+        !data_as_declared(q->scale) || (q->zero_point && !data_as_declared(q->zero_point)))
+        return true;
+    int32_t lo, hi;
+    ir_quant_range(q->bits, q->is_signed, &lo, &hi);
+    const float *w = v->data->data, *s = q->scale->data->data;
+    const int32_t *z = q->zero_point ? q->zero_point->data->data : NULL;
+    int64_t numel = shape_numel(&v->shape), channels = q->axis < 0 ? 1 : v->shape.d[q->axis];
+    int64_t inner = 1;
+    for (int d = q->axis + 1; q->axis >= 0 && d < v->shape.rank; d++)
+        inner *= v->shape.d[d];
+    for (int64_t i = 0; i < numel; i++) {
+        int64_t c = q->axis < 0 ? 0 : (i / inner) % channels;
+        int32_t zp = z ? z[c] : 0;
+        float back = ir_dequantize_elem(ir_quantize_elem(w[i], 1.0f / s[c], zp, lo, hi), s[c], zp);
+        if (back != w[i]) {
+            snprintf(err, errlen,
+                     "element %lld is %.9g, not on the %d-bit grid of scale %.9g (nearest %.9g)",
+                     (long long)i, (double)w[i], q->bits, (double)s[c], (double)back);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool ir_quant_check(const IrValue *v, char *err, size_t errlen)
 {
     const IrQuant *q = v->quant;
@@ -112,7 +172,7 @@ bool ir_quant_check(const IrValue *v, char *err, size_t errlen)
                 return false;
             }
     }
-    return true;
+    return check_container(v, q, err, errlen) && check_on_grid(v, q, err, errlen);
 }
 
 /* An nm mask keeps at most n in every m consecutive elements of each row

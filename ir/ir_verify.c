@@ -269,6 +269,27 @@ static void check_value_meta(Verifier *v, const IrValue *x, const char *who)
         report(v, x->loc, "%s: %s", who, err);
 }
 
+/* quantize's result and dequantize's input carry the quant(...) that gives
+ * their integers a meaning, agreeing with quantize's attributes. */
+static bool quant_node_broken(const IrNode *n, char *err, size_t errlen)
+{
+    if (n->op == OP_DEQUANTIZE && n->nin >= 1 && n->in[0] && !n->in[0]->quant)
+        return snprintf(err, errlen, "dequantize's input has no quant(...) metadata"), true;
+    if (n->op != OP_QUANTIZE || n->nout < 1 || !n->out)
+        return false;
+    const IrQuant *q = n->out->quant;
+    if (!q)
+        return snprintf(err, errlen, "quantize's result has no quant(...) metadata"), true;
+    if (q->bits != ir_attr_int(n, "bits") || q->is_signed != (ir_attr_int(n, "signed") != 0))
+        return snprintf(err, errlen,
+                        "quantize {bits = %lld, signed = %s} but its result is quant(bits = %d, "
+                        "signed = %s)",
+                        (long long)ir_attr_int(n, "bits"), ir_attr_int(n, "signed") ? "true" : "false",
+                        q->bits, q->is_signed ? "true" : "false"),
+               true;
+    return false;
+}
+
 /* Metadata of every value and node, once all values are defined. */
 static void check_all_meta(Verifier *v)
 {
@@ -296,6 +317,8 @@ static void check_all_meta(Verifier *v)
                 check_value_meta(v, n->outs[r], who);
             }
         if (n->placement && !ir_placement_check(n, err, sizeof err))
+            report(v, n->loc, "%s: %s", label, err);
+        if (quant_node_broken(n, err, sizeof err))
             report(v, n->loc, "%s: %s", label, err);
     }
 }

@@ -78,6 +78,34 @@ bool dtype_topk(const IrNode *n, DType *out, char *err, size_t errlen)
     return true;
 }
 
+/* The one rule that reads attributes: the container follows the bit width
+ * (attributes are set before any rule runs). */
+bool dtype_quantize(const IrNode *n, DType *out, char *err, size_t errlen)
+{
+    if (!inputs_present(n, err, errlen))
+        return false;
+    if (!dtype_is_float(n->in[0]->dtype))
+        FAIL("quantize takes a floating-point tensor, input 1 is %s", dtype_name(n->in[0]->dtype));
+    int64_t bits = ir_attr_int(n, "bits");
+    bool is_signed = ir_attr_int(n, "signed") != 0;
+    if (bits < IR_QUANT_MIN_BITS || bits > IR_QUANT_MAX_BITS)
+        FAIL("quantize bits %lld is outside %d..%d", (long long)bits, IR_QUANT_MIN_BITS,
+             IR_QUANT_MAX_BITS);
+    out[0] = ir_quant_container(bits, is_signed);
+    return true;
+}
+
+bool dtype_dequantize(const IrNode *n, DType *out, char *err, size_t errlen)
+{
+    if (!inputs_present(n, err, errlen))
+        return false;
+    DTypeClass c = dtype_class(n->in[0]->dtype);
+    if (c != DC_SIGNED && c != DC_UNSIGNED)
+        FAIL("dequantize takes an integer tensor, input 1 is %s", dtype_name(n->in[0]->dtype));
+    out[0] = DT_F32;
+    return true;
+}
+
 bool dtype_invalid(const IrNode *n, DType *out, char *err, size_t errlen)
 {
     FAIL("invalid operator kind %d", (int)n->op);

@@ -17,6 +17,12 @@ bool dtype_same(const IrNode *n, DType *out, char *err, size_t errlen);
 /* topk: a floating input; values of its dtype and i64 indices. */
 bool dtype_topk(const IrNode *n, DType *out, char *err, size_t errlen);
 /* The rule of an invalid op kind: always fails. */
+/* quantize: a floating input; the integer container of its bits attribute
+ * (i8/u8 up to 8 bits, i16/u16 up to 16). */
+bool dtype_quantize(const IrNode *n, DType *out, char *err, size_t errlen);
+/* dequantize: an integer input (its quant metadata is the verifier's to
+ * check); f32. */
+bool dtype_dequantize(const IrNode *n, DType *out, char *err, size_t errlen);
 bool dtype_invalid(const IrNode *n, DType *out, char *err, size_t errlen);
 
 #endif

@@ -148,6 +148,8 @@ Tensor *tensor_to_f32(const Tensor *t)
         case DT_BF16: o[i] = bf16_to_f32(((const uint16_t *)t->data)[i]); break;
         case DT_I64: o[i] = (float)((const int64_t *)t->data)[i]; break;
         case DT_I32: o[i] = (float)((const int32_t *)t->data)[i]; break;
+        case DT_I16: o[i] = ((const int16_t *)t->data)[i]; break;
+        case DT_U16: o[i] = ((const uint16_t *)t->data)[i]; break;
         case DT_I8: o[i] = ((const int8_t *)t->data)[i]; break;
         case DT_U8: o[i] = ((const uint8_t *)t->data)[i]; break;
         case DT_BOOL: o[i] = ((const uint8_t *)t->data)[i] != 0; break;

@@ -26,6 +26,8 @@
     X(BF16, "bf16", 16, "BF16", DC_FLOAT) \
     X(I64, "i64", 64, "I64", DC_SIGNED)  \
     X(I32, "i32", 32, "I32", DC_SIGNED)  \
+    X(I16, "i16", 16, "I16", DC_SIGNED)  \
+    X(U16, "u16", 16, "U16", DC_UNSIGNED) \
     X(I8, "i8", 8, "I8", DC_SIGNED)      \
     X(U8, "u8", 8, "U8", DC_UNSIGNED)    \
     X(BOOL, "bool", 8, "BOOL", DC_BOOL)  \

@@ -46,7 +46,8 @@ typedef struct NpyType {
 
 static const NpyType npy_types[] = {
     {'f', 4, DT_F32}, {'f', 2, DT_F16}, {'f', 8, DT_F32}, {'i', 8, DT_I64},
-    {'i', 4, DT_I32}, {'i', 1, DT_I8},  {'u', 1, DT_U8},  {'b', 1, DT_BOOL},
+    {'i', 4, DT_I32}, {'i', 2, DT_I16}, {'u', 2, DT_U16}, {'i', 1, DT_I8},
+    {'u', 1, DT_U8},  {'b', 1, DT_BOOL},
 };
 
 /* ---- header parsing ---- */
@@ -421,6 +422,8 @@ static const char *npy_descr(DType dt)
     case DT_F16: return "<f2";
     case DT_I64: return "<i8";
     case DT_I32: return "<i4";
+    case DT_I16: return "<i2";
+    case DT_U16: return "<u2";
     case DT_I8: return "|i1";
     case DT_U8: return "|u1";
     case DT_BOOL: return "|b1";

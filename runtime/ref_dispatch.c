@@ -34,6 +34,8 @@ static const RefKernelEntry table[OP__COUNT] = {
     [OP_CONCAT] = {ref_concat},
     [OP_SLICE] = {ref_slice},
     [OP_SELECT] = {ref_select},
+    [OP_QUANTIZE] = {ref_quantize},
+    [OP_DEQUANTIZE] = {ref_dequantize},
     [OP_MHA] = {ref_mha},
     [OP_DROPOUT] = {ref_copy},
     [OP_TOPK] = {.many = ref_topk},

@@ -134,6 +134,11 @@ static IrGraph *every_op(void)
     prod = add_node(g, OP_MUL, NULL, NULL, 2, pair, loc_none())->out;
     IrValue *lin = add_with_params(g, OP_LINEAR, "head.fc", "out_features=6 bias=false", prod, L1)->out;
     IrValue *dr = add_node(g, OP_DROPOUT, NULL, "p=0.1", 1, &lin, loc_none())->out;
+    IrValue *q = add_node(g, OP_QUANTIZE, NULL, "bits=5 signed=true", 1, &dr, loc_none())->out;
+    q->quant = arena_alloc(g->arena, sizeof *q->quant);
+    *q->quant = (IrQuant){.bits = 5, .is_signed = true, .axis = 1,
+                          .scale = ir_add_param(g, "q.scale", DT_F32, SH(1, 6), loc_none())};
+    add_node(g, OP_DEQUANTIZE, NULL, NULL, 1, &q, loc_none());
 
     IrValue *ln = add_with_params(g, OP_LAYERNORM, "enc.ln", "eps=1e-6", seq, L1)->out;
     IrNode *att = add_with_params(g, OP_MHA, "enc.attn", "num_heads=2", ln, L1);
