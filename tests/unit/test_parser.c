@@ -744,10 +744,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
 static uint32_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 11);
+    return (uint32_t)(test_xorshift64(&rng_state) >> 11);
 }
 
 /* Parses len bytes from a heap copy; any outcome but a crash is fine. */

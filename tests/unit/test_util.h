@@ -1,6 +1,7 @@
 /*
  * test_util.h — helpers any unit test may use: diagnostics captured into a
- * string, a scratch directory under /tmp, whole files written and read.
+ * string, a scratch directory under /tmp, whole files written and read, a
+ * reproducible pseudo-random stream.
  *
  * Every tests/unit/test_*.c is its own executable, so the helpers are
  * static inline: one a test does not call costs nothing and raises no
@@ -12,6 +13,7 @@
 #include "../../support/diag.h"
 
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +127,18 @@ static inline unsigned char *read_bytes(const char *path, size_t *n)
     assert_int_equal(fread(b, 1, *n, f), *n);
     fclose(f);
     return b;
+}
+
+/* ---- pseudo-random numbers ---- */
+
+/* xorshift64 (Marsaglia) from any nonzero *state: the same stream on every
+ * machine and run, so a failing random case can be replayed. */
+static inline uint64_t test_xorshift64(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
 }
 
 #endif
