@@ -49,7 +49,11 @@ void cli_usage(FILE *out)
           "                        none for the other commands unless -O is given\n"
           "  --verify-each         verify the IR after every pass (default with NETC_VERIFY_EACH=1)\n"
           "  --print-after PASS|all  print the IR after that pass (or every pass) to stderr\n"
-          "  --time-passes         print a table of the time each pass took to stderr\n",
+          "  --time-passes         print a table of the time each pass took to stderr\n"
+          "  --calib FILE.npy      calibration batch for the quantize pass (repeatable; the\n"
+          "                        first dimension may be a multiple of the input's batch)\n"
+          "  --quant-budget SPEC   per-layer bits under a budget: 4MiB, 5bits, 30GBOPs\n"
+          "  --quant-report FILE   what quantize chose, as JSON to FILE and a table to stderr\n",
           out);
     /* The passes' names and help come from the pass table, so this list
      * cannot go stale. */
@@ -117,7 +121,8 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
     static const char *const with_value[] = {"-o", "-D", "--batch", "--net", "--weights", "--seed",
                                              "--input", "--output", "--max-errors", "--backend",
                                              "--cpu", "--target", "--features", "--emit", "--threads",
-                                             "-O", "--passes", "--print-after"};
+                                             "-O", "--passes", "--print-after", "--calib",
+                                             "--quant-budget", "--quant-report"};
     /* Options without a value: they set a bool in cli. */
     static const struct {
         const char *name;
@@ -242,6 +247,14 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
             cli->passes = val; /* parsed (with column diagnostics) by the pass manager */
         } else if (!strcmp(opt, "--print-after")) {
             cli->print_after = val;
+        } else if (!strcmp(opt, "--calib")) {
+            if (cli->ncalib == CLI_MAX_LIST)
+                return usage_error("too many --calib files at '%s'", val);
+            cli->calib[cli->ncalib++] = val;
+        } else if (!strcmp(opt, "--quant-budget")) {
+            cli->quant_budget = val;
+        } else if (!strcmp(opt, "--quant-report")) {
+            cli->quant_report = val;
         } else if (!strcmp(opt, "-D")) {
             const char *deq = strchr(val, '=');
             if (!deq || deq == val)

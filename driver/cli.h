@@ -57,6 +57,11 @@ typedef struct Cli {
     const char *print_after; /* --print-after PASS|all: the IR after it, to stderr */
     bool time_passes;       /* --time-passes: a per-pass time table on stderr */
     bool embed_weights;     /* --embed-weights */
+    /* Quantization (passes/quantize.c) */
+    const char *calib[CLI_MAX_LIST]; /* --calib FILE.npy, repeatable */
+    int ncalib;
+    const char *quant_budget; /* --quant-budget SPEC (checked by the pass manager's parser) */
+    const char *quant_report; /* --quant-report FILE.json */
 } Cli;
 
 /* Fills cli from argv; on a usage error prints it and returns false. Handles

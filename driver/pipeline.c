@@ -17,6 +17,7 @@
  */
 #include "../passes/annotations.h"
 #include "../passes/pass.h"
+#include "../runtime/npy.h"
 #include "../runtime/safetensors.h"
 #include "../runtime/weights.h"
 #include "../support/fileio.h"
@@ -131,12 +132,38 @@ static PassPipeline *pipeline(Session *s)
     return cli->passes ? pass_pipeline_parse(cli->passes, s->diag) : pass_pipeline_default(default_level(cli));
 }
 
+/* The passes' environment from the command line: calibration batches read
+ * (each file named in its errors), the budget parsed; false after
+ * reporting. */
+static bool pass_env_from_cli(Session *s, PassEnv *env, Tensor **calib)
+{
+    const Cli *cli = s->cli;
+    bool ok = true;
+    for (int i = 0; i < cli->ncalib; i++)
+        ok = (calib[i] = rt_npy_read(cli->calib[i], s->diag)) && ok;
+    *env = (PassEnv){.calib = calib, .calib_files = cli->calib, .ncalib = cli->ncalib,
+                     .quant_report = cli->quant_report,
+                     .report_to = cli->quant_report ? stderr : NULL};
+    char err[512];
+    if (cli->quant_budget && !pass_quant_budget_parse(cli->quant_budget, env, err, sizeof err)) {
+        diag_error(s->diag, loc_none(), "--quant-budget: %s", err);
+        ok = false;
+    }
+    return ok;
+}
+
 static bool run_passes(Session *s, const PassPipeline *p, IrGraph *g)
 {
     const Cli *cli = s->cli;
+    Tensor *calib[CLI_MAX_LIST] = {0};
+    PassEnv env;
+    bool ok = pass_env_from_cli(s, &env, calib);
     PassRunOptions o = {.verify_each = cli->verify_each, .print_after = cli->print_after, .print_to = stderr,
-                        .time_passes = cli->time_passes, .time_to = stderr};
-    return pass_pipeline_run(p, g, &o, s->diag);
+                        .time_passes = cli->time_passes, .time_to = stderr, .env = &env};
+    ok = ok && pass_pipeline_run(p, g, &o, s->diag);
+    for (int i = 0; i < cli->ncalib; i++)
+        tensor_free(calib[i]);
+    return ok;
 }
 
 static double now_ms(void)

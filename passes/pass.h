@@ -33,6 +33,35 @@
 typedef struct PassArgs PassArgs;
 int64_t pass_opt_int(const PassArgs *a, const char *name);
 
+/* What a budget for the quantize pass limits (--quant-budget). */
+typedef enum {
+    QUANT_BUDGET_NONE,
+    QUANT_BUDGET_MIB,      /* model size in MiB (2^20 bytes), every parameter counted */
+    QUANT_BUDGET_AVG_BITS, /* mean bits per quantized weight */
+    QUANT_BUDGET_BOPS,     /* Σ MACs · weight bits · activation bits of the weighted layers */
+} QuantBudgetKind;
+
+/*
+ * Inputs of passes that are not small integers: data and files the driver
+ * reads from its command line (calibration batches, a budget, where a report
+ * goes). Every pass of a run sees the same environment; most ignore it.
+ */
+typedef struct PassEnv {
+    Tensor *const *calib;    /* calibration batches for the graph's input */
+    const char *const *calib_files; /* where each came from, for messages */
+    int ncalib;
+    QuantBudgetKind budget_kind;
+    double budget;
+    const char *budget_text; /* as written, for messages */
+    const char *quant_report; /* JSON report path, or NULL */
+    FILE *report_to;          /* the report as a table, or NULL */
+} PassEnv;
+/* The environment of the running pass (an empty one when none was given). */
+const PassEnv *pass_env(const PassArgs *a);
+/* Parses a --quant-budget value: "4MiB" (also KiB), "5bits" (average),
+ * "30GBOPs" (also K, M, T or none); false with a message. */
+bool pass_quant_budget_parse(const char *text, PassEnv *env, char *err, size_t errlen);
+
 typedef struct PassInfo {
     const char *name;
     /* Rewrites g; false after reporting to d (the graph may be half
@@ -70,6 +99,7 @@ typedef struct PassRunOptions {
     FILE *print_to;           /* where --print-after writes the IR (stderr) */
     bool time_passes;         /* per-pass wall time table, like LLVM's -time-passes */
     FILE *time_to;
+    const PassEnv *env;       /* what pass_env gives the passes; NULL: empty */
 } PassRunOptions;
 
 /* Runs p's passes in order on g; false after reporting to d. Ends with

@@ -14,6 +14,7 @@ bool pass_dce(IrGraph *g, const PassArgs *args, Diag *d);
 bool pass_remove_identity(IrGraph *g, const PassArgs *args, Diag *d);
 bool pass_fold_bn(IrGraph *g, const PassArgs *args, Diag *d);
 bool pass_fold_constants(IrGraph *g, const PassArgs *args, Diag *d);
+bool pass_quantize(IrGraph *g, const PassArgs *args, Diag *d); /* quantize.c */
 
 /* A parameter key no parameter of g has: base itself when free, else
  * base.1, base.2, ... (allocated in g's arena). */

@@ -39,6 +39,13 @@ static const PassInfo PASSES[] = {
      "fold a batchnorm into the conv2d or linear before it (weights and bias rewritten)"},
     {"fold-constants", pass_fold_constants, "max-bytes:int:0..1099511627776=67108864",
      "evaluate nodes that read only bound parameters into new parameters of at most max-bytes"},
+    {"quantize", pass_quantize,
+     "bits:int:2..16=8 act-bits:int:0..16=8 per-channel:int:0..1=1 percentile:int:5000..10000=10000 "
+     "sensitivity:int:0..1=0 keep-ends:int:0..1=1",
+     "quantize weights (per output channel) and layer inputs (calibrated with --calib) to bits / "
+     "act-bits (0: weights only); percentile in basis points (10000: min-max); with "
+     "--quant-budget, per-layer bits by exact allocation on sensitivity 0 (output error) or 1 "
+     "(weight error), first and last layers kept unless keep-ends=0"},
 };
 
 const PassInfo *pass_table(int *count)
@@ -70,6 +77,7 @@ typedef struct PassOpt {
 
 struct PassArgs {
     const PassInfo *pass;
+    const PassEnv *env; /* set for the duration of a run */
     int nopt;
     PassOpt opt[PASS_MAX_OPTIONS];
 };
@@ -103,6 +111,12 @@ static PassOpt *args_find(const PassArgs *a, const char *name, size_t len)
         if ((size_t)a->opt[i].namelen == len && strncmp(a->opt[i].name, name, len) == 0)
             return (PassOpt *)&a->opt[i];
     return NULL;
+}
+
+const PassEnv *pass_env(const PassArgs *a)
+{
+    static const PassEnv none;
+    return a->env ? a->env : &none;
 }
 
 int64_t pass_opt_int(const PassArgs *a, const char *name)
@@ -468,7 +482,9 @@ bool pass_pipeline_run(const PassPipeline *p, IrGraph *g, const PassRunOptions *
     int ran = 0;
     bool ok = true;
     for (int i = 0; i < p->n && ok; i++) {
-        const PassArgs *a = &p->passes[i];
+        PassArgs with_env = p->passes[i];
+        with_env.env = o->env;
+        const PassArgs *a = &with_env;
         const char *name = a->pass->name;
         PassTiming *t = &timing[ran++];
         *t = (PassTiming){.name = name, .nodes_before = g->nnodes};

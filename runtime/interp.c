@@ -20,6 +20,8 @@ typedef struct Interp {
     const Tensor **val; /* by value id: the f32 tensor holding it, or NULL */
     Tensor **owned;     /* by value id: what the interpreter must free */
     int *last_use;      /* by value id: index of the last node reading it; -1 none */
+    RtObserver observe; /* or NULL */
+    void *observe_ctx;
 } Interp;
 
 /* Makes t the f32 tensor of value v, converting (and owning) it when needed. */
@@ -147,6 +149,8 @@ static bool run_node(Interp *in, int ni, const Tensor **args)
     for (int r = 0; r < n->nout; r++) {
         int id = n->outs[r]->id;
         in->val[id] = in->owned[id] = out[r];
+        if (in->observe)
+            in->observe(n->outs[r], out[r], in->observe_ctx);
     }
     for (int i = 0; i < n->nin; i++)
         if (in->last_use[n->in[i]->id] == ni)
@@ -159,9 +163,15 @@ static bool run_node(Interp *in, int ni, const Tensor **args)
 
 bool rt_interp_run(const IrGraph *g, Tensor *const *inputs, Tensor **outputs, Diag *d)
 {
+    return rt_interp_run_observed(g, inputs, outputs, NULL, NULL, d);
+}
+
+bool rt_interp_run_observed(const IrGraph *g, Tensor *const *inputs, Tensor **outputs,
+                            RtObserver observe, void *ctx, Diag *d)
+{
     int nv = g->next_value_id, max_in = 1;
     Interp in = {g, d, xcalloc((size_t)nv + 1, sizeof *in.val),
-                 xcalloc((size_t)nv + 1, sizeof *in.owned), ir_last_uses(g)};
+                 xcalloc((size_t)nv + 1, sizeof *in.owned), ir_last_uses(g), observe, ctx};
     for (int ni = 0; ni < g->nnodes; ni++)
         if (g->nodes[ni]->nin > max_in)
             max_in = g->nodes[ni]->nin;
@@ -170,6 +180,8 @@ bool rt_interp_run(const IrGraph *g, Tensor *const *inputs, Tensor **outputs, Di
 
     bool ok = bind_inputs(&in, inputs);
     ok = bind_params(&in) && ok;
+    for (int i = 0; ok && observe && i < g->ninputs; i++)
+        observe(g->inputs[i], in.val[g->inputs[i]->id], ctx);
     const Tensor **args = xcalloc((size_t)max_in, sizeof *args);
     for (int ni = 0; ok && ni < g->nnodes; ni++)
         ok = run_node(&in, ni, args);

@@ -23,4 +23,14 @@
  */
 bool rt_interp_run(const IrGraph *g, Tensor *const *inputs, Tensor **outputs, Diag *d);
 
+/*
+ * rt_interp_run with a look at every value as it is computed: observe(v, t,
+ * ctx) is called once for each graph input and each node result, with the
+ * f32 tensor holding it (valid only during the call). Calibration uses it to
+ * see activation ranges without making them graph outputs.
+ */
+typedef void (*RtObserver)(const IrValue *v, const Tensor *t, void *ctx);
+bool rt_interp_run_observed(const IrGraph *g, Tensor *const *inputs, Tensor **outputs,
+                            RtObserver observe, void *ctx, Diag *d);
+
 #endif

@@ -165,7 +165,9 @@ bool rt_weights_bind(IrGraph *g, TensorList *w, const char *path, bool strict, D
             continue;
         NamedTensor *e = &w->items[match[p]];
         Tensor *t = e->t;
-        if (t->dtype != DT_F32) {
+        /* Integer parameters (quantization zero points, masks) keep their
+         * dtype when the file has it; everything else is computed in f32. */
+        if (t->dtype != DT_F32 && t->dtype != g->params[p]->dtype) {
             Tensor *f = tensor_to_f32(t);
             if (!f) {
                 diag_file_error(d, path, "out of memory converting '%s' to f32", e->name);
