@@ -154,6 +154,29 @@ def read_safetensors(path):
     return out
 
 
+def write_safetensors(path, tensors):
+    """Writes TENSORS (key -> float32 numpy array) as F32, laid out as
+    netc's own writer does: keys sorted by byte value, the data contiguous
+    in that order, the header padded with spaces to a multiple of 8 bytes.
+    The same tensors always give the same bytes."""
+    keys = sorted(tensors, key=lambda k: k.encode("utf-8"))
+    header, blobs, offset = {}, [], 0
+    for key in keys:
+        arr = np.ascontiguousarray(tensors[key], dtype="<f4")
+        raw = arr.tobytes()
+        header[key] = {"dtype": "F32", "shape": list(arr.shape),
+                       "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for raw in blobs:
+            f.write(raw)
+
+
 # --------------------------------------------------------------- running
 
 def load_weights(model, tensors):
