@@ -23,7 +23,12 @@ Writes the fake-quantized model's output on X to EXPECTED.npy.
 import argparse
 import json
 import os
+import re
+import shutil
+import struct
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import torch
@@ -58,7 +63,38 @@ def quantize_weights(model, layers):
                 mod.weight.copy_(fake_quant_weight(mod.weight, bits))
 
 
-def input_hooks(model, points, observers=None):
+FLIPS = {"elements": 0, "flips": 0}
+# How close to a rounding boundary (relative to the value in grid steps) an
+# element must be for netc's and PyTorch's last-bit differences to round it
+# differently.
+TIE_WINDOW = 1e-5
+
+
+def force(x, y, p, q_netc):
+    """netc's quantized values where they differ from PyTorch's only by a
+    boundary flip: every difference must be one grid step at an element
+    within TIE_WINDOW of a .5 tie; anything else is a real disagreement."""
+    scale = np.float32(p["scale"])
+    y_netc = (torch.from_numpy(q_netc.astype(np.float32)) - p["zero_point"]) * float(scale)
+    if y_netc.shape != y.shape:
+        sys.exit("quant_check: netc's %s has shape %s, PyTorch's %s"
+                 % (p["scale_param"], tuple(y_netc.shape), tuple(y.shape)))
+    r = x * torch.tensor(1.0 / scale, dtype=torch.float32)
+    near = (r - torch.floor(r) - 0.5).abs() < TIE_WINDOW * r.abs().clamp(min=1)
+    diff = y_netc != y
+    one_step = ((y_netc - y).abs() - float(scale)).abs() <= 1e-6 * float(scale)
+    bad = diff & ~(near & one_step)
+    if bool(bad.any()):
+        i = int(bad.flatten().nonzero()[0])
+        sys.exit("quant_check: at %s element %d netc has %.9g, PyTorch %.9g (input %.9g): not a "
+                 "boundary flip" % (p["scale_param"], i, float(y_netc.flatten()[i]),
+                                    float(y.flatten()[i]), float(x.flatten()[i])))
+    FLIPS["elements"] += y.numel()
+    FLIPS["flips"] += int(diff.sum())
+    return y_netc
+
+
+def input_hooks(model, points, observers=None, forced=None):
     """Fake-quantizes each layer's input with the report's parameters (and
     feeds an observer per point when observers is a dict)."""
     by_reader = {}
@@ -82,8 +118,11 @@ def input_hooks(model, points, observers=None):
                 if id(x) not in observers[key].seen:
                     observers[key](x)
                 return None
-            y = torch.fake_quantize_per_tensor_affine(x, float(np.float32(p["scale"])),
-                                                      int(p["zero_point"]), 0, (1 << p["bits"]) - 1)
+            scale = float(np.float32(p["scale"]))
+            y = torch.fake_quantize_per_tensor_affine(x, scale, int(p["zero_point"]), 0,
+                                                      (1 << p["bits"]) - 1)
+            if forced is not None:
+                y = force(x, y, p, forced[p["scale_param"]])
             return (y,) + tuple(args[1:])
 
         handles.append(mod.register_forward_pre_hook(hook))
@@ -110,6 +149,43 @@ def compare_scales(model, points, calib, batch):
           "difference %.3g over %d points" % (worst, len(observers)))
 
 
+QUANTIZE_LINE = re.compile(r'^\s*%(\d+) : .* quant\(.*scale = %"?([^",)]+)"?.*= quantize\(')
+
+
+def netc_activations(netc, ir_path, input_path):
+    """Every quantize result of the .ir, as netc's reference interpreter
+    computes it on the input: the .ir gets one more output per quantize
+    (its weights file loses the hash that ties it to the unedited text)."""
+    with open(ir_path) as f:
+        lines = f.read().split("\n")
+    found = [(m.group(1), m.group(2)) for m in map(QUANTIZE_LINE.match, lines) if m]
+    end = max(i for i, line in enumerate(lines) if line.strip() == "}")
+    outs = [re.match(r"\s*output (\S+) = ", line).group(1) for line in lines
+            if line.lstrip().startswith("output ")]
+    extra = ["  output qp%d = %%%s" % (k, vid) for k, (vid, _) in enumerate(found)]
+    tmp = tempfile.mkdtemp()
+    try:
+        dump_ir = os.path.join(tmp, "dump.ir")
+        with open(dump_ir, "w") as f:
+            f.write("\n".join(lines[:end] + extra + lines[end:]))
+        with open(ir_path[:-3] + ".safetensors", "rb") as f:
+            data = f.read()
+        (hlen,) = struct.unpack("<Q", data[:8])
+        header = data[8:8 + hlen].replace(b'"netc.ir_hash"', b'"netc.ir_hasX"', 1)
+        with open(os.path.join(tmp, "dump.safetensors"), "wb") as f:
+            f.write(data[:8] + header + data[8 + hlen:])
+        cmd = [netc, "run", dump_ir, "--weights", os.path.join(tmp, "dump.safetensors"),
+               "--input", input_path]
+        for name in outs:
+            cmd += ["--output", "%s=%s/%s.npy" % (name, tmp, name)]
+        for k in range(len(found)):
+            cmd += ["--output", "qp%d=%s/qp%d.npy" % (k, tmp, k)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        return {sp: np.load(os.path.join(tmp, "qp%d.npy" % k)) for k, (_, sp) in enumerate(found)}
+    finally:
+        shutil.rmtree(tmp)
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model")
@@ -120,6 +196,8 @@ def main(argv):
     ap.add_argument("--calib")
     ap.add_argument("--image-size", type=int)
     ap.add_argument("--num-classes", type=int)
+    ap.add_argument("--netc", help="netc binary: run the quantized IR to compare activations")
+    ap.add_argument("--netc-ir", help="the quantized .ir (its .safetensors beside it)")
     ap.add_argument("--fold-bn", action="store_true",
                     help="fold BatchNorm first (when netc ran fold-bn before quantize)")
     a = ap.parse_args(argv)
@@ -139,14 +217,19 @@ def main(argv):
     if len(points) != len(report["activations"]):
         sys.exit("quant_check: @precision(act) points are not re-implemented here")
     x = torch.from_numpy(np.load(a.input).astype(np.float32))
-    if a.calib:
+    if a.calib and report["percentile"] >= 100:  # PyTorch's MinMaxObserver is min-max
         compare_scales(model, points, torch.from_numpy(np.load(a.calib).astype(np.float32)),
                        x.shape[0])
+    forced = netc_activations(a.netc, a.netc_ir, a.input) if a.netc else None
     quantize_weights(model, layers)
-    input_hooks(model, points)
+    input_hooks(model, points, forced=forced)
     with torch.no_grad():
         y = model(x)
     np.save(a.out, y.numpy().astype(np.float32))
+    if forced is not None:
+        print("quant_check: %d of %d quantized activations differ from netc's, each by one grid "
+              "step at a rounding tie; netc's were used from there on"
+              % (FLIPS["flips"], FLIPS["elements"]))
 
 
 if __name__ == "__main__":
