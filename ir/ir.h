@@ -423,6 +423,7 @@ typedef struct IrStats {
     int64_t params;  /* learnable elements, as torchvision counts parameters */
     int64_t buffers; /* state: batchnorm running statistics, metadata tensors (scales, masks) */
     int64_t macs, activation_bytes, peak_activation_bytes;
+    int64_t model_bytes; /* parameters stored: quantized weights at their bits, packed */
 } IrStats;
 /* Totals; when out is non-NULL also prints the per-layer table. */
 IrStats ir_stats(const IrGraph *g, FILE *out);

@@ -78,15 +78,31 @@ static int64_t value_bytes(const IrValue *v)
     return (int64_t)dtype_nbytes(v->dtype, (uint64_t)n);
 }
 
-enum { COLS = 6 };
+enum { COLS = 7 };
 
 typedef struct Row {
     const char *cell[COLS];
 } Row;
 
+/* The bits of n's weights: the quantized width ("4", "4/8" when two weights
+ * differ), the dtype of an unquantized weight, "-" without weights. */
+static const char *weight_bits(Arena *a, const IrNode *n)
+{
+    const char *cell = "-";
+    int nd = op_data_inputs(n);
+    for (int k = nd; k < n->nin; k++) {
+        const IrValue *w = n->in[k];
+        if (op_param_role(n, k - nd) != PR_WEIGHT)
+            continue;
+        const char *mine = w->quant ? arena_printf(a, "%d", w->quant->bits) : dtype_name(w->dtype);
+        cell = !strcmp(cell, "-") || !strcmp(cell, mine) ? mine : arena_printf(a, "%s/%s", cell, mine);
+    }
+    return cell;
+}
+
 static void print_table(FILE *out, Row *rows, int nrows)
 {
-    static const bool right[COLS] = {false, false, false, true, true, true};
+    static const bool right[COLS] = {false, false, false, true, true, true, true};
     int w[COLS] = {0};
     for (int r = 0; r < nrows; r++)
         for (int c = 0; c < COLS; c++) {
@@ -123,8 +139,14 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
     bool *charged = xcalloc((size_t)nids, sizeof *charged);
 
     for (int i = 0; i < g->nparams; i++) {
-        int64_t n = shape_numel(&g->params[i]->shape);
+        const IrValue *p = g->params[i];
+        int64_t n = shape_numel(&p->shape);
         st.params = sat_add(st.params, n > 0 ? n : 0);
+        /* A quantized weight is stored at its bits, packed (what a bundle
+         * holds); everything else at its dtype. */
+        int64_t bytes = p->quant ? (int64_t)(((uint64_t)(n > 0 ? n : 0) * (uint64_t)p->quant->bits + 7) / 8)
+                                 : value_bytes(p);
+        st.model_bytes = sat_add(st.model_bytes, bytes);
     }
 
     /* Parameters in a buffer slot of their op (batchnorm statistics). */
@@ -152,7 +174,7 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
     Arena *a = out ? arena_new() : NULL;
     Row *rows = out ? xmalloc((size_t)(g->nnodes + 1) * sizeof *rows) : NULL;
     if (out)
-        rows[0] = (Row){{"layer", "op", "output", "params", "MACs", "activation bytes"}};
+        rows[0] = (Row){{"layer", "op", "output", "params", "W bits", "MACs", "activation bytes"}};
 
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = g->nodes[i];
@@ -194,8 +216,9 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
             r->cell[2] = arena_printf(a, "%s%s", dtype_name(n->out->dtype),
                                       shape_str(&n->out->shape, sh, sizeof sh));
             r->cell[3] = arena_strdup(a, params ? with_commas(params, p, sizeof p) : "-");
-            r->cell[4] = arena_strdup(a, macs ? with_commas(macs, m, sizeof m) : "-");
-            r->cell[5] = arena_strdup(a, with_commas(bytes, b, sizeof b));
+            r->cell[4] = weight_bits(a, n);
+            r->cell[5] = arena_strdup(a, macs ? with_commas(macs, m, sizeof m) : "-");
+            r->cell[6] = arena_strdup(a, with_commas(bytes, b, sizeof b));
         }
     }
 
@@ -211,6 +234,8 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
             fprintf(out, " (plus %s in buffers: running statistics, quantization and sparsity tensors)",
                     with_commas(st.buffers, r, sizeof r));
         fputc('\n', out);
+        fprintf(out, "model size:             %s bytes (%.2f MiB)\n",
+                with_commas(st.model_bytes, r, sizeof r), (double)st.model_bytes / (1024.0 * 1024.0));
         fprintf(out, "total MACs:             %s (%.2f GMACs)\n",
                 with_commas(st.macs, m, sizeof m), (double)st.macs / 1e9);
         fprintf(out, "activation bytes:       %s (%.2f MiB)\n",

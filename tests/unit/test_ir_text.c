@@ -628,6 +628,7 @@ static void test_stats(void **state)
     /* live: x 16; +fc1 48 (x freed: 32); +relu 64 (fc1 freed: 32); +fc2 40;
      * +fc2_again 48 (relu freed: 16); +add 24 */
     assert_int_equal(st.peak_activation_bytes, 64);
+    assert_int_equal(st.model_bytes, 58 * 4);
 
     char *text = NULL;
     size_t len = 0;
@@ -635,15 +636,16 @@ static void test_stats(void **state)
     ir_stats(g, f);
     fclose(f);
     assert_string_equal(text,
-        "layer      op      output     params  MACs  activation bytes\n"
-        "------------------------------------------------------------\n"
-        "fc1        linear  f32[1, 8]      40    32                32\n"
-        "relu#1     relu    f32[1, 8]       -     -                32\n"
-        "fc2        linear  f32[1, 2]      18    16                 8\n"
-        "fc2_again  linear  f32[1, 2]       -    16                 8\n"
-        "add#4      add     f32[1, 2]       -     -                 8\n"
+        "layer      op      output     params  W bits  MACs  activation bytes\n"
+        "--------------------------------------------------------------------\n"
+        "fc1        linear  f32[1, 8]      40     f32    32                32\n"
+        "relu#1     relu    f32[1, 8]       -       -     -                32\n"
+        "fc2        linear  f32[1, 2]      18     f32    16                 8\n"
+        "fc2_again  linear  f32[1, 2]       -     f32    16                 8\n"
+        "add#4      add     f32[1, 2]       -       -     -                 8\n"
         "\n"
         "total parameters:       58\n"
+        "model size:             232 bytes (0.00 MiB)\n"
         "total MACs:             64 (0.00 GMACs)\n"
         "activation bytes:       88 (0.00 MiB)\n"
         "peak activation memory: 64 (0.00 MiB)\n");

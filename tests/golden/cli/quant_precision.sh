@@ -7,5 +7,6 @@ printf 'net p() {\n    in x: f32[8, 1, 8, 8];\n    @precision(weight = 4)\n    f
 "$NETC" opt "$TMP/p.net" --weights "$TMP/w.safetensors" --passes=quantize \
     --calib ../../examples/digits/calib_x.npy -o "$TMP/q.ir" || echo "exit status $?"
 grep -E 'quantize|param %fc[12].weight ' "$TMP/q.ir" | sed 's/ loc(.*//'
+"$NETC" stats "$TMP/q.ir"
 "$NETC" opt "$TMP/q.ir" --weights "$TMP/q.safetensors" --passes=quantize \
     --calib ../../examples/digits/calib_x.npy -o "$TMP/q2.ir" || echo "exit status $?"
