@@ -24,9 +24,11 @@
  *   - Parallel work goes through nk_parallel_for; results do not depend on
  *     the thread count (each output element is computed by one thread, in the
  *     same order).
- *   - Portable source: GNU vector extensions (vector_size), no intrinsics, no
- *     libm calls in hot loops (own vectorizable exp/erf), so the bitcode can
- *     be compiled for any x86-64 CPU netc targets.
+ *   - Portable source: GNU vector extensions (vector_size), no libm calls
+ *     in hot loops (own vectorizable exp/erf), so the bitcode can be
+ *     compiled for any x86-64 CPU netc targets. The one exception is the
+ *     int8 dot product (qgemm.h): vpdpbusd / pmaddwd intrinsics, chosen by
+ *     the build's ISA macros (nk_isa.h).
  */
 #ifndef NETC_NK_H
 #define NETC_NK_H
@@ -36,9 +38,11 @@
 /* ---- instruction sets (isa.c) ---- */
 
 /* The kernel variants: baseline x86-64 (SSE2, 16 xmm registers), AVX2 + FMA
- * (16 ymm), AVX-512 F/BW/DQ/VL (32 zmm). A build picks its variant from the
- * compiler's target macros (nk_vec.h); netc picks one per target CPU. */
-typedef enum NkIsa { NK_ISA_SSE2, NK_ISA_AVX2, NK_ISA_AVX512, NK_ISA_COUNT } NkIsa;
+ * (16 ymm), AVX-512 F/BW/DQ/VL (32 zmm), and AVX-512 with VNNI (the
+ * AVX-512 float kernels, int8 kernels on vpdpbusd). A build picks its
+ * variant from the compiler's target macros (nk_isa.h); netc picks one per
+ * target CPU. Each variant runs on every CPU a later one runs on. */
+typedef enum NkIsa { NK_ISA_SSE2, NK_ISA_AVX2, NK_ISA_AVX512, NK_ISA_AVX512VNNI, NK_ISA_COUNT } NkIsa;
 const char *nk_isa_name(NkIsa isa);
 /* The variant this copy of the kernels was compiled as. */
 NkIsa nk_kernel_isa(void);
@@ -53,6 +57,10 @@ typedef struct NkTiling {
     int64_t nr;       /* micro-tile columns (output channels), panel width */
     int64_t kc;       /* depth of a K block */
     int64_t mb_tiles; /* micro-tiles per packed A block */
+    /* the int8 GEMM core (qgemm.h) */
+    int64_t qmr, qnr; /* micro-tile rows and columns (packed panel width) */
+    int64_t qkg;      /* k values per 32-bit group: 4 (int8 weights), 2 (int16) */
+    int64_t qmb_tiles;
 } NkTiling;
 const NkTiling *nk_tiling(NkIsa isa);
 
