@@ -139,6 +139,7 @@ static void dw_rows(void *ctx, int64_t begin, int64_t end, int thread)
 {
     const NkQDw *s = ctx;
     const NkQConv *d = s->d;
+    const NkQOut q = d->q; /* not reloaded after every uint8 store */
     int64_t c = d->c, cp = round16(c);
     for (int64_t row = begin; row < end; row++) {
         int64_t b = row / d->oh, oy = row % d->oh;
@@ -157,12 +158,12 @@ static void dw_rows(void *ctx, int64_t begin, int64_t end, int thread)
                             continue;
                         NkQBytes xb = {0};
                         memcpy(&xb, s->in + ((b * d->h + iy) * d->w + ix) * c + ch, (size_t)nv);
-                        NkVeci x = __builtin_convertvector(xb, NkVeci) - (int32_t)d->q.zx, w;
+                        NkVeci x = __builtin_convertvector(xb, NkVeci) - (int32_t)q.zx, w;
                         memcpy(&w, s->w + (ky * d->kw + kx) * cp + ch, sizeof w);
                         acc += x * w;
                     }
                 }
-                nk_qstore(&d->q, nk_qscale((NkQVec)acc, nk_load(s->mult + ch)), s->out,
+                nk_qstore(&q, nk_qscale((NkQVec)acc, nk_load(s->mult + ch)), s->out,
                           ((b * d->oh + oy) * d->ow + ox) * c + ch, nv);
             }
         }

@@ -172,6 +172,11 @@ NK_INLINE void qtile(const int M, const NkQTile *t)
                 acc[i][v] = nk_qdot(acc[i][v], av, bv[v]);
         }
     }
+    /* A local copy: the uint8 stores could alias *t->q, which would
+     * reload and reconvert the clamp bounds for every vector. */
+    const NkQOut q = *t->q;
+    void *c = t->c;
+    int64_t c0 = t->c0, ldc = t->ldc;
     NK_UNROLL
     for (int v = 0; v < NK_QNV; v++) {
         int64_t nv = min64(NK_VL, t->nv - v * NK_VL);
@@ -180,7 +185,7 @@ NK_INLINE void qtile(const int M, const NkQTile *t)
         NkVec mult = nk_load(t->mult + v * NK_VL);
         NK_UNROLL
         for (int i = 0; i < M; i++)
-            nk_qstore(t->q, nk_qscale(acc[i][v], mult), t->c, t->c0 + i * t->ldc + v * NK_VL, nv);
+            nk_qstore(&q, nk_qscale(acc[i][v], mult), c, c0 + i * ldc + v * NK_VL, nv);
     }
 }
 
