@@ -696,7 +696,7 @@ int main(int argc, char **argv)
      * measurement, and the tables would then show more than 100%. */
     /* The peak of the instructions the kernels in use issue: the ISA the
      * models will be compiled for (this machine's, or --cpu's). */
-    static const char *const isa_names[] = {"SSE2", "AVX2", "AVX-512"};
+    static const char *const isa_names[] = {"SSE2", "AVX2", "AVX-512", "AVX-512 VNNI"};
     Diag *isa_diag = diag_new(stderr);
     LlvmOptions isa_opts = {.cpu = o.cpu};
     int isa = llvm_kernel_isa(&isa_opts, isa_diag);

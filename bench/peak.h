@@ -17,10 +17,11 @@ double peak_gflops_sse2(int threads, double seconds);
 double peak_gflops_avx2(int threads, double seconds);
 double peak_gflops_avx512(int threads, double seconds);
 
-/* The one for an NkIsa (0 SSE2, 1 AVX2, 2 AVX-512). */
+/* The one for an NkIsa (0 SSE2, 1 AVX2, 2 AVX-512, 3 AVX-512 VNNI: the
+ * same float vectors). */
 static inline double peak_gflops(int isa, int threads, double seconds)
 {
-    return isa == 2 ? peak_gflops_avx512(threads, seconds)
+    return isa >= 2 ? peak_gflops_avx512(threads, seconds)
            : isa == 1 ? peak_gflops_avx2(threads, seconds)
                       : peak_gflops_sse2(threads, seconds);
 }

@@ -64,9 +64,13 @@ LlvmStepInfo llvm_jit_step_info(const LlvmJit *j, int i);
 void llvm_jit_run_step(LlvmJit *j, int i, const float *const *inputs, float *const *outputs);
 void llvm_jit_free(LlvmJit *j);
 
-/* The kernel variant (an NkIsa: 0 SSE2, 1 AVX2, 2 AVX-512) code built with
- * o runs, from its target CPU and features; -1 after reporting to d. */
+/* The kernel variant (an NkIsa) code built with o runs, from its target
+ * CPU and features; -1 after reporting to d. */
 int llvm_kernel_isa(const LlvmOptions *o, Diag *d);
+/* The best variant that CPU can run, which is llvm_kernel_isa's except
+ * for AVX-512 VNNI: the backend does not embed those kernels yet (the int8
+ * kernels are not lowered to), so code for a VNNI CPU uses AVX-512's. */
+int llvm_cpu_isa(const LlvmOptions *o, Diag *d);
 
 /* The host's number of online CPUs (the default thread count). */
 int llvm_host_threads(void);

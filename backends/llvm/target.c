@@ -5,8 +5,9 @@
  * By default code is built for the machine netc runs on: the host triple,
  * CPU and its full feature string. --cpu picks another CPU (with that
  * CPU's default features, plus --features if given) for bundles meant for
- * other machines. The kernel variant (AVX-512, AVX2 or SSE2; nk_isa.h)
- * follows from what that target machine can execute (llvm_target_isa).
+ * other machines. The kernel variant (AVX-512 with VNNI, AVX-512, AVX2 or
+ * SSE2; nk_isa.h) follows from what that target machine can execute
+ * (probe_isa; llvm_target_isa caps it at the variants codegen embeds).
  * --target may only name an x86-64 triple: the kernels embedded in netc
  * are x86-64 assembly, so another architecture would need its own kernel
  * build — refused with a message instead of producing a broken object.
@@ -125,10 +126,18 @@ LLVMTargetMachineRef llvm_target_machine(const LlvmOptions *o, char **triple, ch
  * instructions exist:
  *   avx512  <64 x i8> add as one zmm vpaddb (AVX512BW) and <4 x i64>
  *           multiply as a ymm vpmullq (AVX512DQ + VL; F comes with both);
+ *   vnni    (on top of avx512) a sum of adjacent i16 products added to an
+ *           i32 vector, which is vpmaddwd + vpaddd without VNNI and one zmm
+ *           vpdpwssd with AVX512_VNNI (AVX-VNNI alone, as on Alder Lake,
+ *           gives a ymm {vex} vpdpwssd: not enough);
  *   avx2    <8 x i32> add as a ymm vpaddd (AVX2; AVX alone splits it) and
  *           <8 x float> llvm.fma as a ymm vfmadd (FMA).
- * "min-legal-vector-width"="512" keeps a CPU that prefers 256-bit vectors
- * from splitting the 512-bit probe. Costs about a millisecond.
+ * The probes are plain IR, no target intrinsics, so they compile for any
+ * CPU. "min-legal-vector-width"="512" keeps a CPU that prefers 256-bit
+ * vectors from splitting the 512-bit probes. The vnni probe needs the
+ * instruction selector's combines, which -O0 turns off, so the probe is
+ * compiled by a target machine of tm's triple, CPU and features at the
+ * default level, whatever -O says. Costs about a millisecond.
  */
 static const char *const probe_ir =
     "define void @p_bw(ptr %p) #0 {\n"
@@ -136,6 +145,16 @@ static const char *const probe_ir =
     "  ret void\n}\n"
     "define void @p_dqvl(ptr %p) #0 {\n"
     "  %a = load <4 x i64>, ptr %p\n  %s = mul <4 x i64> %a, %a\n  store <4 x i64> %s, ptr %p\n"
+    "  ret void\n}\n"
+    "define void @p_vnni(ptr %p, ptr %q, ptr %r) #0 {\n"
+    "  %a = load <32 x i16>, ptr %p\n  %b = load <32 x i16>, ptr %q\n  %c = load <16 x i32>, ptr %r\n"
+    "  %ae = sext <32 x i16> %a to <32 x i32>\n  %be = sext <32 x i16> %b to <32 x i32>\n"
+    "  %m = mul <32 x i32> %ae, %be\n"
+    "  %ev = shufflevector <32 x i32> %m, <32 x i32> poison, <16 x i32> <i32 0, i32 2, i32 4, i32 6, i32 8,"
+    " i32 10, i32 12, i32 14, i32 16, i32 18, i32 20, i32 22, i32 24, i32 26, i32 28, i32 30>\n"
+    "  %od = shufflevector <32 x i32> %m, <32 x i32> poison, <16 x i32> <i32 1, i32 3, i32 5, i32 7, i32 9,"
+    " i32 11, i32 13, i32 15, i32 17, i32 19, i32 21, i32 23, i32 25, i32 27, i32 29, i32 31>\n"
+    "  %d = add <16 x i32> %ev, %od\n  %s = add <16 x i32> %d, %c\n  store <16 x i32> %s, ptr %r\n"
     "  ret void\n}\n"
     "define void @p_avx2(ptr %p) #0 {\n"
     "  %a = load <8 x i32>, ptr %p\n  %s = add <8 x i32> %a, %a\n  store <8 x i32> %s, ptr %p\n"
@@ -166,8 +185,21 @@ static bool probe_has(const char *text, const char *fn, const char *a, const cha
     return yes;
 }
 
-int llvm_target_isa(LLVMTargetMachineRef tm, Diag *d)
+/* The best variant tm can execute, VNNI included; -1 after reporting. */
+static int probe_isa(LLVMTargetMachineRef user_tm, Diag *d)
 {
+    char *triple = LLVMGetTargetMachineTriple(user_tm);
+    char *cpu = LLVMGetTargetMachineCPU(user_tm), *features = LLVMGetTargetMachineFeatureString(user_tm);
+    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(LLVMGetTargetMachineTarget(user_tm), triple, cpu, features,
+                                                      LLVMCodeGenLevelDefault, LLVMRelocDefault,
+                                                      LLVMCodeModelDefault);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    if (!tm) {
+        diag_error(d, loc_none(), "internal error: no target machine for the ISA probe (%s)", triple);
+        LLVMDisposeMessage(triple);
+        return -1;
+    }
     LLVMContextRef c = LLVMContextCreate();
     LLVMMemoryBufferRef src = LLVMCreateMemoryBufferWithMemoryRangeCopy(probe_ir, strlen(probe_ir), "probe");
     LLVMModuleRef m = NULL;
@@ -177,9 +209,10 @@ int llvm_target_isa(LLVMTargetMachineRef tm, Diag *d)
         diag_error(d, loc_none(), "internal error: the ISA probe does not parse: %s", err);
         LLVMDisposeMessage(err);
         LLVMContextDispose(c);
+        LLVMDisposeTargetMachine(tm);
+        LLVMDisposeMessage(triple);
         return -1;
     }
-    char *triple = LLVMGetTargetMachineTriple(tm);
     LLVMSetTarget(m, triple);
     LLVMDisposeMessage(triple);
     LLVMMemoryBufferRef out = NULL;
@@ -192,7 +225,7 @@ int llvm_target_isa(LLVMTargetMachineRef tm, Diag *d)
         memcpy(text, LLVMGetBufferStart(out), n);
         text[n] = 0;
         if (probe_has(text, "p_bw", "vpaddb", "%zmm") && probe_has(text, "p_dqvl", "vpmullq", "%ymm"))
-            isa = NK_ISA_AVX512;
+            isa = probe_has(text, "p_vnni", "vpdpwssd", "%zmm") ? NK_ISA_AVX512VNNI : NK_ISA_AVX512;
         else if (probe_has(text, "p_avx2", "vpaddd", "%ymm") && probe_has(text, "p_fma", "vfmadd", "%ymm"))
             isa = NK_ISA_AVX2;
         else
@@ -202,19 +235,37 @@ int llvm_target_isa(LLVMTargetMachineRef tm, Diag *d)
     }
     LLVMDisposeModule(m);
     LLVMContextDispose(c);
+    LLVMDisposeTargetMachine(tm);
     return isa;
 }
 
-int llvm_kernel_isa(const LlvmOptions *o, Diag *d)
+/* The best variant code generation embeds kernels for (codegen.c's
+ * kernel_asm table). The VNNI kernels are built and embedded in netc
+ * (nk_asm_avx512vnni) but not listed there yet: until they are, a VNNI
+ * target gets the AVX-512 kernels, which it runs (same float kernels). */
+#define LLVM_EMBEDDED_ISA_MAX NK_ISA_AVX512
+
+int llvm_target_isa(LLVMTargetMachineRef tm, Diag *d)
+{
+    int isa = probe_isa(tm, d);
+    return isa > LLVM_EMBEDDED_ISA_MAX ? LLVM_EMBEDDED_ISA_MAX : isa;
+}
+
+/* f applied to the target machine of o. */
+static int isa_for_options(const LlvmOptions *o, Diag *d, int (*f)(LLVMTargetMachineRef, Diag *))
 {
     char *triple = NULL, *cpu = NULL, *features = NULL;
     LLVMTargetMachineRef tm = llvm_target_machine(o, &triple, &cpu, &features, d);
     if (!tm)
         return -1;
-    int isa = llvm_target_isa(tm, d);
+    int isa = f(tm, d);
     LLVMDisposeTargetMachine(tm);
     LLVMDisposeMessage(triple);
     LLVMDisposeMessage(cpu);
     LLVMDisposeMessage(features);
     return isa;
 }
+
+int llvm_kernel_isa(const LlvmOptions *o, Diag *d) { return isa_for_options(o, d, llvm_target_isa); }
+
+int llvm_cpu_isa(const LlvmOptions *o, Diag *d) { return isa_for_options(o, d, probe_isa); }

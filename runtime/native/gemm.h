@@ -36,13 +36,9 @@
 #define NK_NV (NK_NR / NK_VL)
 
 /* This build's blocking as the NkTiling its own sizing functions take. */
-#define NK_BUILD_TILING ((const NkTiling){NK_MR, NK_NR, NK_KC, NK_MB_TILES})
+#define NK_BUILD_TILING                                                                    \
+    ((const NkTiling){NK_MR, NK_NR, NK_KC, NK_MB_TILES, NK_QMR, NK_QNR, NK_QKG, NK_QMB_TILES})
 
-/* Put before every loop over an array of vector accumulators: unrolled
- * completely, the array lives in registers; otherwise it stays in memory and
- * the kernel stores it on every step. */
-#define NK_PRAGMA(x) _Pragma(#x)
-#define NK_UNROLL NK_PRAGMA(GCC unroll 16)
 
 /* Copies A[p0 .. p0+m, k0 .. k0+kc) of batch item bi into dst, laid out as
  * chunks of 16 columns: element (i, k) at dst[(k/16)*m*16 + i*16 + k%16]

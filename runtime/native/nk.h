@@ -13,7 +13,8 @@
  *     call directly.
  *
  * Conventions:
- *   - f32 only. 4-D activations are NHWC (channels last); the backend
+ *   - f32, except the integer kernels (their own section below). 4-D
+ *     activations are NHWC (channels last); the backend
  *     converts at the graph boundary and around layout-sensitive ops.
  *   - Each kernel takes a descriptor: a struct of int64_t (and float) fields
  *     that the backend fills at compile time and emits as a constant global,
@@ -24,9 +25,11 @@
  *   - Parallel work goes through nk_parallel_for; results do not depend on
  *     the thread count (each output element is computed by one thread, in the
  *     same order).
- *   - Portable source: GNU vector extensions (vector_size), no intrinsics, no
- *     libm calls in hot loops (own vectorizable exp/erf), so the bitcode can
- *     be compiled for any x86-64 CPU netc targets.
+ *   - Portable source: GNU vector extensions (vector_size), no libm calls
+ *     in hot loops (own vectorizable exp/erf), so the bitcode can be
+ *     compiled for any x86-64 CPU netc targets. The one exception is the
+ *     int8 dot product (qgemm.h): vpdpbusd / pmaddwd intrinsics, chosen by
+ *     the build's ISA macros (nk_isa.h).
  */
 #ifndef NETC_NK_H
 #define NETC_NK_H
@@ -36,9 +39,11 @@
 /* ---- instruction sets (isa.c) ---- */
 
 /* The kernel variants: baseline x86-64 (SSE2, 16 xmm registers), AVX2 + FMA
- * (16 ymm), AVX-512 F/BW/DQ/VL (32 zmm). A build picks its variant from the
- * compiler's target macros (nk_vec.h); netc picks one per target CPU. */
-typedef enum NkIsa { NK_ISA_SSE2, NK_ISA_AVX2, NK_ISA_AVX512, NK_ISA_COUNT } NkIsa;
+ * (16 ymm), AVX-512 F/BW/DQ/VL (32 zmm), and AVX-512 with VNNI (the
+ * AVX-512 float kernels, int8 kernels on vpdpbusd). A build picks its
+ * variant from the compiler's target macros (nk_isa.h); netc picks one per
+ * target CPU. Each variant runs on every CPU a later one runs on. */
+typedef enum NkIsa { NK_ISA_SSE2, NK_ISA_AVX2, NK_ISA_AVX512, NK_ISA_AVX512VNNI, NK_ISA_COUNT } NkIsa;
 const char *nk_isa_name(NkIsa isa);
 /* The variant this copy of the kernels was compiled as. */
 NkIsa nk_kernel_isa(void);
@@ -53,6 +58,10 @@ typedef struct NkTiling {
     int64_t nr;       /* micro-tile columns (output channels), panel width */
     int64_t kc;       /* depth of a K block */
     int64_t mb_tiles; /* micro-tiles per packed A block */
+    /* the int8 GEMM core (qgemm.h) */
+    int64_t qmr, qnr; /* micro-tile rows and columns (packed panel width) */
+    int64_t qkg;      /* k values per 32-bit group: 4 (int8 weights), 2 (int16) */
+    int64_t qmb_tiles;
 } NkTiling;
 const NkTiling *nk_tiling(NkIsa isa);
 
@@ -220,5 +229,90 @@ typedef struct NkCopy {
     int64_t dims[8], strides[8], out_strides[8];
 } NkCopy;
 void nk_copy(const NkCopy *d, const float *in, float *out);
+
+/* ---- integer kernels (qgemm.c, qconv.c, quant.c) ---- */
+
+/*
+ * The integer semantics, which the reference interpreter implements
+ * exactly (every kernel variant gives these bits, at any thread count):
+ *   - activations are uint8 with a per-tensor zero point zx in [0, 255]
+ *     (NHWC for conv, row-major [m, k] for linear); a conv's padding
+ *     pixels read as zx, i.e. contribute 0;
+ *   - weights are int8 in [-127, 127], PyTorch's layouts ([oc, c/groups,
+ *     kh, kw] for conv, [n, k] for linear), symmetric (no zero point);
+ *     bias is int32[oc] (NULL: zeros); mult is float[oc] (the combined
+ *     scale sx·sw[oc]/sy, or sx·sw[oc] for a float output);
+ *   - acc[o] = Σ_k (x_k − zx)·w_k[o] + bias[o], exact in int32: packing
+ *     refuses (nk_q*_check) a layer where K·255·127 + |bias[o]| could
+ *     exceed 2^31 − 1;
+ *   - r = (float)acc (round to nearest even), then r = r * mult[o], one
+ *     float multiply, rounded (no fused multiply-add anywhere: these files
+ *     are built with -ffp-contract=off);
+ *   - NK_QOUT_U8: y = clamp(rint(r) + zy, lo, hi) as uint8, rint = round
+ *     half to even, computed as rint(clamp(r, lo − zy, hi − zy)) + zy (the
+ *     same for integer bounds, and no overflow for huge r; a NaN r, from a
+ *     non-finite mult, gives lo). 0 <= lo <= hi <= 255, zy in [0, 255]; a
+ *     fused ReLU is lo = zy;
+ *   - NK_QOUT_F32: y = act(r) with the float epilogue's act (nk_act):
+ *     NK_ACT_RELU r < 0 ? 0 : r, NK_ACT_RELU6 then r > 6 ? 6 : r (−0 and
+ *     NaN pass through), NK_ACT_NONE r;
+ *   - nk_quantize: q = clamp(rint(x * inv_scale) + z, lo, hi), the product
+ *     rounded to float first, computed as for U8 above (NaN gives lo);
+ *     nk_dequantize: y = (float)(q − z) * scale.
+ * Scratch of these kernels is counted in bytes (the float kernels' in
+ * floats); packed weights too (nk_q*_packed_bytes).
+ */
+enum { NK_QOUT_U8 = 0, NK_QOUT_F32 = 1 };
+typedef struct NkQOut {
+    int64_t zx;         /* input zero point */
+    int64_t mode;       /* NK_QOUT_U8 or NK_QOUT_F32 */
+    int64_t zy, lo, hi; /* U8: output zero point and clamp */
+    int64_t act;        /* F32: NK_ACT_NONE, NK_ACT_RELU or NK_ACT_RELU6 */
+} NkQOut;
+
+/* out[m, n] (uint8 or float, by q.mode) = the semantics above for
+ * in[m, k] (uint8) and weight[n, k] (int8), packed by nk_qlinear_pack. */
+typedef struct NkQLinear {
+    int64_t m, k, n;
+    NkQOut q;
+} NkQLinear;
+/* NULL when the layer is within the contract (see above), else why not
+ * (a static string). bias may be NULL. */
+const char *nk_qlinear_check(const NkQLinear *d, const int32_t *bias);
+int64_t nk_qlinear_packed_bytes(const NkQLinear *d, const NkTiling *t);
+/* 0, or -1 (nothing written) when nk_qlinear_check refuses. */
+int nk_qlinear_pack(const NkQLinear *d, const NkTiling *t, const int8_t *weight, const int32_t *bias,
+                    const float *mult, void *packed);
+int64_t nk_qlinear_scratch(const NkQLinear *d, const NkTiling *t, int threads);
+void nk_qlinear(const NkQLinear *d, const uint8_t *in, const void *packed, void *out, void *scratch);
+
+/* in [n, h, w, c] uint8 -> out [n, oh, ow, oc] (uint8 or float), NHWC,
+ * fields as NkConv's. */
+typedef struct NkQConv {
+    int64_t n, h, w, c;
+    int64_t oc, oh, ow;
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+    int64_t groups;
+    NkQOut q;
+} NkQConv;
+const char *nk_qconv2d_check(const NkQConv *d, const int32_t *bias);
+int64_t nk_qconv2d_packed_bytes(const NkQConv *d, const NkTiling *t);
+int nk_qconv2d_pack(const NkQConv *d, const NkTiling *t, const int8_t *weight, const int32_t *bias,
+                    const float *mult, void *packed);
+int64_t nk_qconv2d_scratch(const NkQConv *d, const NkTiling *t, int threads);
+void nk_qconv2d(const NkQConv *d, const uint8_t *in, const void *packed, void *out, void *scratch);
+
+/* f32 -> uint8 per tensor (inv_scale = 1.0f / scale, computed by the
+ * caller) and back. */
+typedef struct NkQuantize {
+    int64_t n, z, lo, hi;
+    float inv_scale;
+} NkQuantize;
+void nk_quantize(const NkQuantize *d, const float *in, uint8_t *out);
+typedef struct NkDequantize {
+    int64_t n, z;
+    float scale;
+} NkDequantize;
+void nk_dequantize(const NkDequantize *d, const uint8_t *in, float *out);
 
 #endif

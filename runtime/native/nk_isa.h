@@ -7,7 +7,10 @@
  * The variant comes from the compiler's target macros (-march): AVX-512
  * needs F, BW, DQ and VL (x86-64-v4: Skylake-SP, Ice Lake, Sapphire
  * Rapids, Zen 4, Zen 5); AVX2 needs FMA too (x86-64-v3: Haswell, Zen 1-3);
- * anything else is the SSE2 baseline every x86-64 CPU has.
+ * anything else is the SSE2 baseline every x86-64 CPU has. AVX-512 with
+ * VNNI too (Cascade Lake, Ice Lake, Sapphire Rapids, Zen 4, Zen 5) is a
+ * fourth variant: the same float kernels (the AVX-512 row), and int8
+ * kernels on vpdpbusd.
  *
  * Blocking per variant (gemm.c explains the loops). Registers: MR·NR/VL
  * accumulators + NR/VL panel vectors + 1 broadcast.
@@ -46,18 +49,61 @@
 #define NK_AVX512_KC 256
 #define NK_AVX512_MB_TILES 8
 
+/*
+ * The int8 GEMM core (qgemm.h): a QMR × QNR micro-tile of int32
+ * accumulators, fed per step by one 32-bit group of QKG activations per
+ * row (broadcast) and one packed weight vector per QNR/VL columns.
+ *   VNNI     vpdpbusd: 4 u8 × 4 s8 summed into each int32 lane, exact (no
+ *            intermediate saturation); 14×32: 28 + 2 of 32 zmm, the
+ *            broadcasts are memory operands.
+ *   others   vpmaddwd / pmaddwd on int16 pairs (activations widened while
+ *            packing A, weights stored as int16): 2 products summed per
+ *            lane, exact; vpmaddubsw (u8 × s8 pairs into int16) would
+ *            saturate at 2·255·127 > 32767. One temporary per step besides
+ *            the accumulators: AVX-512 12×32 (24 + 2 + 2 of 32), AVX2
+ *            6×16 (12 + 2 + 2 of 16), SSE2 6×8.
+ * QMB_TILES micro-tiles of packed A form one block (no K blocking: the
+ * int32 partial sums have nowhere to go between blocks, and a whole-K
+ * tile keeps the loads per multiply-add low enough to run from L2).
+ */
+#define NK_SSE2_QMR 6
+#define NK_SSE2_QNR 8
+#define NK_SSE2_QKG 2
+#define NK_AVX2_QMR 6
+#define NK_AVX2_QNR 16
+#define NK_AVX2_QKG 2
+#define NK_AVX512_QMR 12
+#define NK_AVX512_QNR 32
+#define NK_AVX512_QKG 2
+#define NK_AVX512VNNI_QMR 14
+#define NK_AVX512VNNI_QNR 32
+#define NK_AVX512VNNI_QKG 4
+#define NK_QMB_TILES 8
+
 /* This build's variant and constants. A benchmark may override the
  * blocking with -D (the packed layout follows NK_NR, so only in a build
  * that packs its own weights). */
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
+#if defined(__AVX512VNNI__)
+#define NK_BUILD_ISA NK_ISA_AVX512VNNI
+#define NK_BUILD_VNNI 1
+#define NK_QROW(x) NK_AVX512VNNI_##x
+#else
 #define NK_BUILD_ISA NK_ISA_AVX512
+#define NK_QROW(x) NK_AVX512_##x
+#endif
 #define NK_ISA_ROW(x) NK_AVX512_##x
 #elif defined(__AVX2__) && defined(__FMA__)
 #define NK_BUILD_ISA NK_ISA_AVX2
 #define NK_ISA_ROW(x) NK_AVX2_##x
+#define NK_QROW(x) NK_AVX2_##x
 #else
 #define NK_BUILD_ISA NK_ISA_SSE2
 #define NK_ISA_ROW(x) NK_SSE2_##x
+#define NK_QROW(x) NK_SSE2_##x
+#endif
+#ifndef NK_BUILD_VNNI
+#define NK_BUILD_VNNI 0
 #endif
 
 #define NK_VL NK_ISA_ROW(VL)
@@ -73,5 +119,8 @@
 #ifndef NK_MB_TILES
 #define NK_MB_TILES NK_ISA_ROW(MB_TILES)
 #endif
+#define NK_QMR NK_QROW(QMR)
+#define NK_QNR NK_QROW(QNR)
+#define NK_QKG NK_QROW(QKG)
 
 #endif

@@ -53,6 +53,12 @@
  * only -Wno-psabi on the command line silences; it is not a warning. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
+/* Put before every loop over an array of vector accumulators: unrolled
+ * completely, the array lives in registers; otherwise it stays in memory and
+ * the kernel stores it on every step. */
+#define NK_PRAGMA(x) _Pragma(#x)
+#define NK_UNROLL NK_PRAGMA(GCC unroll 16)
+
 typedef float NkVec __attribute__((vector_size(NK_VL * sizeof(float))));
 typedef int32_t NkVeci __attribute__((vector_size(NK_VL * sizeof(int32_t))));
 

@@ -1,12 +1,16 @@
 /*
  * test_llvm_target_isa.c — the kernel variant netc picks for a target CPU
- * (backends/llvm/target.c: llvm_kernel_isa, a code-generation probe),
+ * (backends/llvm/target.c: llvm_cpu_isa, a code-generation probe, and
+ * llvm_kernel_isa, the same capped at the variants codegen embeds),
  * against what each CPU's documentation says it implements:
- *   AVX-512 F/BW/DQ/VL: skylake-avx512, icelake-server, sapphirerapids,
- *     znver4, znver5, x86-64-v4;
+ *   AVX-512 F/BW/DQ/VL + VNNI: cascadelake, cooperlake, icelake-server,
+ *     tigerlake, sapphirerapids, znver4, znver5, x86-64-v4 +avx512vnni;
+ *   AVX-512 F/BW/DQ/VL without VNNI: skylake-avx512, cannonlake, x86-64-v4,
+ *     znver4 -avx512vnni;
  *   AVX2 + FMA (no AVX-512, or AVX-512F without BW as on Knights Landing):
  *     haswell, skylake, znver1, znver3, x86-64-v3, knl;
  *   neither: x86-64, x86-64-v2, sandybridge (AVX without AVX2), btver2;
+ *   AVX2 + FMA with AVX-VNNI (ymm only) is still AVX2: alderlake;
  * and --features: -avx512f on znver4 leaves AVX2, +avx2,+fma on x86-64
  * gives AVX2. The host's variant must be one the host can run.
  */
@@ -21,15 +25,18 @@
 
 #include <stdio.h>
 
-static int isa_for(const char *cpu, const char *features)
+/* llvm_cpu_isa, or llvm_kernel_isa when embedded. */
+static int isa_of(const char *cpu, const char *features, bool embedded)
 {
     LlvmOptions o = {.cpu = cpu, .features = features};
     Diag *d = diag_new(stderr);
-    int isa = llvm_kernel_isa(&o, d);
+    int isa = embedded ? llvm_kernel_isa(&o, d) : llvm_cpu_isa(&o, d);
     assert_int_equal(diag_errors(d), 0);
     diag_free(d);
     return isa;
 }
+
+static int isa_for(const char *cpu, const char *features) { return isa_of(cpu, features, false); }
 
 static void expect(const char *cpu, const char *features, NkIsa want)
 {
@@ -37,12 +44,20 @@ static void expect(const char *cpu, const char *features, NkIsa want)
     if (got != (int)want)
         fail_msg("--cpu %s%s%s: %s kernels, expected %s", cpu, features ? " --features " : "",
                  features ? features : "", nk_isa_name((NkIsa)got), nk_isa_name(want));
+    /* what codegen uses: the same, VNNI aside */
+    NkIsa embedded = want == NK_ISA_AVX512VNNI ? NK_ISA_AVX512 : want;
+    if (isa_of(cpu, features, true) != (int)embedded)
+        fail_msg("--cpu %s: llvm_kernel_isa is not %s", cpu, nk_isa_name(embedded));
 }
 
 static void test_named_cpus(void **state)
 {
-    const char *avx512[] = {"skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "znver5", "x86-64-v4"};
-    const char *avx2[] = {"haswell", "skylake", "znver1", "znver3", "x86-64-v3", "knl"};
+    const char *vnni[] = {"cascadelake", "cooperlake", "icelake-server", "tigerlake",
+                          "sapphirerapids", "znver4", "znver5"};
+    for (size_t i = 0; i < sizeof vnni / sizeof *vnni; i++)
+        expect(vnni[i], NULL, NK_ISA_AVX512VNNI);
+    const char *avx512[] = {"skylake-avx512", "cannonlake", "x86-64-v4"};
+    const char *avx2[] = {"haswell", "skylake", "znver1", "znver3", "x86-64-v3", "knl", "alderlake"};
     const char *sse2[] = {"x86-64", "x86-64-v2", "sandybridge", "btver2"};
     for (size_t i = 0; i < sizeof avx512 / sizeof *avx512; i++)
         expect(avx512[i], NULL, NK_ISA_AVX512);
@@ -55,6 +70,8 @@ static void test_named_cpus(void **state)
 static void test_features_override(void **state)
 {
     expect("znver4", "-avx512f", NK_ISA_AVX2);
+    expect("znver4", "-avx512vnni", NK_ISA_AVX512);
+    expect("x86-64-v4", "+avx512vnni", NK_ISA_AVX512VNNI);
     expect("x86-64", "+avx2,+fma", NK_ISA_AVX2);
     expect("x86-64-v3", "-fma", NK_ISA_SSE2);
 }

@@ -1,0 +1,201 @@
+/*
+ * qconv.c — nk_qconv2d: NHWC int8 convolution on the int8 GEMM core of
+ * qgemm.h, plus a direct kernel for depthwise convolution.
+ *
+ * GEMM view (per group g), as conv.c's:  out[p, o] = Σ_k A[p, k] · B[k, o]
+ *   p = output pixel (image, oy, ox), M = n·oh·ow; o < og = oc/groups;
+ *   k = (ky·kw + kx)·cg + ci, K = kh·kw·cg: for one tap the k run is a
+ *       contiguous channel run of an NHWC pixel.
+ * A row is gathered per pixel (im2col_row) into the thread's row buffer,
+ * padding taps filled with zx (they contribute (zx − zx)·w = 0, and the
+ * GEMM's folded bias' = bias − zx·Σw needs them present). A 1×1 stride-1
+ * unpadded conv reads its rows in place (nk_qrows, row stride c). All
+ * groups run as one GEMM batch (channel offsets as batch strides).
+ *
+ * Packed weights (nk_qconv2d_pack), from PyTorch's [oc][cg][kh][kw]:
+ *   GEMM path:  per group the B panels (qgemm.h), then bias' for all
+ *               groups ([groups][whole panels]), then mult likewise;
+ *   depthwise:  int32 [kh·kw][cp] (cp = c rounded up to 16, zeros past c),
+ *               then the bias (not folded) and mult, [cp] each.
+ *
+ * Depthwise (groups == c == oc) has one weight per (channel, tap): it runs
+ * directly on NHWC, vectorized along channels, computing Σ over the taps
+ * inside the image of (x − zx)·w in int32 (exact: the pack-time check
+ * bounds every partial sum), output rows split over the threads.
+ */
+#include "qgemm.h"
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t round16(int64_t x) { return (x + 15) & ~(int64_t)15; }
+
+static int is_depthwise(const NkQConv *d) { return d->groups > 1 && d->groups == d->c && d->oc == d->c; }
+
+static int is_pointwise(const NkQConv *d)
+{
+    return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0 &&
+           d->oh == d->h && d->ow == d->w;
+}
+
+static int64_t conv_cg(const NkQConv *d) { return d->c / d->groups; }
+static int64_t conv_og(const NkQConv *d) { return d->oc / d->groups; }
+static int64_t conv_k(const NkQConv *d) { return d->kh * d->kw * conv_cg(d); }
+/* Columns of bias' (and of mult) per group. */
+static int64_t conv_cols(const NkQConv *d, const NkTiling *t) { return nk_qpanels(conv_og(d), t->qnr) * t->qnr; }
+
+const char *nk_qconv2d_check(const NkQConv *d, const int32_t *bias)
+{
+    if (d->groups < 1 || d->c % d->groups || d->oc % d->groups)
+        return "groups must divide the input and output channels";
+    return nk_qcheck(&d->q, conv_k(d), d->oc, bias);
+}
+
+int64_t nk_qconv2d_packed_bytes(const NkQConv *d, const NkTiling *t)
+{
+    if (is_depthwise(d))
+        return (d->kh * d->kw + 2) * round16(d->c) * 4;
+    return d->groups * (nk_qgemm_b_bytes(conv_k(d), conv_og(d), t) + conv_cols(d, t) * 8);
+}
+
+int nk_qconv2d_pack(const NkQConv *d, const NkTiling *t, const int8_t *weight, const int32_t *bias,
+                    const float *mult, void *packed)
+{
+    if (nk_qconv2d_check(d, bias))
+        return -1;
+    int64_t taps = d->kh * d->kw;
+    if (is_depthwise(d)) {
+        int64_t cp = round16(d->c);
+        int32_t *w = packed;
+        for (int64_t tap = 0; tap < taps; tap++)
+            for (int64_t ch = 0; ch < cp; ch++)
+                w[tap * cp + ch] = ch < d->c ? weight[ch * taps + tap] : 0;
+        int32_t *b = w + taps * cp;
+        float *m = (float *)(b + cp);
+        for (int64_t ch = 0; ch < cp; ch++) {
+            b[ch] = ch < d->c && bias ? bias[ch] : 0;
+            m[ch] = ch < d->c ? mult[ch] : 0.0f;
+        }
+        return 0;
+    }
+    int64_t cg = conv_cg(d), og = conv_og(d), k = conv_k(d), cols = conv_cols(d, t);
+    int64_t bbytes = nk_qgemm_b_bytes(k, og, t);
+    uint8_t *p = packed;
+    int32_t *pb = (int32_t *)(p + d->groups * bbytes);
+    float *pm = (float *)(pb + d->groups * cols);
+    for (int64_t g = 0; g < d->groups; g++) {
+        NkQWeights w = {weight + g * og * cg * taps, cg, 1, taps, cg * taps};
+        nk_qgemm_pack(&w, k, og, t, d->q.zx, bias ? bias + g * og : NULL, mult + g * og, p + g * bbytes,
+                      pb + g * cols, pm + g * cols);
+    }
+    return 0;
+}
+
+int64_t nk_qconv2d_scratch(const NkQConv *d, const NkTiling *t, int threads)
+{
+    if (is_depthwise(d))
+        return 0;
+    return (int64_t)(threads < 1 ? 1 : threads) * nk_qgemm_thread_scratch(conv_k(d), t);
+}
+
+/* ------------------------------------------------------------ GEMM path */
+
+typedef struct NkQIm2col {
+    const NkQConv *d;
+    const uint8_t *in;
+} NkQIm2col;
+
+/* The K bytes of pixel p's row for group g, padding taps as zx. */
+static const uint8_t *im2col_row(const void *src, int64_t g, int64_t p, uint8_t *tmp)
+{
+    const NkQIm2col *s = src;
+    const NkQConv *d = s->d;
+    int64_t cg = conv_cg(d), hw = d->oh * d->ow;
+    int64_t b = p / hw, oy = p % hw / d->ow, ox = p % d->ow;
+    for (int64_t ky = 0; ky < d->kh; ky++) {
+        int64_t iy = oy * d->sh - d->ph + ky * d->dh;
+        for (int64_t kx = 0; kx < d->kw; kx++) {
+            int64_t ix = ox * d->sw - d->pw + kx * d->dw;
+            uint8_t *dst = tmp + (ky * d->kw + kx) * cg;
+            if (iy >= 0 && iy < d->h && ix >= 0 && ix < d->w)
+                memcpy(dst, s->in + ((b * d->h + iy) * d->w + ix) * d->c + g * cg, (size_t)cg);
+            else
+                memset(dst, (int)d->q.zx, (size_t)cg);
+        }
+    }
+    return tmp;
+}
+
+/* ------------------------------------------------------------ depthwise */
+
+typedef struct NkQDw {
+    const NkQConv *d;
+    const uint8_t *in;
+    const int32_t *w, *bias;
+    const float *mult;
+    void *out;
+} NkQDw;
+
+/* Output rows [begin, end) of all images (row = image·oh + oy). */
+static void dw_rows(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    const NkQDw *s = ctx;
+    const NkQConv *d = s->d;
+    const NkQOut q = d->q; /* not reloaded after every uint8 store */
+    int64_t c = d->c, cp = round16(c);
+    for (int64_t row = begin; row < end; row++) {
+        int64_t b = row / d->oh, oy = row % d->oh;
+        for (int64_t ox = 0; ox < d->ow; ox++) {
+            for (int64_t ch = 0; ch < c; ch += NK_VL) {
+                int64_t nv = min64(NK_VL, c - ch);
+                NkVeci acc;
+                memcpy(&acc, s->bias + ch, sizeof acc);
+                for (int64_t ky = 0; ky < d->kh; ky++) {
+                    int64_t iy = oy * d->sh - d->ph + ky * d->dh;
+                    if (iy < 0 || iy >= d->h)
+                        continue;
+                    for (int64_t kx = 0; kx < d->kw; kx++) {
+                        int64_t ix = ox * d->sw - d->pw + kx * d->dw;
+                        if (ix < 0 || ix >= d->w)
+                            continue;
+                        NkQBytes xb = {0};
+                        memcpy(&xb, s->in + ((b * d->h + iy) * d->w + ix) * c + ch, (size_t)nv);
+                        NkVeci x = __builtin_convertvector(xb, NkVeci) - (int32_t)q.zx, w;
+                        memcpy(&w, s->w + (ky * d->kw + kx) * cp + ch, sizeof w);
+                        acc += x * w;
+                    }
+                }
+                nk_qstore(&q, nk_qscale((NkQVec)acc, nk_load(s->mult + ch)), s->out,
+                          ((b * d->oh + oy) * d->ow + ox) * c + ch, nv);
+            }
+        }
+    }
+}
+
+void nk_qconv2d(const NkQConv *d, const uint8_t *in, const void *packed, void *out, void *scratch)
+{
+    if (d->n <= 0 || d->oh <= 0 || d->ow <= 0 || d->oc <= 0)
+        return;
+    const NkTiling *t = &NK_QBUILD_TILING;
+    if (is_depthwise(d)) {
+        int64_t taps = d->kh * d->kw, cp = round16(d->c);
+        const int32_t *w = packed;
+        NkQDw s = {d, in, w, w + taps * cp, (const float *)(w + (taps + 1) * cp), out};
+        nk_parallel_for(d->n * d->oh, 1, dw_rows, &s);
+        return;
+    }
+    int64_t k = conv_k(d), og = conv_og(d), cols = conv_cols(d, t);
+    int64_t bbytes = nk_qgemm_b_bytes(k, og, t);
+    const uint8_t *p = packed;
+    const int32_t *bias = (const int32_t *)(p + d->groups * bbytes);
+    NkQRows rows = {in, d->c, conv_cg(d)};
+    NkQIm2col im = {d, in};
+    int pw = is_pointwise(d);
+    NkQGemm g = {
+        .batch = d->groups, .m = d->n * d->oh * d->ow, .n = og, .k = k,
+        .row = pw ? nk_qrows : im2col_row, .a_src = pw ? (const void *)&rows : (const void *)&im,
+        .b = p, .b_bstride = bbytes,
+        .bias = bias, .mult = (const float *)(bias + d->groups * cols), .bias_bstride = cols,
+        .c = out, .ldc = d->oc, .c_bstride = og,
+        .q = d->q,
+    };
+    nk_qgemm_parallel(&g, scratch);
+}
