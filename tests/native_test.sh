@@ -52,6 +52,7 @@ can_run() {
     local flags need
     flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
     case $1 in
+        avx512vnni) need="avx512f avx512bw avx512dq avx512vl avx512_vnni" ;;
         avx512) need="avx512f avx512bw avx512dq avx512vl" ;;
         avx2) need="avx2 fma" ;;
         *) need="" ;;
@@ -61,7 +62,7 @@ can_run() {
     done
 }
 
-for variant in avx512:x86-64-v4 avx2:x86-64-v3 sse2:x86-64; do
+for variant in avx512vnni:cascadelake avx512:x86-64-v4 avx2:x86-64-v3 sse2:x86-64; do
     isa=${variant%%:*} cpu=${variant#*:}
     if ! can_run "$isa"; then
         echo "SKIP $isa: this CPU lacks its features (a bundle for --cpu $cpu is still built)"

@@ -37,10 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const unsigned char nk_asm_sse2[], nk_asm_avx2[], nk_asm_avx512[];
-extern const unsigned long nk_asm_sse2_len, nk_asm_avx2_len, nk_asm_avx512_len;
-extern const unsigned char nk_obj_sse2[], nk_obj_avx2[], nk_obj_avx512[];
-extern const unsigned long nk_obj_sse2_len, nk_obj_avx2_len, nk_obj_avx512_len;
+extern const unsigned char nk_asm_sse2[], nk_asm_avx2[], nk_asm_avx512[], nk_asm_avx512vnni[];
+extern const unsigned long nk_asm_sse2_len, nk_asm_avx2_len, nk_asm_avx512_len, nk_asm_avx512vnni_len;
+extern const unsigned char nk_obj_sse2[], nk_obj_avx2[], nk_obj_avx512[], nk_obj_avx512vnni[];
+extern const unsigned long nk_obj_sse2_len, nk_obj_avx2_len, nk_obj_avx512_len, nk_obj_avx512vnni_len;
 
 typedef struct KernelAsm {
     const unsigned char *text, *obj; /* local-symbol assembly; the object (global symbols) */
@@ -51,6 +51,8 @@ static const KernelAsm kernel_asm[NK_ISA_COUNT] = {
     [NK_ISA_SSE2] = {nk_asm_sse2, nk_obj_sse2, &nk_asm_sse2_len, &nk_obj_sse2_len},
     [NK_ISA_AVX2] = {nk_asm_avx2, nk_obj_avx2, &nk_asm_avx2_len, &nk_obj_avx2_len},
     [NK_ISA_AVX512] = {nk_asm_avx512, nk_obj_avx512, &nk_asm_avx512_len, &nk_obj_avx512_len},
+    [NK_ISA_AVX512VNNI] = {nk_asm_avx512vnni, nk_obj_avx512vnni, &nk_asm_avx512vnni_len,
+                           &nk_obj_avx512vnni_len},
 };
 
 const unsigned char *llvm_kernel_object(int isa, size_t *len)

@@ -240,10 +240,8 @@ static int probe_isa(LLVMTargetMachineRef user_tm, Diag *d)
 }
 
 /* The best variant code generation embeds kernels for (codegen.c's
- * kernel_asm table). The VNNI kernels are built and embedded in netc
- * (nk_asm_avx512vnni) but not listed there yet: until they are, a VNNI
- * target gets the AVX-512 kernels, which it runs (same float kernels). */
-#define LLVM_EMBEDDED_ISA_MAX NK_ISA_AVX512
+ * kernel table lists every NkIsa). */
+#define LLVM_EMBEDDED_ISA_MAX NK_ISA_AVX512VNNI
 
 int llvm_target_isa(LLVMTargetMachineRef tm, Diag *d)
 {
