@@ -371,6 +371,9 @@ enum { IR_QUANT_MIN_BITS = 2, IR_QUANT_MAX_BITS = 16, IR_NM_MAX_M = 16 };
  * or [0, 2^bits - 1] (the full range; a narrow signed quantizer simply never
  * reaches the lowest value). */
 void ir_quant_range(int bits, bool is_signed, int32_t *lo, int32_t *hi);
+/* How q's channels lie in a tensor of shape s: element i belongs to channel
+ * (i / inner) % channels (per tensor: one channel). */
+void ir_quant_layout(const IrQuant *q, const Shape *s, int64_t *channels, int64_t *inner);
 /* The smallest integer dtype that holds that grid: i8/u8 up to 8 bits,
  * i16/u16 up to 16 (what quantize produces). */
 DType ir_quant_container(int64_t bits, bool is_signed);

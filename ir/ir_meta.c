@@ -89,6 +89,14 @@ void ir_quant_range(int bits, bool is_signed, int32_t *lo, int32_t *hi)
     *hi = is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
 }
 
+void ir_quant_layout(const IrQuant *q, const Shape *s, int64_t *channels, int64_t *inner)
+{
+    *channels = q->axis < 0 ? 1 : s->d[q->axis];
+    *inner = 1;
+    for (int d = q->axis + 1; q->axis >= 0 && d < s->rank; d++)
+        *inner *= s->d[d];
+}
+
 DType ir_quant_container(int64_t bits, bool is_signed)
 {
     if (bits <= 8)
@@ -124,10 +132,8 @@ static bool check_on_grid(const IrValue *v, const IrQuant *q, char *err, size_t 
     ir_quant_range(q->bits, q->is_signed, &lo, &hi);
     const float *w = v->data->data, *s = q->scale->data->data;
     const int32_t *z = q->zero_point ? q->zero_point->data->data : NULL;
-    int64_t numel = shape_numel(&v->shape), channels = q->axis < 0 ? 1 : v->shape.d[q->axis];
-    int64_t inner = 1;
-    for (int d = q->axis + 1; q->axis >= 0 && d < v->shape.rank; d++)
-        inner *= v->shape.d[d];
+    int64_t numel = shape_numel(&v->shape), channels, inner;
+    ir_quant_layout(q, &v->shape, &channels, &inner);
     for (int64_t i = 0; i < numel; i++) {
         int64_t c = q->axis < 0 ? 0 : (i / inner) % channels;
         int32_t zp = z ? z[c] : 0;
