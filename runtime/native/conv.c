@@ -42,27 +42,18 @@
  * pixel blocks and panels alike.
  */
 #include "gemm.h"
+#include "conv_geom.h"
 
 #include "nk_vec.h"
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t round16(int64_t x) { return (x + 15) & ~(int64_t)15; }
 
-static int is_depthwise(const NkConv *d)
-{
-    return d->groups > 1 && d->groups == d->c && d->oc == d->c;
-}
-
-static int is_pointwise(const NkConv *d)
-{
-    return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0 &&
-           d->oh == d->h && d->ow == d->w;
-}
-
-/* Per-group GEMM sizes. */
-static int64_t conv_cg(const NkConv *d) { return d->c / d->groups; }
-static int64_t conv_og(const NkConv *d) { return d->oc / d->groups; }
-static int64_t conv_k(const NkConv *d) { return d->kh * d->kw * conv_cg(d); }
+static int is_depthwise(const NkConv *d) { return NK_CONV_IS_DEPTHWISE(d); }
+static int is_pointwise(const NkConv *d) { return NK_CONV_IS_POINTWISE(d); }
+static int64_t conv_cg(const NkConv *d) { return NK_CONV_CG(d); }
+static int64_t conv_og(const NkConv *d) { return NK_CONV_OG(d); }
+static int64_t conv_k(const NkConv *d) { return NK_CONV_K(d); }
 
 int64_t nk_conv2d_packed_floats(const NkConv *d, const NkTiling *t)
 {

@@ -24,21 +24,16 @@
  * bounds every partial sum), output rows split over the threads.
  */
 #include "qgemm.h"
+#include "conv_geom.h"
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t round16(int64_t x) { return (x + 15) & ~(int64_t)15; }
 
-static int is_depthwise(const NkQConv *d) { return d->groups > 1 && d->groups == d->c && d->oc == d->c; }
-
-static int is_pointwise(const NkQConv *d)
-{
-    return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0 &&
-           d->oh == d->h && d->ow == d->w;
-}
-
-static int64_t conv_cg(const NkQConv *d) { return d->c / d->groups; }
-static int64_t conv_og(const NkQConv *d) { return d->oc / d->groups; }
-static int64_t conv_k(const NkQConv *d) { return d->kh * d->kw * conv_cg(d); }
+static int is_depthwise(const NkQConv *d) { return NK_CONV_IS_DEPTHWISE(d); }
+static int is_pointwise(const NkQConv *d) { return NK_CONV_IS_POINTWISE(d); }
+static int64_t conv_cg(const NkQConv *d) { return NK_CONV_CG(d); }
+static int64_t conv_og(const NkQConv *d) { return NK_CONV_OG(d); }
+static int64_t conv_k(const NkQConv *d) { return NK_CONV_K(d); }
 /* Columns of bias' (and of mult) per group. */
 static int64_t conv_cols(const NkQConv *d, const NkTiling *t) { return nk_qpanels(conv_og(d), t->qnr) * t->qnr; }
 
