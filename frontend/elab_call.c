@@ -407,6 +407,12 @@ bool elab_call_op(Ctx *c, const AstExpr *call, const char *inst, Val *out)
         *out = val_poison();
         return true;
     }
+    if (op == OP_QCONV2D || op == OP_QLINEAR) {
+        elab_error(c, call->loc, "%s is inserted by the integerize pass and cannot be written; "
+                   "write the float layer and run --passes=...,quantize,integerize", name);
+        *out = val_poison();
+        return true;
+    }
     if (op != OP__COUNT) {
         *out = call_op(c, op, call, inst);
         return true;

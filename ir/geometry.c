@@ -109,7 +109,7 @@ static bool attr_int(const IrNode *n, const char *key, int64_t *v)
 bool geom_conv2d_from_node(const IrNode *n, GeomConv2d *g)
 {
     *g = (GeomConv2d){0};
-    bool ok = n->op == OP_CONV2D && n->nin >= 1 && n->in && n->in[0] &&
+    bool ok = (n->op == OP_CONV2D || n->op == OP_QCONV2D) && n->nin >= 1 && n->in && n->in[0] &&
               n->in[0]->shape.rank == 4;
     if (ok) {
         const int64_t *d = n->in[0]->shape.d;

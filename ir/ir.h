@@ -377,6 +377,15 @@ void ir_quant_layout(const IrQuant *q, const Shape *s, int64_t *channels, int64_
 /* The smallest integer dtype that holds that grid: i8/u8 up to 8 bits,
  * i16/u16 up to 16 (what quantize produces). */
 DType ir_quant_container(int64_t bits, bool is_signed);
+/* The first zero point of q (0 when q is symmetric or its zero point is
+ * not bound to i32 data). */
+int32_t ir_quant_zero_point(const IrQuant *q);
+/* The integer output of qconv2d/qlinear n with bits > 0: its result's zero
+ * point and the clamp [lo, hi], the grid of bits narrowed by the fused act
+ * (relu: lo = zy; relu6: also hi = the quantized 6.0). False when the
+ * result's scale is not bound. One definition for the reference kernel and
+ * the native lowering. */
+bool ir_qlayer_clamp(const IrNode *n, int32_t *zy, int32_t *lo, int32_t *hi);
 /* The kind's name in the text IR ("nm"), and back (SP__COUNT when unknown). */
 const char *ir_sparsity_name(SparsityKind k);
 SparsityKind ir_sparsity_lookup(const char *name);

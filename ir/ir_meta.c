@@ -97,6 +97,30 @@ void ir_quant_layout(const IrQuant *q, const Shape *s, int64_t *channels, int64_
         *inner *= s->d[d];
 }
 
+int32_t ir_quant_zero_point(const IrQuant *q)
+{
+    const Tensor *z = q && q->zero_point ? q->zero_point->data : NULL;
+    return z && z->dtype == DT_I32 && tensor_numel(z) > 0 ? ((const int32_t *)z->data)[0] : 0;
+}
+
+bool ir_qlayer_clamp(const IrNode *n, int32_t *zy, int32_t *lo, int32_t *hi)
+{
+    const IrQuant *y = n->out ? n->out->quant : NULL;
+    const Tensor *s = y && y->scale ? y->scale->data : NULL;
+    if (!s || s->dtype != DT_F32 || tensor_numel(s) < 1)
+        return false;
+    const char *act = ir_attr_str(n, "act");
+    *zy = ir_quant_zero_point(y);
+    ir_quant_range(y->bits, false, lo, hi);
+    if (act && (!strcmp(act, "relu") || !strcmp(act, "relu6")) && *zy > *lo)
+        *lo = *zy;
+    if (act && !strcmp(act, "relu6")) {
+        int32_t six = ir_quantize_elem(6.0f, 1.0f / ((const float *)s->data)[0], *zy, *lo, *hi);
+        *hi = six < *hi ? six : *hi;
+    }
+    return true;
+}
+
 DType ir_quant_container(int64_t bits, bool is_signed)
 {
     if (bits <= 8)

@@ -290,6 +290,31 @@ static bool quant_node_broken(const IrNode *n, char *err, size_t errlen)
     return false;
 }
 
+/* An integer layer reads a per-tensor unsigned activation and a symmetric
+ * signed weight (per tensor or per output channel), and its u8 result
+ * (bits > 0) carries the quant(...) of that many unsigned bits. */
+static bool integer_layer_broken(const IrNode *n, char *err, size_t errlen)
+{
+    if ((n->op != OP_QCONV2D && n->op != OP_QLINEAR) || n->nin < 2 || !n->in[0] || !n->in[1] || !n->out)
+        return false;
+    const IrQuant *x = n->in[0]->quant, *w = n->in[1]->quant, *y = n->out->quant;
+    int64_t bits = ir_attr_int(n, "bits");
+    if (!x || x->is_signed || x->axis >= 0)
+        return snprintf(err, errlen, "input 1 needs per-tensor unsigned quant(...) metadata"), true;
+    if (!w || !w->is_signed || w->zero_point || w->bits > 8 || (w->axis != -1 && w->axis != 0))
+        return snprintf(err, errlen, "the weight needs symmetric signed quant(...) of at most 8 bits, "
+                                     "per tensor or on axis 0"), true;
+    if (bits == 0 && y)
+        return snprintf(err, errlen, "an f32 result (bits = 0) carries quant(...)"), true;
+    if (bits > 0 && (!y || y->bits != bits || y->is_signed || y->axis >= 0))
+        return snprintf(err, errlen, "bits = %lld but the result is not quant(bits = %lld, signed = false) "
+                                     "per tensor", (long long)bits, (long long)bits), true;
+    const char *act = ir_attr_str(n, "act");
+    if (!act || (strcmp(act, "none") && strcmp(act, "relu") && strcmp(act, "relu6")))
+        return snprintf(err, errlen, "act is '%s'; it must be none, relu or relu6", act ? act : "?"), true;
+    return false;
+}
+
 /* Metadata of every value and node, once all values are defined. */
 static void check_all_meta(Verifier *v)
 {
@@ -319,6 +344,8 @@ static void check_all_meta(Verifier *v)
         if (n->placement && !ir_placement_check(n, err, sizeof err))
             report(v, n->loc, "%s: %s", label, err);
         if (quant_node_broken(n, err, sizeof err))
+            report(v, n->loc, "%s: %s", label, err);
+        if (integer_layer_broken(n, err, sizeof err))
             report(v, n->loc, "%s: %s", label, err);
     }
 }

@@ -106,6 +106,27 @@ bool dtype_dequantize(const IrNode *n, DType *out, char *err, size_t errlen)
     return true;
 }
 
+bool dtype_integer_layer(const IrNode *n, DType *out, char *err, size_t errlen)
+{
+    if (!inputs_present(n, err, errlen))
+        return false;
+    const char *name = op_info(n->op)->name;
+    if (n->in[0]->dtype != DT_U8)
+        FAIL("%s takes a u8 tensor, input 1 is %s", name, dtype_name(n->in[0]->dtype));
+    bool bias = n->nin > 3;
+    DType want[4] = {DT_U8, DT_I8, bias ? DT_I32 : DT_F32, DT_F32};
+    char who[200];
+    for (int i = 1; i < n->nin && i < 4; i++)
+        if (n->in[i]->dtype != want[i])
+            FAIL("%s is %s; %s needs %s", slot_name(n, i, who, sizeof who), dtype_name(n->in[i]->dtype), name,
+                 dtype_name(want[i]));
+    int64_t bits = ir_attr_int(n, "bits");
+    if (bits < 0 || bits > 8)
+        FAIL("%s bits %lld is outside 0..8 (0: an f32 result)", name, (long long)bits);
+    out[0] = bits ? ir_quant_container(bits, false) : DT_F32;
+    return true;
+}
+
 bool dtype_invalid(const IrNode *n, DType *out, char *err, size_t errlen)
 {
     FAIL("invalid operator kind %d", (int)n->op);

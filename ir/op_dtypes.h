@@ -23,6 +23,9 @@ bool dtype_quantize(const IrNode *n, DType *out, char *err, size_t errlen);
 /* dequantize: an integer input (its quant metadata is the verifier's to
  * check); f32. */
 bool dtype_dequantize(const IrNode *n, DType *out, char *err, size_t errlen);
+/* qconv2d, qlinear: u8 input, i8 weight, i32 bias, f32 mult; the result is
+ * f32 (bits = 0) or the u8 container of bits. */
+bool dtype_integer_layer(const IrNode *n, DType *out, char *err, size_t errlen);
 bool dtype_invalid(const IrNode *n, DType *out, char *err, size_t errlen);
 
 #endif

@@ -64,6 +64,8 @@ static int params_linear(const IrNode *, ParamSpec *, char *, size_t);
 static int params_batchnorm(const IrNode *, ParamSpec *, char *, size_t);
 static int params_layernorm(const IrNode *, ParamSpec *, char *, size_t);
 static int params_mha(const IrNode *, ParamSpec *, char *, size_t);
+static int params_qconv2d(const IrNode *, ParamSpec *, char *, size_t);
+static int params_qlinear(const IrNode *, ParamSpec *, char *, size_t);
 
 static int64_t macs_conv2d(const IrNode *);
 static int64_t macs_linear(const IrNode *);
@@ -674,6 +676,25 @@ static int64_t macs_linear(const IrNode *n)
         return 0;
     const Shape *x = &n->in[0]->shape;
     return smul(shape_numel(&n->out->shape), x->d[x->rank - 1]);
+}
+
+/* ---- integer layers: the float layer's parameters, then mult[out] ---- */
+
+static int with_mult(int np, ParamSpec *out)
+{
+    if (np > 0)
+        out[np++] = (ParamSpec){"mult", {1, {out[0].shape.d[0]}}};
+    return np;
+}
+
+static int params_qconv2d(const IrNode *n, ParamSpec *out, char *err, size_t errlen)
+{
+    return with_mult(params_conv2d(n, out, err, errlen), out);
+}
+
+static int params_qlinear(const IrNode *n, ParamSpec *out, char *err, size_t errlen)
+{
+    return with_mult(params_linear(n, out, err, errlen), out);
 }
 
 /* ---- broadcasting and matmul ---- */

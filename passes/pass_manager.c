@@ -46,6 +46,10 @@ static const PassInfo PASSES[] = {
      "act-bits (0: weights only); percentile in basis points (10000: min-max); with "
      "--quant-budget, per-layer bits by exact allocation on sensitivity 0 (output error) or 1 "
      "(weight error), first and last layers kept unless keep-ends=0"},
+    {"integerize", pass_integerize, "",
+     "after quantize: turn each conv2d/linear with a u8 input and int8 weights into qconv2d/qlinear "
+     "(integer arithmetic, i32 bias, one requantization multiply; a following relu and quantize "
+     "fused), for the int8 kernels"},
 };
 
 const PassInfo *pass_table(int *count)

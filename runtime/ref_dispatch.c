@@ -36,6 +36,8 @@ static const RefKernelEntry table[OP__COUNT] = {
     [OP_SELECT] = {ref_select},
     [OP_QUANTIZE] = {ref_quantize},
     [OP_DEQUANTIZE] = {ref_dequantize},
+    [OP_QCONV2D] = {ref_qconv2d},
+    [OP_QLINEAR] = {ref_qlinear},
     [OP_MHA] = {ref_mha},
     [OP_DROPOUT] = {ref_copy},
     [OP_TOPK] = {.many = ref_topk},

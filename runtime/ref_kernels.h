@@ -47,7 +47,7 @@ REF_KERNEL(ref_add) REF_KERNEL(ref_sub) REF_KERNEL(ref_mul) REF_KERNEL(ref_maxpo
 REF_KERNEL(ref_avgpool) REF_KERNEL(ref_adaptive_avgpool) REF_KERNEL(ref_global_avgpool)
 REF_KERNEL(ref_copy) REF_KERNEL(ref_transpose) REF_KERNEL(ref_permute) REF_KERNEL(ref_expand)
 REF_KERNEL(ref_concat) REF_KERNEL(ref_slice) REF_KERNEL(ref_select) REF_KERNEL(ref_mha)
-REF_KERNEL(ref_quantize) REF_KERNEL(ref_dequantize)
+REF_KERNEL(ref_quantize) REF_KERNEL(ref_dequantize) REF_KERNEL(ref_qconv2d) REF_KERNEL(ref_qlinear)
 #undef REF_KERNEL
 bool ref_topk(const IrNode *n, const Tensor *const *in, Tensor *const *out, char *err, size_t errlen);
 

@@ -168,10 +168,14 @@ static LVal *val(Lower *L, const IrValue *v)
     return lv;
 }
 
+/* Bytes of one element: u8 values (the int8 kernels' activations) take
+ * one, every other value is stored as f32. */
+static int64_t elem_bytes(const IrValue *v) { return v->dtype == DT_U8 ? 1 : 4; }
+
 /* A new activation buffer for v stored in layout. */
 static PlanArg define(Lower *L, const IrValue *v, Layout layout)
 {
-    int b = add_buf(L->p, PB_ACT, (numel(v) * 4 + 63) & ~(int64_t)63);
+    int b = add_buf(L->p, PB_ACT, (numel(v) * elem_bytes(v) + 63) & ~(int64_t)63);
     LVal *lv = &L->vals[v->id];
     *lv = (LVal){.done = true, .at = {.buf = b}, .layout = trivially_logical(v) ? LAY_LOGICAL : layout};
     return lv->at;
@@ -193,6 +197,8 @@ static void logical_strides(Lower *L, const IrValue *v, int64_t *st)
     }
 }
 
+static void u8_layout_unsupported(Lower *L, const IrNode *user);
+
 /* v in logical order, contiguous: converts an NHWC value once. */
 static PlanArg as_logical(Lower *L, const IrValue *v, const IrNode *user)
 {
@@ -201,6 +207,8 @@ static PlanArg as_logical(Lower *L, const IrValue *v, const IrNode *user)
         return lv->at;
     if (lv->has_logical)
         return lv->logical;
+    if (v->dtype != DT_F32)
+        return (void)u8_layout_unsupported(L, user), lv->at;
     NkCopy c = {.rank = 4};
     for (int i = 0; i < 4; i++)
         c.dims[i] = v->shape.d[i];
@@ -221,6 +229,8 @@ static PlanArg as_nhwc(Lower *L, const IrValue *v, const IrNode *user)
     LVal *lv = val(L, v);
     if (lv->layout == LAY_NHWC || trivially_logical(v))
         return lv->at;
+    if (v->dtype != DT_F32)
+        return (void)u8_layout_unsupported(L, user), lv->at;
     const Shape *s = &v->shape;
     int64_t n = s->d[0], c = s->d[1], h = s->d[2], w = s->d[3];
     NkCopy k = {.rank = 4, .dims = {n, h, w, c}, .strides = {c * h * w, w, 1, h * w}};
@@ -247,6 +257,17 @@ static bool unsupported(Lower *L, const IrNode *n, const char *what)
                n->name ? n->name : "?", op_info(n->op)->name, what);
     L->ok = false;
     return false;
+}
+
+/* Layout copies move floats; a u8 value is written in the layout its
+ * readers need (lower_quantize), so needing a copy of one is a graph this
+ * backend does not handle (a u8 value read both as NHWC and in order). */
+static void u8_layout_unsupported(Lower *L, const IrNode *user)
+{
+    if (user)
+        unsupported(L, user, "a u8 tensor in a layout its producer did not write");
+    else
+        L->ok = false;
 }
 
 /* Bound f32 data of parameter input k of n. */
@@ -781,14 +802,139 @@ static void lower_reshape(Lower *L, const IrNode *n)
     L->vals[n->out->id] = (LVal){.done = true, .at = src, .layout = LAY_LOGICAL};
 }
 
-/* Integer tensors (quantize's result, dequantize's input) need the integer
- * kernels' u8 buffers, which this backend does not have yet: a graph with
- * them is refused with this message rather than run in a float emulation
- * that would hide the difference. (lower_node refuses their non-f32
- * operands first; this keeps the table complete and the message clear.) */
-static void lower_integer(Lower *L, const IrNode *n)
+/* ---- integer layers (nk.h's int8 semantics; docs/quantization.md) ---- */
+
+/* Bytes as whole floats, for the float-counted blob and scratch. */
+static int64_t floats_for(int64_t bytes) { return (bytes + 3) / 4; }
+
+/* The per-tensor scale and zero point of quantized value v. */
+static bool quant_scalars(Lower *L, const IrNode *n, const IrValue *v, float *scale, int64_t *zero)
 {
-    unsupported(L, n, "integer tensors (the int8 kernels are not wired in yet)");
+    const IrQuant *q = v->quant;
+    const Tensor *s = q && q->scale ? q->scale->data : NULL;
+    if (!q || q->axis >= 0 || q->is_signed || q->bits > 8 || !s || s->dtype != DT_F32)
+        return unsupported(L, n, "a u8 tensor without per-tensor unsigned quant(...) of at most 8 bits");
+    *scale = ((const float *)s->data)[0];
+    *zero = ir_quant_zero_point(q);
+    return true;
+}
+
+/* Whether some reader of v is a qconv2d (which reads u8 NHWC). */
+static bool read_by_qconv(const IrValue *v)
+{
+    for (int i = 0; i < v->nuses; i++)
+        if (v->uses[i].user->op == OP_QCONV2D)
+            return true;
+    return false;
+}
+
+/* f32 -> u8, in the layout the readers need: NHWC for a qconv2d, logical
+ * order otherwise (u8 values are never converted afterwards). */
+static void lower_quantize(Lower *L, const IrNode *n)
+{
+    float scale;
+    int64_t z;
+    if (!quant_scalars(L, n, n->out, &scale, &z))
+        return;
+    int32_t lo, hi;
+    ir_quant_range(n->out->quant->bits, false, &lo, &hi);
+    NkQuantize d = {.n = numel(n->out), .z = z, .lo = lo, .hi = hi, .inv_scale = 1.0f / scale};
+    bool nhwc = read_by_qconv(n->out) && !trivially_logical(n->out);
+    PlanArg in = nhwc ? as_nhwc(L, n->in[0], n) : as_logical(L, n->in[0], n);
+    PlanArg out = define(L, n->out, nhwc ? LAY_NHWC : LAY_LOGICAL);
+    STEP(L, "nk_quantize", d, n, in, out);
+}
+
+/* u8 -> f32 in the layout the u8 value is stored in. */
+static void lower_dequantize(Lower *L, const IrNode *n)
+{
+    float scale;
+    int64_t z;
+    if (!quant_scalars(L, n, n->in[0], &scale, &z))
+        return;
+    NkDequantize d = {.n = numel(n->out), .z = z, .scale = scale};
+    LVal src = *val(L, n->in[0]);
+    PlanArg out = define(L, n->out, src.layout);
+    STEP(L, "nk_dequantize", d, n, src.at, out);
+}
+
+/* The NkQOut of integer layer n: u8 with its result's clamp (bits > 0) or
+ * f32 with the fused act. */
+static bool qout_of(Lower *L, const IrNode *n, NkQOut *q)
+{
+    float sx;
+    if (!quant_scalars(L, n, n->in[0], &sx, &q->zx))
+        return false;
+    const char *act = ir_attr_str(n, "act");
+    if (ir_attr_int(n, "bits") == 0) {
+        q->mode = NK_QOUT_F32;
+        q->act = !strcmp(act, "relu") ? NK_ACT_RELU : !strcmp(act, "relu6") ? NK_ACT_RELU6 : NK_ACT_NONE;
+        return true;
+    }
+    int32_t zy, lo, hi;
+    if (!ir_qlayer_clamp(n, &zy, &lo, &hi))
+        return unsupported(L, n, "a u8 result without a bound scale");
+    *q = (NkQOut){.zx = q->zx, .mode = NK_QOUT_U8, .zy = zy, .lo = lo, .hi = hi};
+    return true;
+}
+
+/* Weight (i8), bias (i32, or NULL) and mult (f32) of integer layer n. */
+static bool qparams(Lower *L, const IrNode *n, const int8_t **w, const int32_t **b, const float **mult)
+{
+    const IrValue *wv = n->in[1], *bv = n->nin > 3 ? n->in[2] : NULL, *mv = n->in[n->nin - 1];
+    bool ok = wv->data && wv->data->dtype == DT_I8 && (!bv || (bv->data && bv->data->dtype == DT_I32)) &&
+              mv->data && mv->data->dtype == DT_F32;
+    if (!ok)
+        return unsupported(L, n, "integer parameters not bound as i8 weight, i32 bias and f32 mult");
+    *w = wv->data->data, *b = bv ? bv->data->data : NULL, *mult = mv->data->data;
+    return true;
+}
+
+static void lower_qconv(Lower *L, const IrNode *n)
+{
+    GeomConv2d g;
+    if (!geom_conv2d_from_node(n, &g))
+        return (void)unsupported(L, n, "a qconv2d input that is not 4-D");
+    NkQConv d = {.n = g.n, .c = g.c, .h = g.h, .w = g.w, .oc = g.oc, .oh = g.oh, .ow = g.ow,
+                 .kh = g.kh, .kw = g.kw, .sh = g.sh, .sw = g.sw, .ph = g.ph, .pw = g.pw,
+                 .dh = g.dh, .dw = g.dw, .groups = g.groups};
+    const int8_t *w;
+    const int32_t *b;
+    const float *mult;
+    if (!qout_of(L, n, &d.q) || !qparams(L, n, &w, &b, &mult))
+        return;
+    const char *why = nk_qconv2d_check(&d, b);
+    if (why)
+        return (void)unsupported(L, n, why);
+    PlanArg packed = blob_reserve(L, floats_for(nk_qconv2d_packed_bytes(&d, L->tiling)));
+    nk_qconv2d_pack(&d, L->tiling, w, b, mult, blob_ptr(L, packed));
+    need_scratch(L, floats_for(nk_qconv2d_scratch(&d, L->tiling, L->p->threads)));
+    PlanArg in = as_nhwc(L, n->in[0], n);
+    PlanArg out = define(L, n->out, LAY_NHWC);
+    STEP(L, "nk_qconv2d", d, n, in, packed, out, scratch(L));
+    count_flops(L, n);
+}
+
+static void lower_qlinear(Lower *L, const IrNode *n)
+{
+    const IrValue *wv = n->in[1];
+    NkQLinear d = {.k = wv->shape.d[1], .n = wv->shape.d[0]};
+    d.m = numel(n->in[0]) / d.k;
+    const int8_t *w;
+    const int32_t *b;
+    const float *mult;
+    if (!qout_of(L, n, &d.q) || !qparams(L, n, &w, &b, &mult))
+        return;
+    const char *why = nk_qlinear_check(&d, b);
+    if (why)
+        return (void)unsupported(L, n, why);
+    PlanArg packed = blob_reserve(L, floats_for(nk_qlinear_packed_bytes(&d, L->tiling)));
+    nk_qlinear_pack(&d, L->tiling, w, b, mult, blob_ptr(L, packed));
+    need_scratch(L, floats_for(nk_qlinear_scratch(&d, L->tiling, L->p->threads)));
+    PlanArg in = as_logical(L, n->in[0], n);
+    PlanArg out = define(L, n->out, LAY_LOGICAL);
+    STEP(L, "nk_qlinear", d, n, in, packed, out, scratch(L));
+    count_flops(L, n);
 }
 
 typedef void (*LowerFn)(Lower *L, const IrNode *n);
@@ -828,11 +974,19 @@ static const LowerFn lower_fns[OP__COUNT] = {
     [OP_MHA] = lower_mha,
     [OP_DROPOUT] = lower_identity,
     [OP_TOPK] = lower_topk,
-    [OP_QUANTIZE] = lower_integer,
-    [OP_DEQUANTIZE] = lower_integer,
+    [OP_QUANTIZE] = lower_quantize,
+    [OP_DEQUANTIZE] = lower_dequantize,
+    [OP_QCONV2D] = lower_qconv,
+    [OP_QLINEAR] = lower_qlinear,
 };
 
 bool llvm_lowers_op(OpKind op) { return (unsigned)op < OP__COUNT && lower_fns[op]; }
+
+/* The ops that read or write u8 values; every other op works on f32. */
+static bool integer_op(OpKind op)
+{
+    return op == OP_QUANTIZE || op == OP_DEQUANTIZE || op == OP_QCONV2D || op == OP_QLINEAR;
+}
 
 /* Lowers the node at position i (or the chain that ends there). */
 static void lower_node(Lower *L, int i)
@@ -842,11 +996,15 @@ static void lower_node(Lower *L, int i)
         return;
     if (L->chain[i])
         return lower_chain(L, L->chain_head[i], L->chain[i]);
-    if (n->out->dtype != DT_F32)
+    if (!integer_op(n->op)) {
+        if (n->out->dtype != DT_F32)
+            return (void)unsupported(L, n, dtype_name(n->out->dtype));
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k]->dtype != DT_F32)
+                return (void)unsupported(L, n, "a non-f32 operand");
+    } else if (n->out->dtype != DT_F32 && n->out->dtype != DT_U8) {
         return (void)unsupported(L, n, dtype_name(n->out->dtype));
-    for (int k = 0; k < n->nin; k++)
-        if (n->in[k]->dtype != DT_F32)
-            return (void)unsupported(L, n, "a non-f32 operand");
+    }
     if (!llvm_lowers_op(n->op))
         return (void)unsupported(L, n, "this operator");
     lower_fns[n->op](L, n);
@@ -887,6 +1045,12 @@ Plan *plan_lower(const IrGraph *g, int threads, int isa, Diag *d)
         lower_node(&L, i);
     for (int i = 0; i < g->noutputs && L.ok; i++) {
         const IrValue *v = g->outputs[i].value;
+        if (v->dtype == DT_U8) {
+            diag_error(d, v->loc, "graph output '%s' is %s; the llvm backend's outputs are f32 (dequantize it)",
+                       g->outputs[i].name ? g->outputs[i].name : "?", dtype_name(v->dtype));
+            L.ok = false;
+            break;
+        }
         PlanArg src = as_logical(&L, v, NULL);
         int b = add_buf(p, PB_OUTPUT, numel(v) * 4);
         p->bufs[b].index = i;

@@ -33,6 +33,27 @@ static const Loc L2 = {"nets/small.net", 4, 9, 0};
 /* ---- building graphs ---- */
 
 /* Adds a node with its parameters, created as the elaborator would. */
+/* f32, except the integer layers' i8 weight and i32 bias. */
+static DType param_dtype(OpKind op, const char *suffix)
+{
+    if (op != OP_QCONV2D && op != OP_QLINEAR)
+        return DT_F32;
+    return !strcmp(suffix, "weight") ? DT_I8 : !strcmp(suffix, "bias") ? DT_I32 : DT_F32;
+}
+
+/* Per-tensor unsigned 8-bit (axis -1) or signed symmetric on axis 0. */
+static IrQuant *int8_quant(IrGraph *g, const char *key, bool is_signed, int64_t channels)
+{
+    IrQuant *q = arena_alloc(g->arena, sizeof *q);
+    *q = (IrQuant){.bits = 8, .is_signed = is_signed, .axis = is_signed ? 0 : -1,
+                   .scale = ir_add_param(g, arena_printf(g->arena, "%s.scale", key), DT_F32, SH(1, channels),
+                                         loc_none())};
+    if (!is_signed)
+        q->zero_point = ir_add_param(g, arena_printf(g->arena, "%s.zero_point", key), DT_I32, SH(1, 1),
+                                     loc_none());
+    return q;
+}
+
 static IrNode *add_with_params(IrGraph *g, OpKind op, const char *name, const char *attrs,
                                IrValue *x, Loc loc)
 {
@@ -47,7 +68,7 @@ static IrNode *add_with_params(IrGraph *g, OpKind op, const char *name, const ch
     for (int i = 0; i < np; i++) {
         char key[256];
         snprintf(key, sizeof key, "%s.%s", name, ps[i].suffix);
-        in[i + 1] = ir_add_param(g, key, DT_F32, ps[i].shape, loc);
+        in[i + 1] = ir_add_param(g, key, param_dtype(op, ps[i].suffix), ps[i].shape, loc);
         assert_non_null(in[i + 1]);
     }
     return add_node(g, op, name, attrs, np + 1, in, loc);
@@ -139,6 +160,15 @@ static IrGraph *every_op(void)
     *q->quant = (IrQuant){.bits = 5, .is_signed = true, .axis = 1,
                           .scale = ir_add_param(g, "q.scale", DT_F32, SH(1, 6), loc_none())};
     add_node(g, OP_DEQUANTIZE, NULL, NULL, 1, &q, loc_none());
+    IrValue *qx = ir_add_input(g, "qx", DT_U8, SH(4, 2, 4, 8, 8), loc_none());
+    qx->quant = int8_quant(g, "qx", false, 1);
+    IrNode *qc = add_with_params(g, OP_QCONV2D, "qc", "out_channels=4 kernel_size=3 padding=1 bits=8 act=relu",
+                                 qx, L1);
+    assert_non_null(qc);
+    qc->in[1]->quant = int8_quant(g, "qc.weight", true, 4);
+    qc->out->quant = int8_quant(g, "qc.out", false, 1);
+    IrNode *ql = add_with_params(g, OP_QLINEAR, "ql", "out_features=3 bias=false", qc->out, L1);
+    ql->in[1]->quant = int8_quant(g, "ql.weight", true, 3);
 
     IrValue *ln = add_with_params(g, OP_LAYERNORM, "enc.ln", "eps=1e-6", seq, L1)->out;
     IrNode *att = add_with_params(g, OP_MHA, "enc.attn", "num_heads=2", ln, L1);
