@@ -76,6 +76,7 @@ typedef struct Options {
     const char *save_io;     /* write inputs and outputs here, or NULL */
     const char *tsv;         /* machine-readable records, or NULL */
     const char *cpu;         /* --cpu for the JIT and `netc build` (NULL: this machine's) */
+    const char *quantize;    /* --quantize: passes run after the default pipeline, or NULL */
     const char *models[MAX_MODELS];
     int nmodels;
 } Options;
@@ -169,6 +170,22 @@ static void fill_input(Tensor *t, uint64_t seed)
     }
 }
 
+/* Runs the --quantize pipeline (e.g. quantize,integerize,dce) with the
+ * model's own input as the calibration batch, so the activation ranges
+ * are those of the data it is timed on. */
+static bool quantize_model(Model *m, const char *pipeline)
+{
+    PassPipeline *p = pass_pipeline_parse(pipeline, m->diag);
+    if (!p)
+        return false;
+    const char *from = "bench input";
+    PassEnv env = {.calib = m->in, .calib_files = &from, .ncalib = 1};
+    PassRunOptions po = {.env = &env};
+    bool ok = pass_pipeline_run(p, m->g, &po, m->diag);
+    pass_pipeline_free(p);
+    return ok;
+}
+
 static bool model_load(Model *m, const char *name, const Options *o, bool profile)
 {
     char path[1024], wpath[1024];
@@ -206,7 +223,7 @@ static bool model_load(Model *m, const char *name, const Options *o, bool profil
     PassRunOptions po = {0};
     bool folded = pass_pipeline_run(passes, g, &po, m->diag);
     pass_pipeline_free(passes);
-    if (!folded)
+    if (!folded || (o->quantize && !quantize_model(m, o->quantize)))
         return false;
     m->jit = llvm_jit_compile(g, &lo, m->diag);
     m->compile_ms = now_ms() - t0;
@@ -602,6 +619,8 @@ static void usage(FILE *f)
                "  --save-io DIR      write MODEL.input.npy and MODEL.netc.npy there\n"
                "  --tsv FILE         write tab-separated records there\n"
                "  --cpu NAME         compile for this CPU (its kernels: e.g. x86-64-v3 = AVX2)\n"
+               "  --quantize PASSES  after the default passes, run PASSES calibrated on the input\n"
+               "                     (e.g. quantize,integerize,dce: the int8 kernels)\n"
                "models: resnet18 resnet50 mobilenet_v2 vgg16 vit_b_16 vit_ti_16 squeezenet1_1\n"
                "        shufflenet_v2_x1_0 efficientnet_b0 densenet121 convnext_tiny (default), mlp, lenet\n");
 }
@@ -661,6 +680,8 @@ static bool parse_args(int argc, char **argv, Options *o)
             o->tsv = v, ok = v;
         else if (!strcmp(a, "--cpu"))
             o->cpu = v, ok = v;
+        else if (!strcmp(a, "--quantize"))
+            o->quantize = v, ok = v;
         else if (!strcmp(a, "--profile"))
             o->profile = true, takes = false;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help"))

@@ -15,6 +15,7 @@ bool pass_remove_identity(IrGraph *g, const PassArgs *args, Diag *d);
 bool pass_fold_bn(IrGraph *g, const PassArgs *args, Diag *d);
 bool pass_fold_constants(IrGraph *g, const PassArgs *args, Diag *d);
 bool pass_quantize(IrGraph *g, const PassArgs *args, Diag *d); /* quantize.c */
+bool pass_expand_mha(IrGraph *g, const PassArgs *args, Diag *d); /* expand_mha.c */
 bool pass_integerize(IrGraph *g, const PassArgs *args, Diag *d); /* integerize.c */
 
 /* A parameter key no parameter of g has: base itself when free, else

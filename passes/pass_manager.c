@@ -46,6 +46,9 @@ static const PassInfo PASSES[] = {
      "act-bits (0: weights only); percentile in basis points (10000: min-max); with "
      "--quant-budget, per-layer bits by exact allocation on sensitivity 0 (output error) or 1 "
      "(weight error), first and last layers kept unless keep-ends=0"},
+    {"expand-mha", pass_expand_mha, "",
+     "write each mha as in_proj linear, per-head matmuls and softmax, out_proj linear (before "
+     "quantize, so both projections become int8 layers)"},
     {"integerize", pass_integerize, "",
      "after quantize: turn each conv2d/linear with a u8 input and int8 weights into qconv2d/qlinear "
      "(integer arithmetic, i32 bias, one requantization multiply; a following relu and quantize "
