@@ -11,6 +11,7 @@
 #include "../runtime/safetensors.h"
 #include "../runtime/weights.h"
 #include "commands.h"
+#include "run_batches.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,14 +155,17 @@ LlvmOptions netc_llvm_options(const Cli *cli)
                          .embed_weights = cli->embed_weights, .time_to = cli->time_passes ? stderr : NULL};
 }
 
-/* Compiles g with the LLVM backend and runs it once. */
-static bool run_native(Session *s, const IrGraph *g, Tensor **in, Tensor **out)
+/* One batch through the reference interpreter or compiled code. */
+typedef struct Runner {
+    const IrGraph *g;
+    LlvmJit *jit; /* NULL: the reference interpreter */
+    Diag *d;
+} Runner;
+
+static bool run_once(void *ctx, Tensor **in, Tensor **out)
 {
-    LlvmOptions o = netc_llvm_options(s->cli);
-    LlvmJit *j = llvm_jit_compile(g, &o, s->diag);
-    bool ok = j && llvm_jit_run(j, in, out, s->diag);
-    llvm_jit_free(j);
-    return ok;
+    Runner *r = ctx;
+    return r->jit ? llvm_jit_run(r->jit, in, out, r->d) : rt_interp_run(r->g, in, out, r->d);
 }
 
 int cmd_run(Session *s)
@@ -172,8 +176,17 @@ int cmd_run(Session *s)
     bool native = s->cli->backend && !strcmp(s->cli->backend, "llvm");
     Tensor **in = xcalloc((size_t)g->ninputs + 1, sizeof *in);
     Tensor **out = xcalloc((size_t)g->noutputs + 1, sizeof *out);
-    bool ok = read_inputs(s, g, in) &&
-         (native ? run_native(s, g, in, out) : rt_interp_run(g, in, out, s->diag)) && write_outputs(s, g, out);
+    Runner r = {.g = g, .d = s->diag};
+    bool ok = read_inputs(s, g, in);
+    if (ok && native) {
+        LlvmOptions o = netc_llvm_options(s->cli);
+        ok = (r.jit = llvm_jit_compile(g, &o, s->diag)) != NULL;
+    }
+    int batches = ok ? netc_batches_in(g, in) : 1;
+    if (ok)
+        ok = batches > 1 ? netc_run_batches(g, in, batches, out, run_once, &r, s->diag) : run_once(&r, in, out);
+    ok = ok && write_outputs(s, g, out);
+    llvm_jit_free(r.jit);
     for (int i = 0; i < g->ninputs; i++)
         tensor_free(in[i]);
     for (int i = 0; i < g->noutputs; i++)
