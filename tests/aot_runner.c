@@ -14,6 +14,7 @@
 #define CAT(a, b) CAT_(a, b)
 #define RUN CAT(NET, _run)
 #define SET_THREADS CAT(NET, _set_threads)
+#define LOAD CAT(NET, _load_weights)
 #define M(suffix) CAT(NETU, suffix)
 
 _Static_assert(M(_NUM_INPUTS) == 1 && M(_NUM_OUTPUTS) == 1, "the runner handles one input and one output");
@@ -25,12 +26,15 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t wlen = 0, ilen = 0;
-    void *weights = npy_lite_slurp(argv[1], &wlen);
+    void *file = npy_lite_slurp(argv[1], &wlen);
     char *in = npy_lite_slurp(argv[2], &ilen);
-    if (!weights || wlen != M(_WEIGHTS_BYTES) || !in) {
-        fprintf(stderr, "%s: cannot read %zu bytes of weights or the input\n", argv[0], (size_t)M(_WEIGHTS_BYTES));
+    void *weights = aligned_alloc(64, (M(_WEIGHTS_BYTES) + 64) & ~(size_t)63);
+    if (!file || wlen != M(_WEIGHTS_FILE_BYTES) || !in || !weights || LOAD(file, weights) != 0) {
+        fprintf(stderr, "%s: cannot read %zu bytes of weights or the input\n", argv[0],
+                (size_t)M(_WEIGHTS_FILE_BYTES));
         return 1;
     }
+    free(file);
     const float *x = npy_lite_f32(in, ilen, M(_INPUT_0_ELEMS));
     if (!x) {
         fprintf(stderr, "%s: %s is not an f32 .npy of %d elements\n", argv[0], argv[2], (int)M(_INPUT_0_ELEMS));

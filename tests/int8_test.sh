@@ -2,7 +2,7 @@
 # int8_test.sh — the integer path end to end: quantize + integerize, then
 # the native int8 kernels against the reference interpreter.
 #
-#   tests/int8_test.sh NETC NPY_COMPARE NPY_TOP1
+#   tests/int8_test.sh NETC NPY_COMPARE NPY_TOP1 CC
 #
 # 1. ResNet-18 (seed-1 weights, size 64, calibrated on the quant goldens'
 #    batch): integerize leaves no float conv2d or linear; the native code of
@@ -14,6 +14,10 @@
 #    stays within 2e-2 of the fake-quantized float model it came from
 #    (measured 9.5e-3: the i32 bias and the single requantization multiply
 #    move a few elements by one quantization step).
+#    Bundles: at 8 and 4 bits, `netc build` for each variant, linked with
+#    tests/aot_runner.c (NAME_load_weights, then NAME_run), give the same
+#    bits; the weights file is the compact form, 1 byte per weight at 8
+#    bits and half a byte at 4 (checked against the parameter count).
 # 2. digits_cnn (trained, examples/digits): the same bit-exactness on the
 #    360 test images (run in 45 batches of 8), and the integer model's
 #    top-1 within one image of the fake-quantized model's.
@@ -22,7 +26,7 @@
 #    equal to the reference's with logits within 1e-2 (layernorm, softmax
 #    and GELU are float kernels, accurate but not bit-identical).
 set -u
-netc=$1 compare=$2 top1=$3
+netc=$1 compare=$2 top1=$3 cc=$4
 model=resnet18
 source "$(dirname "$0")/example_env.sh"
 digits=$root/examples/digits
@@ -75,6 +79,35 @@ if opt "$tmp/fake.ir" "$calib" "$fake" "$net" "${defs[@]}" --weights "$tmp/w.saf
 else
     flunk "resnet18: quantizing or running failed"
 fi
+
+# Bundles at 8 and 4 bits: the weights file holds ~bits/8 bytes per weight.
+nweights=$("$netc" stats "$net" "${defs[@]}" | sed -n 's/^total parameters: *\([0-9,]*\).*/\1/p' | tr -d ,)
+for bits in 8 4; do
+    q=$tmp/w$bits
+    if ! opt "$q.ir" "$calib" "fold-bn,remove-identity,quantize(bits=$bits),integerize,dce" "$net" "${defs[@]}" \
+           --weights "$tmp/w.safetensors" ||
+       ! "$netc" run "$q.ir" --weights "$q.safetensors" --input "$input" -o "$q.ref.npy"; then
+        flunk "resnet18 W$bits: quantizing failed"; continue
+    fi
+    for v in $variants; do
+        cpu=${v%%:*} b=$tmp/bundle_${bits}_${v%%:*}
+        if "$netc" build "$q.ir" --weights "$q.safetensors" --cpu "$cpu" -o "$b" &&
+           "$cc" -O1 -std=c11 -include "$b/resnet18.h" -DNET=resnet18 -DNETU=RESNET18 "$root/tests/aot_runner.c" \
+               "$b/resnet18.o" -o "$b/runner" -lm -lpthread &&
+           "$b/runner" "$b/resnet18.weights" "$input" "$b/out.npy" &&
+           "$compare" "$b/out.npy" "$q.ref.npy" 0 > /dev/null; then
+            size=$(stat -c %s "$b/resnet18.weights")
+            # the weights at bits/8 bytes, plus int32 bias and float mult per output channel (< 2 %)
+            if awk -v s="$size" -v n="$nweights" -v b="$bits" 'BEGIN { exit !(s >= n * b / 8 && s < n * b / 8 * 1.02) }'; then
+                pass "resnet18 W$bits bundle, ${v#*:} kernels: = reference bit for bit, weights file $size bytes"
+            else
+                flunk "resnet18 W$bits bundle, ${v#*:}: weights file $size bytes for $nweights weights"
+            fi
+        else
+            flunk "resnet18 W$bits bundle, ${v#*:} kernels: build, link or run failed, or differs from the reference"
+        fi
+    done
+done
 
 # ---- 2, 3. the digits models: top-1 on the test split, in batches of 8
 for m in digits_cnn digits_vit; do

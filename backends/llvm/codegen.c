@@ -242,6 +242,37 @@ static bool emit_run(Gen *g, const char *prefix, LLVMValueRef set_threads, LLVMV
     return true;
 }
 
+/* PREFIX_load_weights(file, weights): nk_load_weights with the plan's
+ * weights-file table (weight_file.c) as a constant; returns its int. */
+static bool emit_load_weights(Gen *g, const char *prefix)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s_load_weights", prefix);
+    if (!kernels_define(g->kernels, "nk_load_weights") && g->inline_kernels) {
+        diag_error(g->d, loc_none(), "internal error: the %s kernels lack nk_load_weights",
+                   nk_isa_name((NkIsa)g->p->isa));
+        return false;
+    }
+    NkWeightFile *t = plan_weight_file(g->p, NULL);
+    LLVMValueRef table = const_bytes(g, "netc.weight_file", t,
+                                     sizeof *t + (size_t)t->nregions * sizeof t->region[0], 8);
+    LLVMSetLinkage(table, LLVMPrivateLinkage);
+    free(t);
+    LLVMTypeRef ps[3] = {g->ptr, g->ptr, g->ptr};
+    LLVMTypeRef load_ty = LLVMFunctionType(g->i32, ps, 3, 0);
+    LLVMValueRef load = LLVMGetNamedFunction(g->m, "nk_load_weights");
+    if (!load) {
+        load = LLVMAddFunction(g->m, "nk_load_weights", load_ty);
+        if (g->inline_kernels)
+            LLVMSetVisibility(load, LLVMHiddenVisibility);
+    }
+    LLVMValueRef fn = LLVMAddFunction(g->m, name, LLVMFunctionType(g->i32, ps, 2, 0));
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->c, fn, "entry"));
+    LLVMValueRef args[3] = {table, LLVMGetParam(fn, 0), LLVMGetParam(fn, 1)};
+    LLVMBuildRet(g->b, LLVMBuildCall2(g->b, load_ty, load, args, 3, ""));
+    return true;
+}
+
 /* PREFIX_step(i, ...): a switch with one case per step. */
 static bool emit_step_function(Gen *g, const char *prefix)
 {
@@ -274,7 +305,8 @@ static bool is_entry(const char *name, const char *prefix)
 {
     size_t n = strlen(prefix);
     return !strncmp(name, prefix, n) && (!strcmp(name + n, "_run") || !strcmp(name + n, "_set_threads") ||
-                                         !strcmp(name + n, "_weights_data") || !strcmp(name + n, "_step"));
+                                         !strcmp(name + n, "_weights_data") || !strcmp(name + n, "_step") ||
+                                         !strcmp(name + n, "_load_weights"));
 }
 
 /* Internal linkage for every definition but the entry points; the target's
@@ -333,6 +365,8 @@ LLVMModuleRef llvm_codegen(LLVMContextRef c, const Plan *p, const char *prefix, 
     bool ok = emit_run(&g, prefix, set_threads, embedded);
     if (ok && o->profile)
         ok = emit_step_function(&g, prefix);
+    if (ok && !o->embed_weights)
+        ok = emit_load_weights(&g, prefix);
     LLVMDisposeBuilder(g.b);
     if (ok) {
         finish_symbols(&g, prefix, cpu, features);

@@ -890,6 +890,29 @@ static bool qparams(Lower *L, const IrNode *n, const int8_t **w, const int32_t *
     return true;
 }
 
+/* An integer layer is stored compactly in a bundle's weights file
+ * (weight_file.c) when that is smaller than its packed region: weights
+ * below 8 bits, and the int16 panels (and depthwise int32 taps) of the
+ * variants without VNNI even at 8 bits. */
+static void add_compact(Lower *L, PlanArg packed, NkQLayerFile f, const IrValue *wv, const int8_t *w,
+                        const int32_t *b, const float *mult)
+{
+    f.bits = wv->quant ? wv->quant->bits : 8;
+    f.nweights = numel(wv), f.oc = wv->shape.d[0], f.has_bias = b != NULL;
+    if (nk_qlayer_file_bytes(&f) >= L->p->bufs[packed.buf].bytes)
+        return;
+    unsigned char *bytes = xmalloc((size_t)nk_qlayer_file_bytes(&f));
+    if (nk_qlayer_file_encode(&f, w, b, mult, bytes) != 0)
+        return free(bytes);
+    Plan *p = L->p;
+    if (p->ncompact == p->cap_compact) {
+        p->cap_compact = p->cap_compact ? 2 * p->cap_compact : 16;
+        p->compact = xrealloc(p->compact, (size_t)p->cap_compact * sizeof *p->compact);
+    }
+    p->compact[p->ncompact++] = (PlanCompact){.buf = packed.buf, .layer = f, .bytes = bytes,
+                                              .nbytes = nk_qlayer_file_bytes(&f)};
+}
+
 static void lower_qconv(Lower *L, const IrNode *n)
 {
     GeomConv2d g;
@@ -908,6 +931,7 @@ static void lower_qconv(Lower *L, const IrNode *n)
         return (void)unsupported(L, n, why);
     PlanArg packed = blob_reserve(L, floats_for(nk_qconv2d_packed_bytes(&d, L->tiling)));
     nk_qconv2d_pack(&d, L->tiling, w, b, mult, blob_ptr(L, packed));
+    add_compact(L, packed, (NkQLayerFile){.is_conv = 1, .conv = d}, n->in[1], w, b, mult);
     need_scratch(L, floats_for(nk_qconv2d_scratch(&d, L->tiling, L->p->threads)));
     PlanArg in = as_nhwc(L, n->in[0], n);
     PlanArg out = define(L, n->out, LAY_NHWC);
@@ -930,6 +954,7 @@ static void lower_qlinear(Lower *L, const IrNode *n)
         return (void)unsupported(L, n, why);
     PlanArg packed = blob_reserve(L, floats_for(nk_qlinear_packed_bytes(&d, L->tiling)));
     nk_qlinear_pack(&d, L->tiling, w, b, mult, blob_ptr(L, packed));
+    add_compact(L, packed, (NkQLayerFile){.linear = d}, wv, w, b, mult);
     need_scratch(L, floats_for(nk_qlinear_scratch(&d, L->tiling, L->p->threads)));
     PlanArg in = as_logical(L, n->in[0], n);
     PlanArg out = define(L, n->out, LAY_LOGICAL);
@@ -1082,5 +1107,8 @@ void plan_free(Plan *p)
     free(p->steps);
     free(p->bufs);
     pagebuf_free(&p->weight_mem);
+    for (int i = 0; i < p->ncompact; i++)
+        free(p->compact[i].bytes);
+    free(p->compact);
     free(p);
 }

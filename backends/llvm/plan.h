@@ -16,6 +16,7 @@
 #define NETC_LLVM_PLAN_H
 
 #include "../../ir/ir.h"
+#include "../../runtime/native/nk.h"
 #include "../../support/pagebuf.h"
 
 /* Where a buffer lives at run time. */
@@ -54,6 +55,15 @@ typedef struct PlanStep {
     int64_t weight_bytes; /* packed weights it reads, for bandwidth in profiles */
 } PlanStep;
 
+/* A weight region stored compactly in a bundle's weights file: an integer
+ * layer with weights below 8 bits (nk.h, "a bundle's weights file"). */
+typedef struct PlanCompact {
+    int buf;              /* the PB_WEIGHT region it rebuilds */
+    NkQLayerFile layer;
+    unsigned char *bytes; /* its file form, owned */
+    int64_t nbytes;
+} PlanCompact;
+
 typedef struct Plan {
     PlanStep *steps;
     int nsteps, cap_steps;
@@ -67,6 +77,8 @@ typedef struct Plan {
     int scratch_buf;
     int threads;            /* scratch is sized for this many threads */
     int isa;                /* the NkIsa of the kernels the weights are packed for */
+    PlanCompact *compact;   /* compact regions, in blob order */
+    int ncompact, cap_compact;
 } Plan;
 
 /*
@@ -83,5 +95,10 @@ bool llvm_lowers_op(OpKind op);
 
 /* memplan.c: assigns PB_ACT offsets and act_bytes from the live ranges. */
 void plan_place_activations(Plan *p);
+
+/* weight_file.c: the layout of the bundle's weights file — the blob's
+ * bytes with the compact regions replaced by their file form. Returns the
+ * region table (free) and, when file is not NULL, the file's bytes (free). */
+NkWeightFile *plan_weight_file(const Plan *p, unsigned char **file);
 
 #endif

@@ -24,14 +24,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s resnet18.weights image.npy [logits.npy]\n", argv[0]);
         return 2;
     }
-    /* The weight blob is used in place: read it once into aligned memory. */
+    /* The weights file is loaded once into the aligned blob the kernels
+     * read (repacking any integer layer stored below 8 bits). */
     size_t wlen = 0, ilen = 0;
-    void *weights = npy_lite_slurp(argv[1], &wlen);
-    if (!weights || wlen != RESNET18_WEIGHTS_BYTES) {
+    void *wfile = npy_lite_slurp(argv[1], &wlen);
+    void *weights = aligned_alloc(64, (RESNET18_WEIGHTS_BYTES + 63) & ~(size_t)63);
+    if (!wfile || wlen != RESNET18_WEIGHTS_FILE_BYTES || !weights || resnet18_load_weights(wfile, weights) != 0) {
         fprintf(stderr, "%s: %s is not this bundle's weights file (%u bytes)\n", argv[0], argv[1],
-                RESNET18_WEIGHTS_BYTES);
+                RESNET18_WEIGHTS_FILE_BYTES);
         return 1;
     }
+    free(wfile);
     char *file = npy_lite_slurp(argv[2], &ilen);
     const float *image = file ? npy_lite_f32(file, ilen, RESNET18_INPUT_0_ELEMS) : NULL;
     if (!image) {

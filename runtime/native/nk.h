@@ -315,4 +315,43 @@ typedef struct NkDequantize {
 } NkDequantize;
 void nk_dequantize(const NkDequantize *d, const uint8_t *in, float *out);
 
+/* ---- a bundle's weights file (weight_file.c) ---- */
+
+/*
+ * NAME.weights is the packed weight blob, except that an integer layer
+ * whose weights have fewer than 8 bits is stored compactly and repacked
+ * when the bundle loads it (NAME_load_weights -> nk_load_weights):
+ *   [weights: nweights values, PyTorch's layout, each `bits` bits of two's
+ *    complement, least significant bit first, the last byte zero-padded]
+ *   [bias: int32[oc], when has_bias] [mult: float[oc]]
+ * (little-endian), from which nk_qconv2d_pack / nk_qlinear_pack rebuild the
+ * region for the bundle's own kernel variant. A 4-bit layer's file form is
+ * a quarter of its VNNI panels and an eighth of the int16 panels of the
+ * other variants. Every other region is the blob's bytes.
+ */
+typedef struct NkQLayerFile {
+    int64_t is_conv;
+    NkQConv conv;     /* is_conv */
+    NkQLinear linear; /* otherwise */
+    int64_t bits, nweights, oc, has_bias;
+} NkQLayerFile;
+typedef struct NkWeightRegion {
+    int64_t file_offset, blob_offset, blob_bytes;
+    int64_t compact;  /* 0: the blob's bytes; 1: an NkQLayerFile form */
+    NkQLayerFile q;
+} NkWeightRegion;
+typedef struct NkWeightFile {
+    int64_t nregions, file_bytes, blob_bytes;
+    NkWeightRegion region[];
+} NkWeightFile;
+int64_t nk_qlayer_file_bytes(const NkQLayerFile *f);
+/* Writes the file form of weight (int8 within `bits`), bias (or NULL) and
+ * mult; -1 when a weight does not fit `bits`. */
+int nk_qlayer_file_encode(const NkQLayerFile *f, const int8_t *weight, const int32_t *bias, const float *mult,
+                          uint8_t *out);
+/* Fills the blob (blob_bytes, 64-byte aligned) from the file's bytes;
+ * 0, or -1 when memory runs out or a layer is refused (nothing useful is
+ * left in weights then). */
+int nk_load_weights(const NkWeightFile *f, const uint8_t *file, uint8_t *weights);
+
 #endif
