@@ -257,7 +257,9 @@ void nk_copy(const NkCopy *d, const float *in, float *out);
  *     NK_ACT_RELU r < 0 ? 0 : r, NK_ACT_RELU6 then r > 6 ? 6 : r (−0 and
  *     NaN pass through), NK_ACT_NONE r;
  *   - nk_quantize: q = clamp(rint(x * inv_scale) + z, lo, hi), the product
- *     rounded to float first, computed as for U8 above (NaN gives lo);
+ *     rounded to float first, computed as for U8 above, except that a NaN
+ *     product counts as 0, giving z clamped (ir_quantize_elem's neutral
+ *     value);
  *     nk_dequantize: y = (float)(q − z) * scale.
  * Scratch of these kernels is counted in bytes (the float kernels' in
  * floats); packed weights too (nk_q*_packed_bytes).

@@ -4,7 +4,8 @@
  *
  * Quantize rounds once: t = x * inv_scale (a float product; this file is
  * built with -ffp-contract=off, and the clamp sits between the product and
- * the rounding add anyway), clamped to [lo − z, hi − z] (NaN to lo − z),
+ * the rounding add anyway), a NaN replaced by 0 (so it becomes z, the
+ * reference quantizer's neutral value), clamped to [lo − z, hi − z],
  * rounded half to even with the 1.5·2^23 trick (qgemm.h's nk_qstore does
  * the same), plus z. Both loops are vectorized along the tensor, a tail
  * through a padded vector; elements are independent, so the thread split
@@ -32,7 +33,8 @@ static void quantize_range(void *ctx, int64_t begin, int64_t end, int thread)
     for (int64_t i = begin; i < end; i += NK_VL) {
         int64_t nv = min64(NK_VL, end - i);
         NkVec x = nv == NK_VL ? nk_load(in + i) : nk_load_part(in + i, nv, 0.0f);
-        nk_qstore(&q, x * d->inv_scale, out, i, nv);
+        NkVec t = x * d->inv_scale;
+        nk_qstore(&q, nk_select(t == t, t, nk_splat(0.0f)), out, i, nv); /* NaN -> z, as ir_quantize_elem */
     }
 }
 

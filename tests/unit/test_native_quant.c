@@ -2,7 +2,7 @@
  * test_native_quant.c — nk_quantize and nk_dequantize (runtime/native/
  * quant.c) against scalar code of nk.h's formulas, bit for bit: ties of
  * rint (x·inv_scale exactly k + 0.5 round to even), values far outside
- * the range (no overflow), ±inf, NaN (to lo), −0, zero points 0/128/255,
+ * the range (no overflow), ±inf, NaN (to z, clamped), −0, zero points 0/128/255,
  * narrowed clamps, lengths with vector tails, at 2 and 1 threads.
  */
 #include <setjmp.h>
@@ -16,8 +16,8 @@
 static uint8_t quantize_ref(float x, const NkQuantize *d)
 {
     float t = x * d->inv_scale;
-    if (isnan(t))
-        return (uint8_t)d->lo;
+    if (isnan(t)) /* z, clamped (a narrowed clamp may exclude it) */
+        return (uint8_t)(d->z < d->lo ? d->lo : d->z > d->hi ? d->hi : d->z);
     float r = rintf(t); /* then + z, clamped: in double, no overflow */
     double y = (double)r + (double)d->z;
     return (uint8_t)(y < d->lo ? d->lo : y > d->hi ? d->hi : y);
