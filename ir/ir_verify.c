@@ -309,9 +309,13 @@ static bool integer_layer_broken(const IrNode *n, char *err, size_t errlen)
     if (bits > 0 && (!y || y->bits != bits || y->is_signed || y->axis >= 0))
         return snprintf(err, errlen, "bits = %lld but the result is not quant(bits = %lld, signed = false) "
                                      "per tensor", (long long)bits, (long long)bits), true;
-    const char *act = ir_attr_str(n, "act");
+    const char *act = ir_attr_str(n, "act"), *rq = ir_attr_str(n, "requant");
     if (!act || (strcmp(act, "none") && strcmp(act, "relu") && strcmp(act, "relu6")))
         return snprintf(err, errlen, "act is '%s'; it must be none, relu or relu6", act ? act : "?"), true;
+    if (!rq || (strcmp(rq, "float") && strcmp(rq, "shift")))
+        return snprintf(err, errlen, "requant is '%s'; it must be float or shift", rq ? rq : "?"), true;
+    if (!strcmp(rq, "shift") && bits == 0)
+        return snprintf(err, errlen, "requant = shift needs a u8 result (bits > 0)"), true;
     return false;
 }
 

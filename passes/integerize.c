@@ -31,6 +31,9 @@
  * (mha) is not integerized. Dequantize nodes nothing reads any more are
  * removed, and parameters with them.
  *
+ * In the fixed-point mode (quantize(pow2=1)), every u8 result is
+ * requantized by a rounding shift (requant = shift, see shift_requant).
+ *
  * The integer model is a model of its own: rounding the bias and the
  * single requantization multiply differ from the fake-quantized float
  * graph by about one quantization step on a few elements; tests/int8_test.sh
@@ -141,6 +144,23 @@ static const char *integer_params(const IntLayer *L, int8_t *wq, int32_t *bias, 
     return NULL;
 }
 
+/* The fixed-point mode (quantize(pow2=1)): a u8 result whose quantizers
+ * all have power-of-two scales, so every mult is an exact 2^-k, is
+ * requantized by a rounding shift in integers (requant = shift) — no float
+ * between the integer layers' accumulators and their u8 results. */
+static bool shift_requant(const IntLayer *L, const float *mult, int64_t oc)
+{
+    const IrQuant *x = L->dequant->in[0]->quant, *w = L->layer->in[1]->quant;
+    if (!L->requant || !x->pow2 || !w->pow2 || !L->requant->out->quant->pow2)
+        return false;
+    for (int64_t o = 0; o < oc; o++) {
+        int e;
+        if (frexpf(mult[o], &e) != 0.5f || e > 1 || e < -30) /* 2^-k, k in [0, 31] */
+            return false;
+    }
+    return true;
+}
+
 static IrValue *new_param(IrGraph *g, const char *key, Tensor *t, Loc loc)
 {
     IrValue *p = ir_add_param(g, pass_fresh_key(g, key), t->dtype, t->shape, loc);
@@ -182,15 +202,17 @@ static bool rewrite(IrGraph *g, const IntLayer *L, Diag *d)
     }
     in[nin++] = new_param(g, arena_printf(g->arena, "%s.mult", base), mt, n->loc);
 
-    IrAttr *attr = arena_alloc(g->arena, (size_t)(n->nattr + 2) * sizeof *attr);
+    IrAttr *attr = arena_alloc(g->arena, (size_t)(n->nattr + 3) * sizeof *attr);
     memcpy(attr, n->attr, (size_t)n->nattr * sizeof *attr);
     const char *act = !L->act ? "none" : L->act->op == OP_RELU ? "relu" : "relu6";
     int64_t bits = L->requant ? L->requant->out->quant->bits : 0;
     attr[n->nattr] = (IrAttr){.key = "bits", .kind = AK_INT, .i = bits};
     attr[n->nattr + 1] = (IrAttr){.key = "act", .kind = AK_STRING, .s = act};
+    attr[n->nattr + 2] = (IrAttr){.key = "requant", .kind = AK_STRING,
+                                  .s = shift_requant(L, mt->data, oc) ? "shift" : "float"};
     char err[512];
     OpKind op = n->op == OP_CONV2D ? OP_QCONV2D : OP_QLINEAR;
-    IrNode *qn = ir_insert_node(g, ir_node_pos(g, n), op, n->name, nin, in, n->nattr + 2, attr, n->loc, err,
+    IrNode *qn = ir_insert_node(g, ir_node_pos(g, n), op, n->name, nin, in, n->nattr + 3, attr, n->loc, err,
                                 sizeof err);
     if (!qn) {
         diag_error(d, n->loc, "integerize: internal error rewriting '%s': %s", layer_name(n), err);

@@ -14,6 +14,9 @@
  *   bits b: y = rint(clamp(r, lo − zy, hi − zy)) + zy, rint half to even,
  *           NaN → lo; [lo, hi] = [0, 2^b − 1] narrowed by act: relu
  *           lo = zy, relu6 also hi = the quantized 6 (ir_quantize_elem)
+ *   requant = shift (bits b, every mult 2^-k): no float at all,
+ *           y = clamp(rhe(acc, k), lo − zy, hi − zy) + zy, rhe = acc / 2^k
+ *           rounded half to even in integers
  *
  * Padding pixels contribute 0 (they read as zx). The interpreter holds
  * every value as f32 — u8 activations and i8 weights exactly — but an i32
@@ -36,6 +39,7 @@ typedef struct Requant {
     bool to_u8;
     int32_t zy, lo, hi;
     int act; /* 0 none, 1 relu, 2 relu6 */
+    bool shift; /* requant = shift */
 } Requant;
 
 static bool requant_of(const IrNode *n, Requant *rq, char *err, size_t errlen)
@@ -45,15 +49,38 @@ static bool requant_of(const IrNode *n, Requant *rq, char *err, size_t errlen)
         FAIL("%s's input has no quant(...) metadata", op_info(n->op)->name);
     const char *act = ir_attr_str(n, "act");
     *rq = (Requant){.zx = ir_quant_zero_point(x), .to_u8 = ir_attr_int(n, "bits") > 0,
-                    .act = !strcmp(act, "relu") ? 1 : !strcmp(act, "relu6") ? 2 : 0};
+                    .act = !strcmp(act, "relu") ? 1 : !strcmp(act, "relu6") ? 2 : 0,
+                    .shift = !strcmp(ir_attr_str(n, "requant"), "shift")};
     if (rq->to_u8 && !ir_qlayer_clamp(n, &rq->zy, &rq->lo, &rq->hi))
         FAIL("%s's u8 result has no bound quant(...) scale", op_info(n->op)->name);
     return true;
 }
 
+/* acc / 2^k rounded half to even, in integers (k in [0, 31]). */
+static int64_t shift_round(int64_t acc, int k)
+{
+    if (k == 0)
+        return acc;
+    int64_t f = acc >> k, r = acc - f * ((int64_t)1 << k), half = (int64_t)1 << (k - 1);
+    return f + (r > half || (r == half && (f & 1)));
+}
+
+/* The k of mult = 2^-k, or -1 when mult is not such a power of two. */
+static int shift_of(float mult)
+{
+    int e;
+    float m = frexpf(mult, &e); /* mult = m · 2^e, m in [0.5, 1) */
+    return m == 0.5f && e <= 1 && e >= -30 ? 1 - e : -1;
+}
+
 /* y for accumulator acc and multiplier mult, per the header comment. */
 static float requantize(const Requant *rq, int64_t acc, float mult)
 {
+    if (rq->shift) { /* shift_of(mult) was checked by the caller */
+        int64_t q = shift_round(acc, shift_of(mult));
+        int64_t lo = rq->lo - rq->zy, hi = rq->hi - rq->zy;
+        return (float)((q < lo ? lo : q > hi ? hi : q) + rq->zy);
+    }
     float r = (float)(int32_t)acc;
     r = r * mult;
     if (!rq->to_u8) {
@@ -85,6 +112,10 @@ static bool layer_params(const IrNode *n, int64_t out_channels, const int32_t **
     if (!m->data || m->data->dtype != DT_F32 || tensor_numel(m->data) != out_channels)
         FAIL("mult '%s' is not bound to f32[%lld]", m->name ? m->name : "?", (long long)out_channels);
     *mult = m->data->data;
+    for (int64_t o = 0; o < out_channels && !strcmp(ir_attr_str(n, "requant"), "shift"); o++)
+        if (shift_of((*mult)[o]) < 0)
+            FAIL("requant = shift, but mult[%lld] = %g is not 2^-k for an integer k in [0, 31]", (long long)o,
+                 (double)(*mult)[o]);
     return true;
 }
 
