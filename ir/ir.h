@@ -377,6 +377,13 @@ void ir_quant_layout(const IrQuant *q, const Shape *s, int64_t *channels, int64_
 /* The smallest integer dtype that holds that grid: i8/u8 up to 8 bits,
  * i16/u16 up to 16 (what quantize produces). */
 DType ir_quant_container(int64_t bits, bool is_signed);
+/* The integers an f32 quantized parameter v (v->quant, v and its scale and
+ * zero point bound as declared) stands for: q[i] = quantize(w[i]) in its
+ * channel, written to q unless NULL. Returns -1 when every q[i] dequantizes
+ * back to w[i] bit for bit, else the first element that does not (q is
+ * then filled only up to it). The one home of "which integer is this
+ * weight": the verifier's grid check and `netc export` both ask it. */
+int64_t ir_quant_integers(const IrValue *v, int32_t *q);
 /* The kind's name in the text IR ("nm"), and back (SP__COUNT when unknown). */
 const char *ir_sparsity_name(SparsityKind k);
 SparsityKind ir_sparsity_lookup(const char *name);
