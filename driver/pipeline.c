@@ -40,22 +40,29 @@ void netc_ir_hash(const char *text, size_t len, char out[NETC_IR_HASH_LEN + 1])
     snprintf(out, NETC_IR_HASH_LEN + 1, "%016llx", (unsigned long long)XXH3_64bits(text, len));
 }
 
+IrGraph *netc_source_graph(Session *s)
+{
+    if (!s->ir_text)
+        return elab_file(s->arena, s->diag, s->cli->file, &s->cli->elab);
+    return ir_parse(s->cli->file, s->ir_text, s->ir_len, s->diag);
+}
+
 /* Builds the graph from a .net file, or parses IR text from a .ir file
  * (kept in s->ir_text for the weights' hash check). */
 static IrGraph *load(Session *s)
 {
-    if (!netc_has_suffix(s->cli->file, ".ir"))
-        return elab_file(s->arena, s->diag, s->cli->file, &s->cli->elab);
-    size_t len;
-    char *text = fio_read_all(s->cli->file, 1u << 30, &len, s->diag);
-    if (!text)
-        return NULL;
-    char *kept = arena_strndup(s->arena, text, len);
-    free(text);
-    diag_add_source(s->diag, s->cli->file, kept, len);
-    s->ir_text = kept;
-    s->ir_len = len;
-    return ir_parse(s->cli->file, kept, len, s->diag);
+    if (netc_has_suffix(s->cli->file, ".ir")) {
+        size_t len;
+        char *text = fio_read_all(s->cli->file, 1u << 30, &len, s->diag);
+        if (!text)
+            return NULL;
+        char *kept = arena_strndup(s->arena, text, len);
+        free(text);
+        diag_add_source(s->diag, s->cli->file, kept, len);
+        s->ir_text = kept;
+        s->ir_len = len;
+    }
+    return netc_source_graph(s);
 }
 
 /* Weights that `netc opt` wrote carry the hash of the IR text written with
