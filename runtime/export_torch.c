@@ -183,7 +183,8 @@ static bool same_keys(TorchMap *m)
         const IrValue *v = ir_find_param(m->g, p->name);
         if (!v)
             diag_error(m->d, p->loc, "export: parameter '%s' of the source is gone after the passes, so the "
-                       "state_dict cannot have it (leave the pass that removed it out of --passes)", p->name);
+                       "state_dict cannot have it (leave the pass that removed it out of --passes, or use "
+                       "--format=int, which writes the graph's own parameters)", p->name);
         else if (!shape_equal(&v->shape, &p->shape))
             diag_error(m->d, p->loc, "export: parameter '%s' is %s after the passes, but %s in the source",
                        p->name, shape_str(&v->shape, a, sizeof a), shape_str(&p->shape, b, sizeof b));
