@@ -45,6 +45,7 @@ void cli_usage(FILE *out)
           "  --input [NAME=]FILE   an input tensor as .npy (one per net input, in order)\n"
           "  --output NAME=FILE    where run writes output NAME (default: -o for one output)\n"
           "  --max-errors N        stop printing after N errors\n"
+          "  --format torch|int    what export writes: a PyTorch state_dict or integers\n"
           "graph passes (all commands but init; see docs/passes.md):\n"
           "  --passes PIPELINE     passes to run in order, e.g. fold-bn,dce or\n"
           "                        'fold-constants(max-bytes=4096)'; default: the -O\n"
