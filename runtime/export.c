@@ -78,17 +78,28 @@ static void describe(const IrValue *v, TensorList *l, bool inline_values)
     json_decref(o);
 }
 
-int rt_export_quant_meta(const IrGraph *g, TensorList *l, bool inline_values)
+const IrValue **rt_export_quantized(const IrGraph *g, int *n)
 {
+    const IrValue **v = xmalloc((size_t)(g->next_value_id + 1) * sizeof *v);
+    *n = 0;
     for (int i = 0; i < g->nparams; i++)
         if (g->params[i]->quant)
-            describe(g->params[i], l, inline_values);
-    int activations = 0;
+            v[(*n)++] = g->params[i];
     for (int i = 0; i < g->nnodes; i++)
         for (int r = 0; r < g->nodes[i]->nout; r++)
-            if (g->nodes[i]->outs[r]->quant) {
-                describe(g->nodes[i]->outs[r], l, inline_values);
-                activations++;
-            }
+            if (g->nodes[i]->outs[r]->quant)
+                v[(*n)++] = g->nodes[i]->outs[r];
+    return v;
+}
+
+int rt_export_quant_meta(const IrGraph *g, TensorList *l, bool inline_values)
+{
+    int n, activations = 0;
+    const IrValue **v = rt_export_quantized(g, &n);
+    for (int i = 0; i < n; i++) {
+        describe(v[i], l, inline_values);
+        activations += v[i]->kind != VK_PARAM;
+    }
+    free(v);
     return activations;
 }

@@ -61,6 +61,10 @@ void rt_export_free(RtExport *e);
  */
 int rt_export_quant_meta(const IrGraph *g, TensorList *l, bool inline_values);
 
+/* The quantized values of g, parameters (graph order) then node results
+ * (activation points): a malloc'd array of *n the caller frees. */
+const IrValue **rt_export_quantized(const IrGraph *g, int *n);
+
 /* Adds t under name to the written list and takes it into made. */
 void rt_export_add_made(RtExport *e, const char *name, Tensor *t);
 

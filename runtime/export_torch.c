@@ -43,22 +43,14 @@ static const char *node_name(const IrNode *n) { return n->name ? n->name : op_in
 /* Marks the scales and zero points of g's quantizers in mark (by value id). */
 static void mark_quantizer_params(const IrGraph *g, bool *mark)
 {
-    for (int i = 0; i < g->next_value_id; i++)
-        mark[i] = false;
-    const IrQuant *q;
-    for (int i = 0; i < g->nparams; i++)
-        if ((q = g->params[i]->quant)) {
-            mark[q->scale->id] = true;
-            if (q->zero_point)
-                mark[q->zero_point->id] = true;
-        }
-    for (int i = 0; i < g->nnodes; i++)
-        for (int r = 0; r < g->nodes[i]->nout; r++)
-            if ((q = g->nodes[i]->outs[r]->quant)) {
-                mark[q->scale->id] = true;
-                if (q->zero_point)
-                    mark[q->zero_point->id] = true;
-            }
+    int n;
+    const IrValue **v = rt_export_quantized(g, &n);
+    for (int i = 0; i < n; i++) {
+        mark[v[i]->quant->scale->id] = true;
+        if (v[i]->quant->zero_point)
+            mark[v[i]->quant->zero_point->id] = true;
+    }
+    free(v);
 }
 
 static Tensor *filled(const Shape *s, float value)
