@@ -40,11 +40,31 @@ void netc_ir_hash(const char *text, size_t len, char out[NETC_IR_HASH_LEN + 1])
     snprintf(out, NETC_IR_HASH_LEN + 1, "%016llx", (unsigned long long)XXH3_64bits(text, len));
 }
 
-IrGraph *netc_source_graph(Session *s)
+/* The input's graph as written, its messages to d. */
+static IrGraph *source_graph(Session *s, Diag *d)
 {
     if (!s->ir_text)
-        return elab_file(s->arena, s->diag, s->cli->file, &s->cli->elab);
-    return ir_parse(s->cli->file, s->ir_text, s->ir_len, s->diag);
+        return elab_file(s->arena, d, s->cli->file, &s->cli->elab);
+    return ir_parse(s->cli->file, s->ir_text, s->ir_len, d);
+}
+
+/* The second load of a file the first one accepted: its warnings were
+ * printed then, so this one's go nowhere (quoting a place in the file still
+ * works: s->diag has its text from the first load). */
+IrGraph *netc_source_graph(Session *s)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *sink = open_memstream(&text, &len);
+    Diag *quiet = sink ? diag_new(sink) : NULL;
+    IrGraph *g = quiet ? source_graph(s, quiet) : NULL;
+    if (!g)
+        diag_error(s->diag, loc_none(), "cannot load %s a second time", s->cli->file);
+    diag_free(quiet);
+    if (sink)
+        fclose(sink);
+    free(text);
+    return g;
 }
 
 /* Builds the graph from a .net file, or parses IR text from a .ir file
@@ -62,7 +82,7 @@ static IrGraph *load(Session *s)
         s->ir_text = kept;
         s->ir_len = len;
     }
-    return netc_source_graph(s);
+    return source_graph(s, s->diag);
 }
 
 /* Weights that `netc opt` wrote carry the hash of the IR text written with
