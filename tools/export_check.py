@@ -2,12 +2,13 @@
 """export_check.py -- checks the two files of `netc export` against each
 other and against PyTorch (docs/quantization.md, "Exporting").
 
-    /usr/bin/python3 tools/export_check.py MODEL --torch T.safetensors \\
-        --int I.safetensors --input X.npy --netc-out Y.npy [--image-size N] \\
-        [--tol 1e-5]
+    /usr/bin/python3 tools/export_check.py MODEL --input X.npy \\
+        --case NAME T.safetensors I.safetensors Y.npy [--case ...] \\
+        [--image-size N] [--tol 1e-5]
 
-T and I are the same quantized graph exported as --format=torch and
---format=int; Y is `netc run` of that graph on X. Checked:
+In each case T and I are the same quantized graph exported as
+--format=torch and --format=int; Y is `netc run` of that graph on X.
+Checked:
 
   int    every quantized weight (a `netc.quant.NAME` entry whose NAME is a
          tensor) is stored as I8 (bits <= 8) or I16 and lies on its grid;
@@ -143,23 +144,27 @@ def describe(path, tensors):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model")
-    ap.add_argument("--torch", required=True, help="netc export --format=torch output")
-    ap.add_argument("--int", required=True, help="netc export --format=int output")
+    ap.add_argument("--case", nargs=4, action="append", required=True,
+                    metavar=("NAME", "TORCH", "INT", "NETC_OUT"),
+                    help="the --format=torch and --format=int exports of one quantized graph and "
+                         "netc run's output of it on --input (repeatable: PyTorch is loaded once)")
     ap.add_argument("--input", required=True, help=".npy input")
-    ap.add_argument("--netc-out", required=True, help="netc run of the quantized graph on --input")
     ap.add_argument("--image-size", type=int, default=None)
     ap.add_argument("--tol", type=float, default=1e-5)
     a = ap.parse_args()
-    tmeta, imeta = {}, {}
-    floats = torch_golden.read_safetensors(a.torch, tmeta)
-    ints = torch_golden.read_safetensors(a.int, imeta)
-    for path, meta, fmt in ((a.torch, tmeta, "torch"), (a.int, imeta, "int")):
-        if meta.get("netc.format") != fmt:
-            fail("%s: netc.format is %r, expected %r" % (path, meta.get("netc.format"), fmt))
-    n = check_int(ints, imeta, floats, tmeta)
-    print("ok int: %d quantized weights in range, dequantized bit-exact to the torch export" % n)
-    print("   " + describe(a.int, ints))
-    print("   " + describe(a.torch, floats))
+    cases = []
+    for name, tpath, ipath, out in a.case:
+        tmeta, imeta = {}, {}
+        floats = torch_golden.read_safetensors(tpath, tmeta)
+        ints = torch_golden.read_safetensors(ipath, imeta)
+        for path, meta, fmt in ((tpath, tmeta, "torch"), (ipath, imeta, "int")):
+            if meta.get("netc.format") != fmt:
+                fail("%s: netc.format is %r, expected %r" % (path, meta.get("netc.format"), fmt))
+        n = check_int(ints, imeta, floats, tmeta)
+        print("ok %s int: %d quantized weights in range, dequantized bit-exact to the torch export" % (name, n))
+        print("   " + describe(ipath, ints))
+        print("   " + describe(tpath, floats))
+        cases.append((name, floats, out))
     try:
         import torch  # noqa: F401
         import torchvision  # noqa: F401
@@ -167,10 +172,11 @@ def main():
         print("SKIPPED torch: %s cannot import PyTorch (%s); install python3-torch python3-torchvision"
               % (sys.executable, e))
         sys.exit(SKIPPED)
-    rel, restored = check_torch(a.model, a.image_size, floats, np.load(a.input).astype(np.float32),
-                                np.load(a.netc_out), a.tol)
-    print("ok torch: strict load_state_dict, %d batchnorms restored exactly, logits within %.3g relative of netc's"
-          % (restored, rel))
+    x = np.load(a.input).astype(np.float32)
+    for name, floats, out in cases:
+        rel, restored = check_torch(a.model, a.image_size, floats, x, np.load(out), a.tol)
+        print("ok %s torch: strict load_state_dict, %d batchnorms restored exactly, logits within %.3g "
+              "relative of netc's" % (name, restored, rel))
 
 
 if __name__ == "__main__":
