@@ -77,7 +77,14 @@ static const IrValue *folded_bias(const TorchMap *m, const IrNode *bn, const IrN
 {
     const IrValue *w = c ? ir_find_param(m->g, c->in[1]->name) : NULL;
     const IrNode *gc = w && w->nuses == 1 ? w->uses[0].user : NULL;
-    if (!gc || gc->op != c->op || gc->nin < 3) {
+    if (gc && gc->op != c->op) {
+        diag_error(m->d, bn->loc,
+                   "export: batchnorm '%s' is gone after the passes, and '%s' is a %s there, not a %s: a "
+                   "state_dict cannot hold it (export before the pass that made it, or use --format=int)",
+                   node_name(bn), node_name(c), op_info(gc->op)->name, op_info(c->op)->name);
+        return NULL;
+    }
+    if (!gc || gc->nin < 3) {
         diag_error(m->d, bn->loc,
                    "export: batchnorm '%s' is gone after the passes, but not folded into the %s before it, so "
                    "its parameters cannot be given back to the state_dict",
