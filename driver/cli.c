@@ -31,6 +31,9 @@ void cli_usage(FILE *out)
           "          NAME.weights (--weights required when the net has parameters)\n"
           "  opt     run graph passes and write the result: -o OUT.ir, and\n"
           "          OUT.safetensors beside it when the net has weights\n"
+          "  export  write the (quantized) weights: -o OUT.safetensors --format=torch\n"
+          "          (the source's state_dict, f32, fake-quantized weights) or\n"
+          "          --format=int (quantized weights as integers plus scales)\n"
           "\n"
           "options:\n"
           "  -o FILE               write the result to FILE (atomically) instead of stdout\n"
@@ -42,6 +45,7 @@ void cli_usage(FILE *out)
           "  --input [NAME=]FILE   an input tensor as .npy (one per net input, in order)\n"
           "  --output NAME=FILE    where run writes output NAME (default: -o for one output)\n"
           "  --max-errors N        stop printing after N errors\n"
+          "  --format torch|int    what export writes: a PyTorch state_dict or integers\n"
           "graph passes (all commands but init; see docs/passes.md):\n"
           "  --passes PIPELINE     passes to run in order, e.g. fold-bn,dce or\n"
           "                        'fold-constants(max-bytes=4096)'; default: the -O\n"
@@ -122,7 +126,7 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
                                              "--input", "--output", "--max-errors", "--backend",
                                              "--cpu", "--target", "--features", "--emit", "--threads",
                                              "-O", "--passes", "--print-after", "--calib",
-                                             "--quant-budget", "--quant-report"};
+                                             "--quant-budget", "--quant-report", "--format"};
     /* Options without a value: they set a bool in cli. */
     static const struct {
         const char *name;
@@ -227,6 +231,10 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
             if (strcmp(val, "obj") && strcmp(val, "llvm") && strcmp(val, "asm"))
                 return usage_error("--emit is 'obj', 'llvm' or 'asm', not '%s'", val);
             cli->emit = val;
+        } else if (!strcmp(opt, "--format")) {
+            if (strcmp(val, "torch") && strcmp(val, "int"))
+                return usage_error("--format is 'torch' or 'int', not '%s'", val);
+            cli->format = val;
         } else if (!strcmp(opt, "--cpu")) {
             cli->cpu = val;
         } else if (!strcmp(opt, "--target")) {

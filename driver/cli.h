@@ -62,6 +62,7 @@ typedef struct Cli {
     int ncalib;
     const char *quant_budget; /* --quant-budget SPEC (checked by the pass manager's parser) */
     const char *quant_report; /* --quant-report FILE.json */
+    const char *format;     /* --format: what export writes, "torch" or "int" */
 } Cli;
 
 /* Fills cli from argv; on a usage error prints it and returns false. Handles

@@ -6,6 +6,7 @@
  *   weights.c   init and run (commands that touch tensors)
  *   build.c     build (an AOT bundle through the LLVM backend)
  *   opt.c       opt (optimized IR and its weights, written as a pair)
+ *   export.c    export (weights as a PyTorch state_dict or as integers)
  */
 #ifndef NETC_COMMANDS_H
 #define NETC_COMMANDS_H
@@ -29,6 +30,10 @@ typedef struct Session {
  * verified again; NULL after reporting errors.
  */
 IrGraph *netc_pipeline(Session *s, bool want_weights);
+/* After netc_pipeline: the input file's graph again, as written (no
+ * weights, no passes), for a command that maps the passes' result back to
+ * the source's parameters (export); NULL after reporting. */
+IrGraph *netc_source_graph(Session *s);
 
 enum { NETC_IR_HASH_LEN = 16 };
 /* The hash of IR text that ties a .safetensors file to the .ir written with
@@ -47,5 +52,6 @@ int cmd_init(Session *s);
 int cmd_build(Session *s);
 int cmd_run(Session *s);
 int cmd_opt(Session *s);
+int cmd_export(Session *s);
 
 #endif

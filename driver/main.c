@@ -74,6 +74,7 @@ static const struct {
     {"run", cmd_run, NULL},
     {"build", cmd_build, NULL},
     {"opt", cmd_opt, NULL},
+    {"export", cmd_export, NULL},
 };
 
 int main(int argc, char **argv)

@@ -40,22 +40,49 @@ void netc_ir_hash(const char *text, size_t len, char out[NETC_IR_HASH_LEN + 1])
     snprintf(out, NETC_IR_HASH_LEN + 1, "%016llx", (unsigned long long)XXH3_64bits(text, len));
 }
 
+/* The input's graph as written, its messages to d. */
+static IrGraph *source_graph(Session *s, Diag *d)
+{
+    if (!s->ir_text)
+        return elab_file(s->arena, d, s->cli->file, &s->cli->elab);
+    return ir_parse(s->cli->file, s->ir_text, s->ir_len, d);
+}
+
+/* The second load of a file the first one accepted: its warnings were
+ * printed then, so this one's go nowhere (quoting a place in the file still
+ * works: s->diag has its text from the first load). */
+IrGraph *netc_source_graph(Session *s)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *sink = open_memstream(&text, &len);
+    Diag *quiet = sink ? diag_new(sink) : NULL;
+    IrGraph *g = quiet ? source_graph(s, quiet) : NULL;
+    if (!g)
+        diag_error(s->diag, loc_none(), "cannot load %s a second time", s->cli->file);
+    diag_free(quiet);
+    if (sink)
+        fclose(sink);
+    free(text);
+    return g;
+}
+
 /* Builds the graph from a .net file, or parses IR text from a .ir file
  * (kept in s->ir_text for the weights' hash check). */
 static IrGraph *load(Session *s)
 {
-    if (!netc_has_suffix(s->cli->file, ".ir"))
-        return elab_file(s->arena, s->diag, s->cli->file, &s->cli->elab);
-    size_t len;
-    char *text = fio_read_all(s->cli->file, 1u << 30, &len, s->diag);
-    if (!text)
-        return NULL;
-    char *kept = arena_strndup(s->arena, text, len);
-    free(text);
-    diag_add_source(s->diag, s->cli->file, kept, len);
-    s->ir_text = kept;
-    s->ir_len = len;
-    return ir_parse(s->cli->file, kept, len, s->diag);
+    if (netc_has_suffix(s->cli->file, ".ir")) {
+        size_t len;
+        char *text = fio_read_all(s->cli->file, 1u << 30, &len, s->diag);
+        if (!text)
+            return NULL;
+        char *kept = arena_strndup(s->arena, text, len);
+        free(text);
+        diag_add_source(s->diag, s->cli->file, kept, len);
+        s->ir_text = kept;
+        s->ir_len = len;
+    }
+    return source_graph(s, s->diag);
 }
 
 /* Weights that `netc opt` wrote carry the hash of the IR text written with

@@ -374,6 +374,13 @@ void ir_quant_range(int bits, bool is_signed, int32_t *lo, int32_t *hi);
 /* How q's channels lie in a tensor of shape s: element i belongs to channel
  * (i / inner) % channels (per tensor: one channel). */
 void ir_quant_layout(const IrQuant *q, const Shape *s, int64_t *channels, int64_t *inner);
+/* The integers an f32 quantized parameter v (v->quant, v and its scale and
+ * zero point bound as declared) stands for: q[i] = quantize(w[i]) in its
+ * channel, written to q unless NULL. Returns -1 when every q[i] dequantizes
+ * back to w[i] bit for bit, else the first element that does not (q is
+ * then filled only up to it). The one home of "which integer is this
+ * weight": the verifier's grid check and `netc export` both ask it. */
+int64_t ir_quant_integers(const IrValue *v, int32_t *q);
 /* The smallest integer dtype that holds that grid: i8/u8 up to 8 bits,
  * i16/u16 up to 16 (what quantize produces). */
 DType ir_quant_container(int64_t bits, bool is_signed);

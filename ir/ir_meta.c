@@ -144,6 +144,26 @@ static bool check_container(const IrValue *v, const IrQuant *q, char *err, size_
     return true;
 }
 
+int64_t ir_quant_integers(const IrValue *v, int32_t *q)
+{
+    const IrQuant *qt = v->quant;
+    int32_t lo, hi;
+    ir_quant_range(qt->bits, qt->is_signed, &lo, &hi);
+    const float *w = v->data->data, *s = qt->scale->data->data;
+    const int32_t *z = qt->zero_point ? qt->zero_point->data->data : NULL;
+    int64_t numel = shape_numel(&v->shape), channels, inner;
+    ir_quant_layout(qt, &v->shape, &channels, &inner);
+    for (int64_t i = 0; i < numel; i++) {
+        int64_t c = qt->axis < 0 ? 0 : (i / inner) % channels;
+        int32_t zp = z ? z[c] : 0, n = ir_quantize_elem(w[i], 1.0f / s[c], zp, lo, hi);
+        if (ir_dequantize_elem(n, s[c], zp) != w[i])
+            return i;
+        if (q)
+            q[i] = n;
+    }
+    return -1;
+}
+
 /* A quantized f32 weight stores its dequantized values: every element must
  * be scale·(q − zero_point) for an integer q on the grid, which is what
  * quantizing it again gives (so the integer lowering recovers q exactly). */
@@ -152,24 +172,19 @@ static bool check_on_grid(const IrValue *v, const IrQuant *q, char *err, size_t 
     if (v->kind != VK_PARAM || v->dtype != DT_F32 || !data_as_declared(v) ||
         !data_as_declared(q->scale) || (q->zero_point && !data_as_declared(q->zero_point)))
         return true;
-    int32_t lo, hi;
-    ir_quant_range(q->bits, q->is_signed, &lo, &hi);
-    const float *w = v->data->data, *s = q->scale->data->data;
-    const int32_t *z = q->zero_point ? q->zero_point->data->data : NULL;
-    int64_t numel = shape_numel(&v->shape), channels, inner;
+    int64_t i = ir_quant_integers(v, NULL);
+    if (i < 0)
+        return true;
+    int64_t channels, inner;
     ir_quant_layout(q, &v->shape, &channels, &inner);
-    for (int64_t i = 0; i < numel; i++) {
-        int64_t c = q->axis < 0 ? 0 : (i / inner) % channels;
-        int32_t zp = z ? z[c] : 0;
-        float back = ir_dequantize_elem(ir_quantize_elem(w[i], 1.0f / s[c], zp, lo, hi), s[c], zp);
-        if (back != w[i]) {
-            snprintf(err, errlen,
-                     "element %lld is %.9g, not on the %d-bit grid of scale %.9g (nearest %.9g)",
-                     (long long)i, (double)w[i], q->bits, (double)s[c], (double)back);
-            return false;
-        }
-    }
-    return true;
+    int64_t c = q->axis < 0 ? 0 : (i / inner) % channels;
+    int32_t zp = q->zero_point ? ((const int32_t *)q->zero_point->data->data)[c] : 0, lo, hi;
+    float w = ((const float *)v->data->data)[i], s = ((const float *)q->scale->data->data)[c];
+    ir_quant_range(q->bits, q->is_signed, &lo, &hi);
+    float back = ir_dequantize_elem(ir_quantize_elem(w, 1.0f / s, zp, lo, hi), s, zp);
+    snprintf(err, errlen, "element %lld is %.9g, not on the %d-bit grid of scale %.9g (nearest %.9g)",
+             (long long)i, (double)w, q->bits, (double)s, (double)back);
+    return false;
 }
 
 bool ir_quant_check(const IrValue *v, char *err, size_t errlen)

@@ -130,11 +130,17 @@ _DTYPES = {
     "F16": lambda raw: np.frombuffer(raw, dtype="<f2").astype(np.float32),
     "BF16": _bf16_to_f32,
     "I64": lambda raw: np.frombuffer(raw, dtype="<i8"),
+    "I32": lambda raw: np.frombuffer(raw, dtype="<i4"),
+    "I16": lambda raw: np.frombuffer(raw, dtype="<i2"),
+    "U16": lambda raw: np.frombuffer(raw, dtype="<u2"),
+    "I8": lambda raw: np.frombuffer(raw, dtype="i1"),
+    "U8": lambda raw: np.frombuffer(raw, dtype="u1"),
 }
 
 
-def read_safetensors(path):
-    """Returns an ordered dict key -> numpy array (F16/BF16 widened to f32)."""
+def read_safetensors(path, meta=None):
+    """Returns an ordered dict key -> numpy array (F16/BF16 widened to f32,
+    integers as stored); fills the dict META with __metadata__ if given."""
     with open(path, "rb") as f:
         data = f.read()
     (hlen,) = struct.unpack("<Q", data[:8])
@@ -143,6 +149,8 @@ def read_safetensors(path):
     out = {}
     for key, info in header.items():
         if key == "__metadata__":
+            if meta is not None:
+                meta.update(info)
             continue
         dtype = info["dtype"]
         if dtype not in _DTYPES:
