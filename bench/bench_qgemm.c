@@ -12,8 +12,9 @@
  * linears (m = 197 tokens, k = 768 -> n = 2304 qkv, 768 out, 3072 MLP;
  * 3072 -> 768). Per shape and thread count: warm-up, then at least --runs
  * timed runs (more while 0.3 s lasts), the median; GOP/s = 2·m·k·n /
- * median for both. Prints the CPU (model name, whether avx512_vnni and
- * avx2 are in its flags) and the variant.
+ * median for both, and for the int8 GEMM with shift requantization (nk.h:
+ * mult = 2^-13). Prints the CPU (model name, whether avx512_vnni and avx2
+ * are in its flags) and the variant.
  */
 #include "../runtime/native/nk.h"
 
@@ -56,10 +57,10 @@ static double median_s(void (*fn)(void *), void *ctx, int min_runs)
 
 typedef struct Run {
     NkLinear fd;
-    NkQLinear qd;
+    NkQLinear qd, sd; /* float and shift requantization */
     float *x, *fpacked, *y, *fscratch;
     uint8_t *qx, *qy;
-    void *qpacked, *qscratch;
+    void *qpacked, *spacked, *qscratch;
 } Run;
 
 static void run_float(void *ctx)
@@ -72,6 +73,12 @@ static void run_int8(void *ctx)
 {
     Run *r = ctx;
     nk_qlinear(&r->qd, r->qx, r->qpacked, r->qy, r->qscratch);
+}
+
+static void run_int8_shift(void *ctx)
+{
+    Run *r = ctx;
+    nk_qlinear(&r->sd, r->qx, r->spacked, r->qy, r->qscratch);
 }
 
 static void *xmalloc(size_t n)
@@ -140,7 +147,8 @@ int main(int argc, char **argv)
         {"vit-b mlp 768->3072", 197, 768, 3072},
         {"vit-b mlp 3072->768", 197, 3072, 768},
     };
-    printf("\n%-24s %7s %10s %10s %7s\n", "shape (m = pixels/tokens)", "threads", "f32 GOP/s", "i8 GOP/s", "i8/f32");
+    printf("\n%-24s %7s %10s %10s %7s %12s\n", "shape (m = pixels/tokens)", "threads", "f32 GOP/s", "i8 GOP/s", "i8/f32",
+           "i8 shift GOP/s");
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int64_t m = shapes[s].m, k = shapes[s].k, n = shapes[s].n;
         int maxt = 1;
@@ -148,9 +156,11 @@ int main(int argc, char **argv)
             maxt = threads[i] > maxt ? threads[i] : maxt;
         Run r = {.fd = {m, k, n, NK_ACT_NONE},
                  .qd = {m, k, n, {.zx = 128, .mode = NK_QOUT_U8, .zy = 0, .lo = 0, .hi = 255}}};
+        r.sd = r.qd;
+        r.sd.q.shift = 1;
         float *w = xmalloc((size_t)(n * k) * 4);
         int8_t *qw = xmalloc((size_t)(n * k));
-        float *mult = xmalloc((size_t)n * 4);
+        float *mult = xmalloc((size_t)n * 4), *shift_mult = xmalloc((size_t)n * 4);
         r.x = xmalloc((size_t)(m * k) * 4);
         r.qx = xmalloc((size_t)(m * k));
         for (int64_t i = 0; i < n * k; i++)
@@ -158,13 +168,15 @@ int main(int argc, char **argv)
         for (int64_t i = 0; i < m * k; i++)
             r.x[i] = (float)(r.qx[i] = (uint8_t)(i * 13 % 256)) / 255;
         for (int64_t j = 0; j < n; j++)
-            mult[j] = 1e-4f;
+            mult[j] = 1e-4f, shift_mult[j] = 0x1p-13f; /* 1.2e-4 */
         r.fpacked = xmalloc((size_t)nk_linear_packed_floats(&r.fd, t) * 4);
         nk_linear_pack(&r.fd, t, w, NULL, r.fpacked);
         r.fscratch = xmalloc((size_t)nk_linear_scratch(&r.fd, t, maxt) * 4);
         r.y = xmalloc((size_t)(m * n) * 4);
         r.qpacked = xmalloc((size_t)nk_qlinear_packed_bytes(&r.qd, t));
-        if (nk_qlinear_pack(&r.qd, t, qw, NULL, mult, r.qpacked)) {
+        r.spacked = xmalloc((size_t)nk_qlinear_packed_bytes(&r.sd, t));
+        if (nk_qlinear_pack(&r.qd, t, qw, NULL, mult, r.qpacked) ||
+            nk_qlinear_pack(&r.sd, t, qw, NULL, shift_mult, r.spacked)) {
             fprintf(stderr, "bench_qgemm: %s refused\n", shapes[s].name);
             return 1;
         }
@@ -174,10 +186,11 @@ int main(int argc, char **argv)
             nk_set_threads(threads[i]);
             double ops = 2.0 * m * k * n;
             double tf = median_s(run_float, &r, min_runs), tq = median_s(run_int8, &r, min_runs);
-            printf("%-24s %7d %10.1f %10.1f %6.2fx\n", shapes[s].name, threads[i], ops / tf / 1e9, ops / tq / 1e9,
-                   tf / tq);
+            double ts = median_s(run_int8_shift, &r, min_runs);
+            printf("%-24s %7d %10.1f %10.1f %6.2fx %12.1f\n", shapes[s].name, threads[i], ops / tf / 1e9,
+                   ops / tq / 1e9, tf / tq, ops / ts / 1e9);
         }
-        free(w), free(qw), free(mult), free(r.x), free(r.qx), free(r.fpacked), free(r.fscratch), free(r.y);
+        free(w), free(qw), free(mult), free(shift_mult), free(r.spacked), free(r.x), free(r.qx), free(r.fpacked), free(r.fscratch), free(r.y);
         free(r.qpacked), free(r.qscratch), free(r.qy);
     }
     nk_set_threads(1);

@@ -21,6 +21,7 @@ D = os.path.join(ROOT, "examples", "digits")
 CONFIGS = [
     ("float", None, []),
     ("W8A8", "quantize", []),
+    ("W8A8 fixed point (pow2)", "quantize(pow2=1)", []),
     ("W4A8", "quantize(bits=4)", []),
     ("W8A8 percentile 99.99", "quantize(percentile=9999)", []),
     ("mixed, 4 bits average", "quantize", ["--quant-budget=4bits"]),

@@ -61,3 +61,41 @@ double ir_fake_quant(float *x, int64_t n, IrQuantParams p, int32_t lo, int32_t h
     }
     return err;
 }
+
+int ir_quant_pow2_fraclen(double sigma, bool is_signed)
+{
+    double c = is_signed ? 40.0 : 70.0;
+    if (!(sigma > 0)) /* 0 or NaN */
+        return IR_QUANT_POW2_MAX_FL;
+    double fl = floor(log2(c / sigma));
+    return fl < 0 ? 0 : fl > IR_QUANT_POW2_MAX_FL ? IR_QUANT_POW2_MAX_FL : (int)fl;
+}
+
+IrQuantParams ir_quant_pow2(double sigma, bool is_signed)
+{
+    IrQuantParams p = {ldexpf(1.0f, -ir_quant_pow2_fraclen(sigma, is_signed)), 0};
+    return p;
+}
+
+void ir_moments_add(IrMoments *m, const float *x, int64_t n)
+{
+    double cnt = 0, sum = 0, m2 = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(x[i]))
+            cnt++, sum += x[i];
+    if (cnt == 0)
+        return;
+    double mean = sum / cnt;
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(x[i]))
+            m2 += ((double)x[i] - mean) * ((double)x[i] - mean);
+    double total = m->n + cnt, delta = mean - m->mean;
+    m->m2 += m2 + delta * delta * m->n * cnt / total;
+    m->mean += delta * cnt / total;
+    m->n = total;
+}
+
+double ir_moments_stddev(const IrMoments *m)
+{
+    return m->n < 2 ? NAN : sqrt(m->m2 / (m->n - 1));
+}

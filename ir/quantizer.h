@@ -47,6 +47,38 @@ typedef struct IrQuantParams {
 IrQuantParams ir_quant_symmetric(float min_val, float max_val, int bits, bool is_signed);
 IrQuantParams ir_quant_asymmetric(float min_val, float max_val, int bits);
 
+/*
+ * Power-of-two scales (fixed point, F8Net: Jin et al., ICLR 2022), 8 bits
+ * only: scale = 2^-fl with the fractional length fl chosen from the
+ * standard deviation sigma of the data (the sample one, n − 1), the
+ * paper's semi-empirical rule
+ *   fl = floor(log2(40 / sigma))   signed grid [-127, 127], or
+ *   fl = floor(log2(70 / sigma))   unsigned grid [0, 255],
+ * so the grid ends near 3.2σ–6.4σ (signed) or 3.6σ–7.3σ (unsigned).
+ * F8Net clamps fl to [0, 7] / [0, 8] because its training rescales every
+ * tensor into that range; netc quantizes trained floats as they are, so fl
+ * is clamped to [0, IR_QUANT_POW2_MAX_FL] instead: small enough that any
+ * layer's requantizing shift fl_w + fl_x − fl_y stays within the integer
+ * kernels' [0, 31] from above. sigma 0 (or NaN: fewer than 2 elements)
+ * gives the largest fl. Zero point 0; callers add 128 for a signed
+ * activation in a uint8 container.
+ */
+enum { IR_QUANT_POW2_BITS = 8, IR_QUANT_POW2_MAX_FL = 15 };
+int ir_quant_pow2_fraclen(double sigma, bool is_signed);
+IrQuantParams ir_quant_pow2(double sigma, bool is_signed);
+
+/* Running count, mean and sum of squared deviations, in double: each
+ * batch of elements is added with two passes over it (its own mean first)
+ * and merged exactly by Chan et al.'s pairwise update, so calibration can
+ * stream without keeping its elements. Non-finite elements are skipped
+ * (as the min-max observer does). */
+typedef struct IrMoments {
+    double n, mean, m2;
+} IrMoments;
+void ir_moments_add(IrMoments *m, const float *x, int64_t n);
+/* The sample standard deviation (n − 1); NaN with fewer than 2 elements. */
+double ir_moments_stddev(const IrMoments *m);
+
 /* x fake-quantized in place over n elements with one set of parameters on
  * the grid [lo, hi]; returns the sum of squared changes (in double). */
 double ir_fake_quant(float *x, int64_t n, IrQuantParams p, int32_t lo, int32_t hi);

@@ -41,7 +41,8 @@ static const PassInfo PASSES[] = {
      "evaluate nodes that read only bound parameters into new parameters of at most max-bytes"},
     {"quantize", pass_quantize,
      "bits:int:2..16=8 act-bits:int:0..16=8 per-channel:int:0..1=1 percentile:int:5000..10000=10000 "
-     "sensitivity:int:0..1=0 keep-ends:int:0..1=1",
+     "sensitivity:int:0..1=0 keep-ends:int:0..1=1 pow2:int:0..1=0",
+     "(pow2=1: 8-bit fixed point, power-of-two scales as F8Net) "
      "quantize weights (per output channel) and layer inputs (calibrated with --calib) to bits / "
      "act-bits (0: weights only); percentile in basis points (10000: min-max); with "
      "--quant-budget, per-layer bits by exact allocation on sensitivity 0 (output error) or 1 "

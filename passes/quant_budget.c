@@ -128,7 +128,7 @@ static bool measure_sensitivities(QuantPlan *p)
             double werr = 0;
             for (int w = 0; w < l->nweights; w++)
                 werr += quant_fake_weight(l->weights[w]->data->data, &l->weights[w]->shape,
-                                          CHOICES[c], p->per_channel, NULL);
+                                          CHOICES[c], p->per_channel, p->pow2, NULL);
             if (p->sensitivity == 0)
                 ok = output_error(p, &l->sens[CHOICES[c]]);
             else

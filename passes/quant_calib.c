@@ -11,6 +11,9 @@
  * Ranges: min-max, or the percentile observer — lo and hi are the elements
  * of ranks ceil((1 − p)·n) and ceil(p·n) (1-based, nearest rank) of all
  * observed elements; then PyTorch's asymmetric rule (ir_quant_asymmetric).
+ * With pow2 the standard deviation of all observed elements gives a
+ * power-of-two scale instead (ir_quant_pow2): zero point 0 when the minimum
+ * is >= 0, else 128 with the signed rule.
  */
 #include "../runtime/interp.h"
 #include "quant_internal.h"
@@ -71,6 +74,8 @@ static void observe(const IrValue *v, const Tensor *t, void *ctx)
     for (int64_t i = 0; i < n; i++)
         if (isfinite(x[i]))
             q->min = fminf(q->min, x[i]), q->max = fmaxf(q->max, x[i]);
+    if (o->p->pow2)
+        ir_moments_add(&q->moments, x, n);
     if (o->p->percentile_bp < 10000) {
         if (q->nsamples + n > q->cap) {
             q->cap = (q->nsamples + n) * 2;
@@ -105,6 +110,12 @@ static void choose_range(QuantPlan *p, QuantPoint *q)
         qsort(q->samples, (size_t)q->nsamples, sizeof *q->samples, cmp_float);
         q->lo = nearest_rank(q->samples, q->nsamples, 1.0 - f);
         q->hi = nearest_rank(q->samples, q->nsamples, f);
+    }
+    if (p->pow2) { /* fixed point: unsigned after a ReLU, else signed around 128 */
+        bool is_signed = q->lo < 0;
+        q->params = ir_quant_pow2(ir_moments_stddev(&q->moments), is_signed);
+        q->params.zero_point = is_signed ? 128 : 0;
+        return;
     }
     q->params = ir_quant_asymmetric(q->lo, q->hi, q->bits);
 }

@@ -37,6 +37,7 @@ typedef struct QuantPoint {
     IrNode *readers[8]; /* the layers reading it (all_uses: may be none) */
     int nreaders;
     float min, max;    /* observed */
+    IrMoments moments; /* of the observed elements, for pow2's fractional length */
     float *samples;    /* every observed element, for the percentile observer */
     int64_t nsamples, cap;
     float lo, hi;      /* the range chosen by the observer */
@@ -54,6 +55,7 @@ typedef struct QuantPlan {
     int npoints;
     int weight_bits, act_bits;
     bool per_channel;
+    bool pow2;               /* fixed point: every scale 2^-fl (ir_quant_pow2), 8 bits */
     int percentile_bp;       /* basis points of the percentile observer; 10000: min-max */
     int sensitivity;         /* 0: output error on calibration data, 1: weight MSE */
     int64_t float_param_bytes; /* parameters that stay f32 (biases, norms, ...) */
@@ -64,9 +66,10 @@ typedef struct QuantPlan {
 } QuantPlan;
 
 /* quantize.c: fake-quantizes a weight's f32 data in place at bits (per
- * output channel or per tensor); the scales go to scales (when non-NULL);
+ * output channel or per tensor) on the narrow grid, with min-max scales or
+ * power-of-two ones (pow2); the scales go to scales (when non-NULL);
  * returns the squared error Σ (w − ŵ)². */
-double quant_fake_weight(float *data, const Shape *shape, int bits, bool per_channel,
+double quant_fake_weight(float *data, const Shape *shape, int bits, bool per_channel, bool pow2,
                          float *scales);
 
 /* quant_calib.c: splits the calibration batches into runs of the graph's

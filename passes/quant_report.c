@@ -156,6 +156,7 @@ static bool write_json(const QuantPlan *p, const char *path)
     json_object_set_new(root, "per_channel", json_boolean(p->per_channel));
     json_object_set_new(root, "percentile",
                         json_real(p->percentile_bp >= 10000 ? 100.0 : p->percentile_bp / 100.0));
+    json_object_set_new(root, "pow2", json_boolean(p->pow2));
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     json_decref(root);
     if (!text)

@@ -22,6 +22,13 @@
  * the exact allocation of quant_budget.c (the first and last layers stay at
  * `bits` unless keep-ends=0); otherwise `bits` everywhere.
  *
+ * pow2=1 (8 bits only) is the fixed-point mode of F8Net: every scale is a
+ * power of two 2^-fl, fl from the data's standard deviation
+ * (ir_quant_pow2): weights per channel on [-127, 127]; activations per
+ * tensor, u8 with zero point 0 when the observed minimum is >= 0 (after a
+ * ReLU), else the signed rule with zero point 128 (so the kernels' uint8
+ * containers hold [-128, 127]).
+ *
  * Runs after fold-bn: the weights quantized are the ones the backend stores.
  */
 #include "annotations.h"
@@ -150,6 +157,49 @@ static bool find_points(QuantPlan *p)
     return ok;
 }
 
+/* pow2=1 is F8Net's fixed-point mode: 8-bit weights and activations with
+ * power-of-two scales, so the integer kernels requantize by shifts. Other
+ * bit widths have no fixed-point kernels, and a budget, a percentile or a
+ * request for other bits would silently be overridden: all are refused. */
+static bool check_pow2(QuantPlan *p)
+{
+    const char *why = NULL;
+    if (p->weight_bits != IR_QUANT_POW2_BITS)
+        why = "bits=8";
+    else if (p->act_bits != 0 && p->act_bits != IR_QUANT_POW2_BITS)
+        why = "act-bits=8 (or 0, weights only)";
+    else if (p->env->budget_kind != QUANT_BUDGET_NONE)
+        why = "one bit width, not --quant-budget";
+    else if (p->percentile_bp < 10000)
+        why = "no percentile (its fractional lengths come from the standard deviation)";
+    if (why) {
+        diag_error(p->d, loc_none(), "quantize: pow2=1 is the 8-bit fixed-point mode; it needs %s",
+                   why);
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; i < p->nlayers; i++)
+        if (p->layers[i].bits != IR_QUANT_POW2_BITS) {
+            diag_error(p->d, p->layers[i].node->loc,
+                       "quantize: %s asks for %d-bit weights, but pow2=1 is the 8-bit fixed-point "
+                       "mode",
+                       node_name(p->layers[i].node), p->layers[i].bits);
+            ok = false;
+        }
+    /* layer inputs are at act-bits (checked above): other bits come from
+     * @precision(act) on a node */
+    for (int i = 0; i < p->npoints; i++)
+        if (p->points[i].bits != IR_QUANT_POW2_BITS && p->points[i].value->kind == VK_NODE) {
+            const IrNode *n = p->points[i].value->def;
+            diag_error(p->d, n->loc,
+                       "quantize: %s asks for %d-bit activations, but pow2=1 is the 8-bit "
+                       "fixed-point mode",
+                       node_name(n), p->points[i].bits);
+            ok = false;
+        }
+    return ok;
+}
+
 /* keep-ends: the first and last layers keep `bits` under a budget (common
  * practice: HAQ, HAWQ-V3), unless a request pinned them already. */
 static void pin_ends(QuantPlan *p)
@@ -178,16 +228,16 @@ static int64_t other_param_bytes(const IrGraph *g, const QuantPlan *p)
     return bytes;
 }
 
-static IrQuant *new_quant(IrGraph *g, int bits, bool is_signed, int axis, IrValue *scale,
+static IrQuant *new_quant(const QuantPlan *p, int bits, bool is_signed, int axis, IrValue *scale,
                           IrValue *zero_point)
 {
-    IrQuant *q = arena_alloc(g->arena, sizeof *q);
-    *q = (IrQuant){.bits = bits, .is_signed = is_signed, .axis = axis, .scale = scale,
-                   .zero_point = zero_point};
+    IrQuant *q = arena_alloc(p->g->arena, sizeof *q);
+    *q = (IrQuant){.bits = bits, .is_signed = is_signed, .axis = axis, .pow2 = p->pow2,
+                   .scale = scale, .zero_point = zero_point};
     return q;
 }
 
-double quant_fake_weight(float *data, const Shape *shape, int bits, bool per_channel,
+double quant_fake_weight(float *data, const Shape *shape, int bits, bool per_channel, bool pow2,
                          float *scales)
 {
     int64_t numel = shape_numel(shape);
@@ -195,12 +245,20 @@ double quant_fake_weight(float *data, const Shape *shape, int bits, bool per_cha
     int64_t inner = channels ? numel / channels : 0;
     int32_t lo, hi;
     ir_quant_range(bits, true, &lo, &hi);
+    lo = -hi; /* the narrow grid: min-max never reaches -2^(b-1), a pow2 scale clamps there */
     double err = 0;
     for (int64_t c = 0; c < channels; c++) {
-        float mn = INFINITY, mx = -INFINITY;
-        for (int64_t i = 0; i < inner; i++)
-            mn = fminf(mn, data[c * inner + i]), mx = fmaxf(mx, data[c * inner + i]);
-        IrQuantParams qp = ir_quant_symmetric(inner ? mn : 0, inner ? mx : 0, bits, true);
+        IrQuantParams qp;
+        if (pow2) {
+            IrMoments m = {0};
+            ir_moments_add(&m, data + c * inner, inner);
+            qp = ir_quant_pow2(ir_moments_stddev(&m), true);
+        } else {
+            float mn = INFINITY, mx = -INFINITY;
+            for (int64_t i = 0; i < inner; i++)
+                mn = fminf(mn, data[c * inner + i]), mx = fmaxf(mx, data[c * inner + i]);
+            qp = ir_quant_symmetric(inner ? mn : 0, inner ? mx : 0, bits, true);
+        }
         err += ir_fake_quant(data + c * inner, inner, qp, lo, hi);
         if (scales)
             scales[c] = qp.scale;
@@ -217,9 +275,9 @@ static void quantize_weight(QuantPlan *p, IrValue *w, int bits, Loc loc)
     IrValue *scale = ir_add_param(g, pass_fresh_key(g, arena_printf(g->arena, "%s.scale", w->name)),
                                   DT_F32, ss, loc);
     Tensor *st = tensor_new(DT_F32, &ss);
-    quant_fake_weight(w->data->data, &w->shape, bits, p->per_channel, st->data);
+    quant_fake_weight(w->data->data, &w->shape, bits, p->per_channel, p->pow2, st->data);
     ir_bind(scale, st);
-    w->quant = new_quant(g, bits, true, p->per_channel ? 0 : -1, scale, NULL);
+    w->quant = new_quant(p, bits, true, p->per_channel ? 0 : -1, scale, NULL);
 }
 
 /* The key base of a point's parameters: the node it follows, or the first
@@ -263,7 +321,7 @@ static bool insert_point(QuantPlan *p, QuantPoint *q)
         diag_error(p->d, loc, "quantize: %s", err);
         return false;
     }
-    qn->out->quant = new_quant(g, q->bits, false, -1, q->scale, q->zero_point);
+    qn->out->quant = new_quant(p, q->bits, false, -1, q->scale, q->zero_point);
     IrNode *dq = ir_insert_node(g, pos + 1, OP_DEQUANTIZE, NULL, 1, &qn->out, 0, NULL, loc, err,
                                 sizeof err);
     if (!dq) {
@@ -297,8 +355,9 @@ bool pass_quantize(IrGraph *g, const PassArgs *args, Diag *d)
                    .act_bits = (int)pass_opt_int(args, "act-bits"),
                    .per_channel = pass_opt_int(args, "per-channel") != 0,
                    .percentile_bp = (int)pass_opt_int(args, "percentile"),
-                   .sensitivity = (int)pass_opt_int(args, "sensitivity")};
-    bool ok = find_layers(&p) && find_points(&p);
+                   .sensitivity = (int)pass_opt_int(args, "sensitivity"),
+                   .pow2 = pass_opt_int(args, "pow2") != 0};
+    bool ok = find_layers(&p) && find_points(&p) && (!p.pow2 || check_pow2(&p));
     if (ok && p.env->budget_kind != QUANT_BUDGET_NONE && pass_opt_int(args, "keep-ends"))
         pin_ends(&p);
     p.float_param_bytes = other_param_bytes(g, &p);

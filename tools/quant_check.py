@@ -18,6 +18,18 @@ differs in the last bit moves values across rounding boundaries. With
 --calib the script also computes those ranges itself (MinMaxObserver over
 the same runs) and prints how far netc's scales are from PyTorch's.
 
+A report with "pow2": true is the fixed-point mode (F8Net: Jin et al.,
+"F8Net: Fixed-Point 8-bit Only Multiplication for Network Quantization",
+ICLR 2022): every scale is 2^-fl with the fractional length from the
+standard deviation s of the data, fl = floor(log2(40 / s)) for signed data
+and floor(log2(70 / s)) for unsigned, clamped here to [0, 15] (netc's
+range; F8Net's own [0, 7] / [0, 8] assumes its training-time rescaling).
+This script applies that rule itself: per output channel to the weights
+(grid [-127, 127]), and per point to the layer inputs over the --calib
+runs (zero point 0 when the observed minimum is >= 0, else 128 on [0,
+255]); it then requires netc's activation scales and zero points to be
+the same powers of two, and quantizes with its own.
+
 Writes the fake-quantized model's output on X to EXPECTED.npy.
 """
 import argparse
@@ -50,17 +62,38 @@ def fake_quant_weight(w, bits):
     return torch.fake_quantize_per_channel_affine(w, scale.float(), zp.to(torch.int32), 0, lo, hi)
 
 
-def quantize_weights(model, layers):
+# The fixed-point mode's fractional lengths: F8Net's rule from the standard
+# deviation, and the range netc clamps it to.
+POW2_COEFF = {True: 40.0, False: 70.0}
+POW2_MAX_FL = 15
+
+
+def pow2_fraclen(std, signed):
+    """floor(log2(c / std)) clamped to [0, POW2_MAX_FL], elementwise on a
+    float64 tensor of standard deviations (0 gives the largest)."""
+    fl = torch.floor(torch.log2(POW2_COEFF[signed] / std))
+    return torch.nan_to_num(fl, nan=POW2_MAX_FL, posinf=POW2_MAX_FL).clamp(0, POW2_MAX_FL)
+
+
+def fake_quant_weight_pow2(w):
+    std = w.detach().double().flatten(1).std(dim=1)  # per output channel, n - 1
+    scale = torch.pow(2.0, -pow2_fraclen(std, True)).float()
+    zp = torch.zeros(w.shape[0], dtype=torch.int32)
+    return torch.fake_quantize_per_channel_affine(w, scale, zp, 0, -127, 127)
+
+
+def quantize_weights(model, layers, pow2):
+    fq = (lambda w, bits: fake_quant_weight_pow2(w)) if pow2 else fake_quant_weight
     for name, mod in model.named_modules():
         if name not in layers:
             continue
         bits = layers[name]["bits"]
         with torch.no_grad():
             if isinstance(mod, torch.nn.MultiheadAttention):
-                mod.in_proj_weight.copy_(fake_quant_weight(mod.in_proj_weight, bits))
-                mod.out_proj.weight.copy_(fake_quant_weight(mod.out_proj.weight, bits))
+                mod.in_proj_weight.copy_(fq(mod.in_proj_weight, bits))
+                mod.out_proj.weight.copy_(fq(mod.out_proj.weight, bits))
             else:
-                mod.weight.copy_(fake_quant_weight(mod.weight, bits))
+                mod.weight.copy_(fq(mod.weight, bits))
 
 
 FLIPS = {"elements": 0, "flips": 0}
@@ -149,6 +182,47 @@ def compare_scales(model, points, calib, batch):
           "difference %.3g over %d points" % (worst, len(observers)))
 
 
+def pow2_activation_params(model, points, calib, batch):
+    """Each point's fixed-point scale and zero point from its elements over
+    the calibration runs (a value read by two layers counted once per run),
+    checked against netc's: both are exact powers of two, so they must be
+    equal, not merely close."""
+    seen = {}
+    handles = []
+    by_reader = {r: p for p in points for r in p["readers"]}
+    run = [0]
+    for name, mod in model.named_modules():
+        p = by_reader.get(name)
+        if p is None:
+            continue
+
+        def hook(mod, args, p=p):
+            key = p["scale_param"]
+            runs = seen.setdefault(key, {})
+            if run[0] not in runs:
+                runs[run[0]] = args[0].detach().double().flatten()
+
+        handles.append(mod.register_forward_pre_hook(hook))
+    with torch.no_grad():
+        for i in range(0, calib.shape[0], batch):
+            model(calib[i:i + batch])
+            run[0] += 1
+    for h in handles:
+        h.remove()
+    for p in points:
+        x = torch.cat(list(seen[p["scale_param"]].values()))
+        signed = bool(x.min() < 0)
+        scale = float(2.0 ** -float(pow2_fraclen(x.std().reshape(1), signed)[0]))
+        zp = 128 if signed else 0
+        if scale != p["scale"] or zp != p["zero_point"]:
+            sys.exit("quant_check: %s: PyTorch's fixed-point scale %.9g zero point %d (std %.9g), "
+                     "netc's %.9g and %d" % (p["scale_param"], scale, zp, float(x.std()), p["scale"],
+                                             p["zero_point"]))
+        p["scale"], p["zero_point"] = scale, zp
+    print("quant_check: the fixed-point scales and zero points of all %d points are PyTorch's"
+          % len(points))
+
+
 QUANTIZE_LINE = re.compile(r'^\s*%(\d+) : .* quant\(.*scale = %"?([^",)]+)"?.*= quantize\(')
 
 
@@ -217,11 +291,16 @@ def main(argv):
     if len(points) != len(report["activations"]):
         sys.exit("quant_check: @precision(act) points are not re-implemented here")
     x = torch.from_numpy(np.load(a.input).astype(np.float32))
-    if a.calib and report["percentile"] >= 100:  # PyTorch's MinMaxObserver is min-max
-        compare_scales(model, points, torch.from_numpy(np.load(a.calib).astype(np.float32)),
-                       x.shape[0])
+    pow2 = report.get("pow2", False)
+    calib = torch.from_numpy(np.load(a.calib).astype(np.float32)) if a.calib else None
+    if pow2:
+        if calib is None:
+            sys.exit("quant_check: the fixed-point mode needs --calib (its scales come from it)")
+        pow2_activation_params(model, points, calib, x.shape[0])
+    elif calib is not None and report["percentile"] >= 100:  # MinMaxObserver is min-max
+        compare_scales(model, points, calib, x.shape[0])
     forced = netc_activations(a.netc, a.netc_ir, a.input) if a.netc else None
-    quantize_weights(model, layers)
+    quantize_weights(model, layers, pow2)
     input_hooks(model, points, forced=forced)
     with torch.no_grad():
         y = model(x)

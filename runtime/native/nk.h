@@ -245,17 +245,38 @@ void nk_copy(const NkCopy *d, const float *in, float *out);
  *   - acc[o] = Σ_k (x_k − zx)·w_k[o] + bias[o], exact in int32: packing
  *     refuses (nk_q*_check) a layer where K·255·127 + |bias[o]| could
  *     exceed 2^31 − 1;
- *   - r = (float)acc (round to nearest even), then r = r * mult[o], one
+ *   - float requantization (q.shift = 0, the default):
+ *     r = (float)acc (round to nearest even), then r = r * mult[o], one
  *     float multiply, rounded (no fused multiply-add anywhere: these files
  *     are built with -ffp-contract=off);
- *   - NK_QOUT_U8: y = clamp(rint(r) + zy, lo, hi) as uint8, rint = round
+ *     NK_QOUT_U8: y = clamp(rint(r) + zy, lo, hi) as uint8, rint = round
  *     half to even, computed as rint(clamp(r, lo − zy, hi − zy)) + zy (the
  *     same for integer bounds, and no overflow for huge r; a NaN r, from a
  *     non-finite mult, gives lo). 0 <= lo <= hi <= 255, zy in [0, 255]; a
  *     fused ReLU is lo = zy;
- *   - NK_QOUT_F32: y = act(r) with the float epilogue's act (nk_act):
+ *     NK_QOUT_F32: y = act(r) with the float epilogue's act (nk_act):
  *     NK_ACT_RELU r < 0 ? 0 : r, NK_ACT_RELU6 then r > 6 ? 6 : r (−0 and
  *     NaN pass through), NK_ACT_NONE r;
+ *   - shift requantization (q.shift = 1, NK_QOUT_U8 only; nk_q*_check
+ *     refuses it with NK_QOUT_F32, whose float output multiplies by mult
+ *     anyway): no float at all. Every mult[o] must be exactly 2^-k[o]
+ *     with k[o] an integer in [0, 31] (nk_qmult_check; mult 1 is k = 0,
+ *     no shift), and
+ *       y = clamp(rhe(acc, k) + zy, lo, hi) as uint8,
+ *     the sum taken without wrapping (computed as clamp(rhe(acc, k),
+ *     lo − zy, hi − zy) + zy), where rhe(acc, k) is acc / 2^k rounded to
+ *     the nearest integer, ties to even:
+ *       f = acc >> k        (arithmetic shift: floor(acc / 2^k)),
+ *       r = acc − f·2^k     (the remainder, 0 <= r < 2^k),
+ *       rhe = f + 1 if r > 2^(k−1), or r = 2^(k−1) and f is odd;
+ *             f otherwise (always f when k = 0: rhe(acc, 0) = acc).
+ *     Examples: rhe(5, 1) = 2 and rhe(7, 1) = 4 (2.5, 3.5 to even);
+ *     rhe(−5, 1) = −2 (−2.5), rhe(−7, 1) = −4 (−3.5), rhe(−3, 1) = −2
+ *     (−1.5), rhe(−1, 1) = 0 (−0.5), rhe(−6, 2) = −2 (−1.5); rhe(2^30,
+ *     31) = 0 and rhe(−2^30, 31) = 0 (±0.5), rhe(2^30 + 1, 31) = 1,
+ *     rhe(−2^30 − 1, 31) = −1. This is the value of the float mode's
+ *     rint(acc · 2^-k) whenever (float)acc is exact (|acc| <= 2^24), and
+ *     exact beyond;
  *   - nk_quantize: q = clamp(rint(x * inv_scale) + z, lo, hi), the product
  *     rounded to float first, computed as for U8 above, except that a NaN
  *     product counts as 0, giving z clamped (ir_quantize_elem's neutral
@@ -270,7 +291,13 @@ typedef struct NkQOut {
     int64_t mode;       /* NK_QOUT_U8 or NK_QOUT_F32 */
     int64_t zy, lo, hi; /* U8: output zero point and clamp */
     int64_t act;        /* F32: NK_ACT_NONE, NK_ACT_RELU or NK_ACT_RELU6 */
+    int64_t shift;      /* 0: float requantization; 1: shift (U8 only, mult = 2^-k) */
 } NkQOut;
+
+/* NULL when mult[0..n) suits q's requantization, else why not (a static
+ * string): with q->shift, each must be exactly 2^-k, k an integer in
+ * [0, 31]; float requantization takes any mult. The packs check it too. */
+const char *nk_qmult_check(const NkQOut *q, int64_t n, const float *mult);
 
 /* out[m, n] (uint8 or float, by q.mode) = the semantics above for
  * in[m, k] (uint8) and weight[n, k] (int8), packed by nk_qlinear_pack. */
@@ -282,7 +309,8 @@ typedef struct NkQLinear {
  * (a static string). bias may be NULL. */
 const char *nk_qlinear_check(const NkQLinear *d, const int32_t *bias);
 int64_t nk_qlinear_packed_bytes(const NkQLinear *d, const NkTiling *t);
-/* 0, or -1 (nothing written) when nk_qlinear_check refuses. */
+/* 0, or -1 (nothing written) when nk_qlinear_check or nk_qmult_check
+ * refuses. Packed: with q.shift, each column's k instead of its mult. */
 int nk_qlinear_pack(const NkQLinear *d, const NkTiling *t, const int8_t *weight, const int32_t *bias,
                     const float *mult, void *packed);
 int64_t nk_qlinear_scratch(const NkQLinear *d, const NkTiling *t, int threads);

@@ -14,9 +14,11 @@
  *
  * Packed weights (nk_qconv2d_pack), from PyTorch's [oc][cg][kh][kw]:
  *   GEMM path:  per group the B panels (qgemm.h), then bias' for all
- *               groups ([groups][whole panels]), then mult likewise;
+ *               groups ([groups][whole panels]), then the requantization
+ *               words (qgemm.h: mult, or k in shift mode) likewise;
  *   depthwise:  int32 [kh·kw][cp] (cp = c rounded up to 16, zeros past c),
- *               then the bias (not folded) and mult, [cp] each.
+ *               then the bias (not folded) and the requantization words,
+ *               [cp] each.
  *
  * Depthwise (groups == c == oc) has one weight per (channel, tap): it runs
  * directly on NHWC, vectorized along channels, computing Σ over the taps
@@ -34,7 +36,7 @@ static int is_pointwise(const NkQConv *d) { return NK_CONV_IS_POINTWISE(d); }
 static int64_t conv_cg(const NkQConv *d) { return NK_CONV_CG(d); }
 static int64_t conv_og(const NkQConv *d) { return NK_CONV_OG(d); }
 static int64_t conv_k(const NkQConv *d) { return NK_CONV_K(d); }
-/* Columns of bias' (and of mult) per group. */
+/* Columns of bias' (and of the requantization words) per group. */
 static int64_t conv_cols(const NkQConv *d, const NkTiling *t) { return nk_qpanels(conv_og(d), t->qnr) * t->qnr; }
 
 const char *nk_qconv2d_check(const NkQConv *d, const int32_t *bias)
@@ -54,7 +56,7 @@ int64_t nk_qconv2d_packed_bytes(const NkQConv *d, const NkTiling *t)
 int nk_qconv2d_pack(const NkQConv *d, const NkTiling *t, const int8_t *weight, const int32_t *bias,
                     const float *mult, void *packed)
 {
-    if (nk_qconv2d_check(d, bias))
+    if (nk_qconv2d_check(d, bias) || nk_qmult_check(&d->q, d->oc, mult))
         return -1;
     int64_t taps = d->kh * d->kw;
     if (is_depthwise(d)) {
@@ -64,10 +66,10 @@ int nk_qconv2d_pack(const NkQConv *d, const NkTiling *t, const int8_t *weight, c
             for (int64_t ch = 0; ch < cp; ch++)
                 w[tap * cp + ch] = ch < d->c ? weight[ch * taps + tap] : 0;
         int32_t *b = w + taps * cp;
-        float *m = (float *)(b + cp);
+        uint32_t *rq = (uint32_t *)(b + cp);
         for (int64_t ch = 0; ch < cp; ch++) {
             b[ch] = ch < d->c && bias ? bias[ch] : 0;
-            m[ch] = ch < d->c ? mult[ch] : 0.0f;
+            rq[ch] = ch < d->c ? nk_qrequant_word(&d->q, mult[ch]) : 0;
         }
         return 0;
     }
@@ -75,11 +77,11 @@ int nk_qconv2d_pack(const NkQConv *d, const NkTiling *t, const int8_t *weight, c
     int64_t bbytes = nk_qgemm_b_bytes(k, og, t);
     uint8_t *p = packed;
     int32_t *pb = (int32_t *)(p + d->groups * bbytes);
-    float *pm = (float *)(pb + d->groups * cols);
+    uint32_t *prq = (uint32_t *)(pb + d->groups * cols);
     for (int64_t g = 0; g < d->groups; g++) {
         NkQWeights w = {weight + g * og * cg * taps, cg, 1, taps, cg * taps};
-        nk_qgemm_pack(&w, k, og, t, d->q.zx, bias ? bias + g * og : NULL, mult + g * og, p + g * bbytes,
-                      pb + g * cols, pm + g * cols);
+        nk_qgemm_pack(&w, k, og, t, &d->q, bias ? bias + g * og : NULL, mult + g * og, p + g * bbytes,
+                      pb + g * cols, prq + g * cols);
     }
     return 0;
 }
@@ -125,7 +127,7 @@ typedef struct NkQDw {
     const NkQConv *d;
     const uint8_t *in;
     const int32_t *w, *bias;
-    const float *mult;
+    const uint32_t *rq;
     void *out;
 } NkQDw;
 
@@ -158,8 +160,9 @@ static void dw_rows(void *ctx, int64_t begin, int64_t end, int thread)
                         acc += x * w;
                     }
                 }
-                nk_qstore(&q, nk_qscale((NkQVec)acc, nk_load(s->mult + ch)), s->out,
-                          ((b * d->oh + oy) * d->ow + ox) * c + ch, nv);
+                NkVeci rq;
+                memcpy(&rq, s->rq + ch, sizeof rq);
+                nk_qrequant_store(&q, (NkQVec)acc, rq, s->out, ((b * d->oh + oy) * d->ow + ox) * c + ch, nv);
             }
         }
     }
@@ -173,7 +176,7 @@ void nk_qconv2d(const NkQConv *d, const uint8_t *in, const void *packed, void *o
     if (is_depthwise(d)) {
         int64_t taps = d->kh * d->kw, cp = round16(d->c);
         const int32_t *w = packed;
-        NkQDw s = {d, in, w, w + taps * cp, (const float *)(w + (taps + 1) * cp), out};
+        NkQDw s = {d, in, w, w + taps * cp, (const uint32_t *)(w + (taps + 1) * cp), out};
         nk_parallel_for(d->n * d->oh, 1, dw_rows, &s);
         return;
     }
@@ -188,7 +191,7 @@ void nk_qconv2d(const NkQConv *d, const uint8_t *in, const void *packed, void *o
         .batch = d->groups, .m = d->n * d->oh * d->ow, .n = og, .k = k,
         .row = pw ? nk_qrows : im2col_row, .a_src = pw ? (const void *)&rows : (const void *)&im,
         .b = p, .b_bstride = bbytes,
-        .bias = bias, .mult = (const float *)(bias + d->groups * cols), .bias_bstride = cols,
+        .bias = bias, .rq = (const uint32_t *)(bias + d->groups * cols), .bias_bstride = cols,
         .c = out, .ldc = d->oc, .c_bstride = og,
         .q = d->q,
     };

@@ -21,7 +21,8 @@
  * The micro-kernel is instantiated per row count 1..QMR (the last tile of
  * 49 pixels has 7 rows); columns past n are computed (B is zero there) and
  * not stored. The epilogue (qgemm.h: convert, multiply, clamp and round or
- * activate) runs on the accumulators before the store.
+ * activate; or, in shift mode, shift, round and clamp in integers) runs on
+ * the accumulators before the store.
  */
 #include "qgemm.h"
 
@@ -48,6 +49,10 @@ const char *nk_qcheck(const NkQOut *q, int64_t k, int64_t n, const int32_t *bias
     } else {
         return "unknown output mode";
     }
+    if (q->shift != 0 && q->shift != 1)
+        return "shift is 0 (float requantization) or 1 (shift requantization)";
+    if (q->shift && q->mode != NK_QOUT_U8)
+        return "shift requantization gives uint8 outputs only (a float output multiplies by mult)";
     if (k < 0 || n < 0)
         return "negative size";
     /* |Σ (x − zx)·w| <= k·255·127: with the bias it must fit int32 */
@@ -60,14 +65,42 @@ const char *nk_qcheck(const NkQOut *q, int64_t k, int64_t n, const int32_t *bias
     return NULL;
 }
 
+/* k when mult is exactly 2^-k with k an integer in [0, 31], else -1:
+ * read from the float's bits (positive, no mantissa bits, biased exponent
+ * 127 − k), so no libm and no rounding. */
+static int shift_of(float mult)
+{
+    uint32_t b;
+    memcpy(&b, &mult, sizeof b);
+    int k = 127 - (int)(b >> 23);
+    return (b & 0x807fffffu) == 0 && k >= 0 && k <= 31 ? k : -1;
+}
+
+const char *nk_qmult_check(const NkQOut *q, int64_t n, const float *mult)
+{
+    for (int64_t j = 0; q->shift && j < n; j++)
+        if (shift_of(mult[j]) < 0)
+            return "shift requantization needs every mult to be exactly 2^-k, k an integer in [0, 31]";
+    return NULL;
+}
+
+uint32_t nk_qrequant_word(const NkQOut *q, float mult)
+{
+    uint32_t w;
+    if (q->shift)
+        return (uint32_t)shift_of(mult);
+    memcpy(&w, &mult, sizeof w);
+    return w;
+}
+
 static int8_t weight_at(const NkQWeights *w, int64_t kk, int64_t j)
 {
     return w->w[kk / w->inner * w->s_outer + kk % w->inner * w->s_inner + j * w->s_col];
 }
 
-void nk_qgemm_pack(const NkQWeights *w, int64_t k, int64_t n, const NkTiling *t, int64_t zx,
+void nk_qgemm_pack(const NkQWeights *w, int64_t k, int64_t n, const NkTiling *t, const NkQOut *q,
                    const int32_t *bias, const float *mult, uint8_t *dst, int32_t *bias_dst,
-                   float *mult_dst)
+                   uint32_t *rq_dst)
 {
     int64_t nr = t->qnr, kg = t->qkg, groups = nk_qgroups(k, kg), panels = nk_qpanels(n, nr);
     for (int64_t p = 0; p < panels; p++)
@@ -91,8 +124,8 @@ void nk_qgemm_pack(const NkQWeights *w, int64_t k, int64_t n, const NkTiling *t,
         for (int64_t kk = 0; j < n && kk < k; kk++)
             sum += weight_at(w, kk, j);
         /* within int32 by nk_qcheck: |bias| + 255·127·k */
-        bias_dst[j] = j < n ? (int32_t)((bias ? bias[j] : 0) - zx * sum) : 0;
-        mult_dst[j] = j < n ? mult[j] : 0.0f;
+        bias_dst[j] = j < n ? (int32_t)((bias ? bias[j] : 0) - q->zx * sum) : 0;
+        rq_dst[j] = j < n ? nk_qrequant_word(q, mult[j]) : 0;
     }
 }
 
@@ -132,8 +165,8 @@ typedef struct NkQTile {
     const uint32_t *a;   /* packed A tile, [G][M] words */
     const uint8_t *b;    /* B panel, [G][QNR] words */
     int64_t groups;
-    const int32_t *bias; /* the panel's bias' and mult */
-    const float *mult;
+    const int32_t *bias; /* the panel's bias' and requantization words */
+    const uint32_t *rq;
     void *c;             /* C (uint8 or float) */
     int64_t c0, ldc, nv; /* element offset of the tile's first output; valid columns */
     const NkQOut *q;
@@ -182,10 +215,10 @@ NK_INLINE void qtile(const int M, const NkQTile *t)
         int64_t nv = min64(NK_VL, t->nv - v * NK_VL);
         if (nv <= 0)
             break;
-        NkVec mult = nk_load(t->mult + v * NK_VL);
+        NkVeci rq = (NkVeci)qload(t->rq + v * NK_VL);
         NK_UNROLL
         for (int i = 0; i < M; i++)
-            nk_qstore(&q, nk_qscale(acc[i][v], mult), c, c0 + i * ldc + v * NK_VL, nv);
+            nk_qrequant_store(&q, acc[i][v], rq, c, c0 + i * ldc + v * NK_VL, nv);
     }
 }
 
@@ -265,7 +298,7 @@ static void qgemm_run(const NkQGemm *g, int64_t begin, int64_t end, uint8_t *scr
             .b = g->b + bi * g->b_bstride + j * bl.groups * NK_QNR * 4,
             .groups = bl.groups,
             .bias = g->bias + bi * g->bias_bstride + col,
-            .mult = g->mult + bi * g->bias_bstride + col,
+            .rq = g->rq + bi * g->bias_bstride + col,
             .c = g->c,
             .ldc = g->ldc,
             .nv = min64(NK_QNR, g->n - col),
@@ -302,7 +335,8 @@ void nk_qgemm_parallel(const NkQGemm *g, void *scratch)
 
 /* ------------------------------------------------------------ nk_qlinear */
 
-/* Packed: the weight panels, then bias' and mult over whole panels. */
+/* Packed: the weight panels, then bias' and the requantization words over
+ * whole panels. */
 static int64_t qlinear_cols(const NkQLinear *d, const NkTiling *t) { return nk_qpanels(d->n, t->qnr) * t->qnr; }
 
 const char *nk_qlinear_check(const NkQLinear *d, const int32_t *bias)
@@ -318,12 +352,12 @@ int64_t nk_qlinear_packed_bytes(const NkQLinear *d, const NkTiling *t)
 int nk_qlinear_pack(const NkQLinear *d, const NkTiling *t, const int8_t *weight, const int32_t *bias,
                     const float *mult, void *packed)
 {
-    if (nk_qlinear_check(d, bias))
+    if (nk_qlinear_check(d, bias) || nk_qmult_check(&d->q, d->n, mult))
         return -1;
     uint8_t *p = packed;
     int32_t *pb = (int32_t *)(p + nk_qgemm_b_bytes(d->k, d->n, t));
     NkQWeights w = {weight, d->k > 0 ? d->k : 1, 0, 1, d->k};
-    nk_qgemm_pack(&w, d->k, d->n, t, d->q.zx, bias, mult, p, pb, (float *)(pb + qlinear_cols(d, t)));
+    nk_qgemm_pack(&w, d->k, d->n, t, &d->q, bias, mult, p, pb, (uint32_t *)(pb + qlinear_cols(d, t)));
     return 0;
 }
 
@@ -347,7 +381,7 @@ void nk_qlinear(const NkQLinear *d, const uint8_t *in, const void *packed, void 
     NkQGemm g = {
         .batch = 1, .m = d->m, .n = d->n, .k = d->k,
         .row = nk_qrows, .a_src = &rows,
-        .b = p, .bias = bias, .mult = (const float *)(bias + cols),
+        .b = p, .bias = bias, .rq = (const uint32_t *)(bias + cols),
         .c = out, .ldc = d->n,
         .q = d->q,
     };

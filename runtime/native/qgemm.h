@@ -3,7 +3,8 @@
  * (nk_qconv2d), and the requantising epilogue the depthwise kernel uses
  * too. Private to runtime/native; the semantics are nk.h's.
  *
- * C[m, n] = requant(A[m, k] · B[k, n] + bias'), A uint8, B int8, where
+ * C[m, n] = requant(A[m, k] · B[k, n] + bias'), A uint8, B int8 (requant:
+ * nk_qrequant_store, float or shift by the output's mode), where
  *   - k is cut into groups of QKG (4 with VNNI, 2 otherwise: nk_isa.h), one
  *     32-bit word per (group, row) of A and per (group, column) of B;
  *   - B is packed ahead of time into panels of QNR columns, each panel
@@ -77,7 +78,7 @@ typedef struct NkQGemm {
     const void *a_src;
     const uint8_t *b;     /* panels, b_bstride bytes per batch item */
     const int32_t *bias;  /* bias', whole panels per item (bias_bstride) */
-    const float *mult;    /* likewise */
+    const uint32_t *rq;   /* requantization words (nk_qrequant_word), likewise */
     void *c;              /* uint8 or float by q.mode: row stride ldc, c_bstride per item (elements) */
     int64_t b_bstride, bias_bstride, ldc, c_bstride;
     NkQOut q;
@@ -102,15 +103,20 @@ typedef struct NkQWeights {
 } NkQWeights;
 
 /* Packs one item's B (k × n) for tiling t into dst (nk_qgemm_b_bytes), and
- * bias'[j] = bias[j] − zx·Σ_k w[k, j] and mult[j] into whole panels (0 past
- * n). bias may be NULL. */
-void nk_qgemm_pack(const NkQWeights *w, int64_t k, int64_t n, const NkTiling *t, int64_t zx,
+ * bias'[j] = bias[j] − q->zx·Σ_k w[k, j] and the requantization word of
+ * mult[j] into whole panels (0 past n). bias may be NULL. */
+void nk_qgemm_pack(const NkQWeights *w, int64_t k, int64_t n, const NkTiling *t, const NkQOut *q,
                    const int32_t *bias, const float *mult, uint8_t *dst, int32_t *bias_dst,
-                   float *mult_dst);
+                   uint32_t *rq_dst);
 
 /* NULL if q is valid and no output of a layer with this k and bias can
  * leave int32 (nk.h), else why. */
 const char *nk_qcheck(const NkQOut *q, int64_t k, int64_t n, const int32_t *bias);
+
+/* What the epilogue reads per output column, one 32-bit word: the bits of
+ * mult (float requantization) or, with q->shift, k of mult = 2^-k (an
+ * int32; mult checked by nk_qmult_check). */
+uint32_t nk_qrequant_word(const NkQOut *q, float mult);
 
 /* Scratch bytes one thread needs for a GEMM of depth k with tiling t. */
 int64_t nk_qgemm_thread_scratch(int64_t k, const NkTiling *t);
@@ -124,6 +130,19 @@ void nk_qgemm_parallel(const NkQGemm *g, void *scratch);
 NK_INLINE NkVec nk_qscale(NkQVec acc, NkVec mult)
 {
     return __builtin_convertvector((NkVeci)acc, NkVec) * mult;
+}
+
+/* Stores the first nv (<= NK_VL) lanes of the integers y (within [0,
+ * 255]) as uint8 outputs idx.. of c. */
+NK_INLINE void nk_qstore_bytes(NkVeci y, void *c, int64_t idx, int64_t nv)
+{
+    NkQBytes b = __builtin_convertvector(y, NkQBytes);
+    uint8_t *o = (uint8_t *)c + idx;
+    if (nv == NK_VL)
+        memcpy(o, &b, sizeof b);
+    else
+        for (int64_t l = 0; l < nv; l++)
+            o[l] = b[l];
 }
 
 /* Stores the first nv (<= NK_VL) lanes of r as outputs idx.. of c. */
@@ -145,14 +164,48 @@ NK_INLINE void nk_qstore(const NkQOut *q, NkVec r, void *c, int64_t idx, int64_t
     r = nk_select(r > a, r, a);
     r = nk_select(r < b, r, b);
     const float magic = 12582912.0f;
-    NkVeci i = (NkVeci)(r + magic) - (NkVeci)nk_splat(magic) + (int32_t)q->zy;
-    NkQBytes y = __builtin_convertvector(i, NkQBytes);
-    uint8_t *o = (uint8_t *)c + idx;
-    if (nv == NK_VL)
-        memcpy(o, &y, sizeof y);
-    else
-        for (int64_t l = 0; l < nv; l++)
-            o[l] = y[l];
+    nk_qstore_bytes((NkVeci)(r + magic) - (NkVeci)nk_splat(magic) + (int32_t)q->zy, c, idx, nv);
+}
+
+/* rhe(acc, k) of nk.h per lane: acc / 2^k rounded half to even, k in
+ * [0, 31], in integers. The tie test folds into one unsigned compare:
+ * round up iff r + odd(f) > 2^(k−1) (k >= 1), and half = (mask >> 1) + 1
+ * is 1 for k = 0, where r = 0 and r + odd <= 1 never rounds. No sum can
+ * wrap: r + 1 <= 2^31, and f + 1 <= 2^30 when k >= 1. */
+NK_INLINE NkVeci nk_qrhe(NkVeci acc, NkVeci k)
+{
+    NkQVec mask = (((NkQVec){0} + 1) << (NkQVec)k) - 1;
+    NkVeci f = acc >> k;
+    NkQVec r = (NkQVec)acc & mask, odd = (NkQVec)f & 1, half = (mask >> 1) + 1;
+    return f - (NkVeci)(r + odd > half); /* a true compare is −1 */
+}
+
+/* Integer max / min per lane, branch-free. */
+NK_INLINE NkVeci nk_qmax_i(NkVeci a, NkVeci b)
+{
+    NkVeci m = a > b;
+    return (a & m) | (b & ~m);
+}
+NK_INLINE NkVeci nk_qmin_i(NkVeci a, NkVeci b)
+{
+    NkVeci m = a < b;
+    return (a & m) | (b & ~m);
+}
+
+/* Requantizes one vector of accumulators with the lanes' requantization
+ * words rq and stores its first nv lanes as outputs idx.. of c: shift
+ * (integers only) or float, by q->shift (nk.h). */
+NK_INLINE void nk_qrequant_store(const NkQOut *q, NkQVec acc, NkVeci rq, void *c, int64_t idx,
+                                 int64_t nv)
+{
+    if (q->shift) {
+        NkVeci y = nk_qrhe((NkVeci)acc, rq);
+        y = nk_qmax_i(y, (NkVeci){0} + (int32_t)(q->lo - q->zy));
+        y = nk_qmin_i(y, (NkVeci){0} + (int32_t)(q->hi - q->zy));
+        nk_qstore_bytes(y + (int32_t)q->zy, c, idx, nv);
+        return;
+    }
+    nk_qstore(q, nk_qscale(acc, (NkVec)rq), c, idx, nv);
 }
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * native_qtest_util.h — shared by the int8 kernel tests (test_native_q*.c):
- * the scalar reference of nk.h's integer semantics, random quantized data,
+ * the scalar reference of nk.h's integer semantics (float and shift
+ * requantization), random quantized data,
  * and running a kernel at 2 and at 1 threads with a bytewise comparison
  * against the reference. Built with -ffp-contract=off (tests/
  * CMakeLists.txt), so every float operation below rounds on its own, as
@@ -17,10 +18,34 @@
 /* Output element size of a mode. */
 static inline size_t qt_elem(const NkQOut *q) { return q->mode == NK_QOUT_F32 ? sizeof(float) : 1; }
 
+/* acc / 2^k rounded half to even, by exact integer division (written
+ * apart from the kernels' shift and mask): twice the remainder against
+ * the divisor. */
+static inline int64_t qt_rhe(int64_t acc, int k)
+{
+    int64_t d = (int64_t)1 << k;
+    int64_t f = acc >= 0 ? acc / d : -((-acc + d - 1) / d); /* floor */
+    int64_t twice_rem = 2 * (acc - f * d);
+    return f + (twice_rem > d || (twice_rem == d && f % 2 != 0));
+}
+
+/* k of mult = 2^-k (the tests give shift mode only such mults). */
+static inline int qt_shift_k(float mult)
+{
+    int e;
+    assert_true(frexpf(mult, &e) == 0.5f);
+    return 1 - e;
+}
+
 /* Output idx of the reference: requantises the exact accumulator. */
 static inline void qt_requant(const NkQOut *q, int64_t acc, float mult, void *out, int64_t idx)
 {
     assert_true(acc >= INT32_MIN && acc <= INT32_MAX);
+    if (q->shift) {
+        int64_t y = qt_rhe(acc, qt_shift_k(mult)) + q->zy;
+        ((uint8_t *)out)[idx] = (uint8_t)(y < q->lo ? q->lo : y > q->hi ? q->hi : y);
+        return;
+    }
     float r = (float)(int32_t)acc;
     r = r * mult;
     if (q->mode == NK_QOUT_F32) {
@@ -64,6 +89,22 @@ static inline float *qt_mults(int64_t n, double span, int sign)
     for (int64_t i = 0; i < n; i++) {
         double m = (0.5 + (nt_rand() + 1) * 0.75) * 128.0 / (span > 1 ? span : 1);
         p[i] = (float)(sign && nt_rand() < 0 ? -m : m);
+    }
+    return p;
+}
+
+/* Shift-mode multipliers 2^-k: half the channels put sums of about
+ * `span` into the output's range, a quarter take k in [0, 4] (frequent
+ * exact ties, many values past the clamp), a quarter any k in [0, 31]. */
+static inline float *qt_shift_mults(int64_t n, double span)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    assert_non_null(p);
+    int fit = (int)floor(log2(span > 128 ? span / 128 : 1));
+    for (int64_t i = 0; i < n; i++) {
+        int64_t pick = nt_rand_int(0, 3);
+        int64_t k = pick < 2 ? fit + nt_rand_int(-1, 1) : pick == 2 ? nt_rand_int(0, 4) : nt_rand_int(0, 31);
+        p[i] = ldexpf(1.0f, -(int)(k < 0 ? 0 : k > 31 ? 31 : k));
     }
     return p;
 }
@@ -112,18 +153,33 @@ static inline void qt_expect_bytes(const void *got, const void *want, int64_t el
         free(qt_two_);                                                                            \
     } while (0)
 
+/* A random uint8 output zero point and clamp (a third of them a fused
+ * ReLU). */
+static inline void qt_random_u8_clamp(NkQOut *q)
+{
+    q->zy = nt_rand_int(0, 255);
+    int relu = nt_rand_int(0, 2) == 0;
+    q->lo = relu ? q->zy : nt_rand_int(0, 20);
+    q->hi = nt_rand_int(q->lo > 235 ? q->lo : 235, 255);
+}
+
 /* A random output mode and its parameters (zx chosen by the caller). */
 static inline NkQOut qt_random_out(int64_t zx)
 {
     NkQOut q = {.zx = zx, .mode = nt_rand_int(0, 1)};
     if (q.mode == NK_QOUT_U8) {
-        q.zy = nt_rand_int(0, 255);
-        int relu = nt_rand_int(0, 2) == 0;
-        q.lo = relu ? q.zy : nt_rand_int(0, 20);
-        q.hi = nt_rand_int(q.lo > 235 ? q.lo : 235, 255);
+        qt_random_u8_clamp(&q);
     } else {
         q.act = nt_rand_int(0, 2); /* none, relu, relu6 */
     }
+    return q;
+}
+
+/* A random shift-mode output (U8 only; zx chosen by the caller). */
+static inline NkQOut qt_random_shift_out(int64_t zx)
+{
+    NkQOut q = {.zx = zx, .mode = NK_QOUT_U8, .shift = 1};
+    qt_random_u8_clamp(&q);
     return q;
 }
 

@@ -5,7 +5,8 @@
  * 1×1 stride-1 in place, groups) and the depthwise kernel; stride 2,
  * dilation, padding, odd channel counts (tails of every vector width),
  * zero points 0/128/255, both output modes, a fused ReLU, relu/relu6, the
- * all-255 × ±127 saturation case; at 2 and 1 threads.
+ * all-255 × ±127 saturation case; float and shift requantization (the
+ * GEMM epilogue and the depthwise one); at 2 and 1 threads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,7 +38,8 @@ static void check_qconv(const QConvCase *cc, NkQOut q)
     for (int64_t o = 0; o < d.oc; o++)
         bias[o] = (int32_t)nt_rand_int(-50000, 50000);
     double span = 60.0 * sqrt((double)(cg * taps)) * 127 + (cc->fill ? 255.0 * 127 * cg * taps : 0);
-    float *mult = qt_mults(d.oc, span * (d.q.mode == NK_QOUT_F32 ? 16 : 1), 1);
+    float *mult = d.q.shift ? qt_shift_mults(d.oc, span)
+                            : qt_mults(d.oc, span * (d.q.mode == NK_QOUT_F32 ? 16 : 1), 1);
 
     void *want = qt_marked(nout * (int64_t)qt_elem(&d.q));
     for (int64_t b = 0; b < d.n; b++)
@@ -65,11 +67,11 @@ static void check_qconv(const QConvCase *cc, NkQOut q)
     char what[200];
     snprintf(what, sizeof what,
              "qconv n %lld %lldx%lldx%lld -> %lld k %lldx%lld s %lld,%lld p %lld,%lld d %lld,%lld g %lld zx %lld "
-             "fill %d mode %lld [%lld, %lld] act %lld",
+             "fill %d mode %lld shift %lld [%lld, %lld] act %lld",
              (long long)d.n, (long long)d.h, (long long)d.w, (long long)d.c, (long long)d.oc, (long long)d.kh,
              (long long)d.kw, (long long)d.sh, (long long)d.sw, (long long)d.ph, (long long)d.pw,
              (long long)d.dh, (long long)d.dw, (long long)d.groups, (long long)d.q.zx, cc->fill,
-             (long long)d.q.mode, (long long)d.q.lo, (long long)d.q.hi, (long long)d.q.act);
+             (long long)d.q.mode, (long long)d.q.shift, (long long)d.q.lo, (long long)d.q.hi, (long long)d.q.act);
     QT_AT_1_AND_2_THREADS(y, nout, &d.q, want, what, nk_qconv2d(&d, x, packed, y, scratch));
     free(x), free(w), free(bias), free(mult), free(want), free(packed), free(scratch), free(y);
 }
@@ -93,20 +95,25 @@ static void test_qconv(void **state)
         {1, 5, 5, 7, 6, 2, 2, 1, 1, 0, 0, 1, 1, 1, 128, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        for (int mode = 0; mode < 4; mode++) {
-            NkQOut q = {.mode = mode < 2 ? NK_QOUT_U8 : NK_QOUT_F32, .zy = 90, .lo = mode == 1 ? 90 : 3,
-                        .hi = mode == 1 ? 250 : 255, .act = mode == 2 ? NK_ACT_RELU6 : i % 2 ? NK_ACT_RELU : NK_ACT_NONE};
+        for (int mode = 0; mode < 6; mode++) {
+            /* U8, U8 with a ReLU, two F32, then the U8 ones in shift mode */
+            int u8 = mode < 2 || mode >= 4, relu = mode == 1 || mode == 5;
+            NkQOut q = {.mode = u8 ? NK_QOUT_U8 : NK_QOUT_F32, .zy = 90, .lo = relu ? 90 : 3,
+                        .hi = relu ? 250 : 255, .act = mode == 2 ? NK_ACT_RELU6 : i % 2 ? NK_ACT_RELU : NK_ACT_NONE,
+                        .shift = mode >= 4};
+            if (u8)
+                q.act = NK_ACT_NONE;
             check_qconv(&cases[i], q);
         }
     nt_rng_state = 99;
-    for (int i = 0; i < 24; i++) {
+    for (int i = 0; i < 48; i++) { /* float, then shift requantization */
         int64_t g = nt_rand_int(1, 3), k = nt_rand_int(1, 3), s = nt_rand_int(1, 2);
         int dw = i % 4 == 0;
         int64_t c = dw ? nt_rand_int(2, 40) : g * nt_rand_int(1, 12);
         QConvCase cc = {nt_rand_int(1, 2), nt_rand_int(k, 10), nt_rand_int(k, 10), c,
                         dw ? c : g * nt_rand_int(1, 20), k, k, s, s, nt_rand_int(0, k / 2 + 1),
                         nt_rand_int(0, k / 2), 1, 1, dw ? c : g, nt_rand_int(0, 255), 0};
-        check_qconv(&cc, qt_random_out(0));
+        check_qconv(&cc, i < 24 ? qt_random_out(0) : qt_random_shift_out(0));
     }
 }
 

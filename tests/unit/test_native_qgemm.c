@@ -11,7 +11,10 @@
  * activations against all +127, all -127 and alternating weights (sums a
  * u8×s8 pair instruction would saturate). Every case runs at 2 and at 1
  * threads, both must equal the reference. The pack-time check refuses
- * layers whose sums could leave int32.
+ * layers whose sums could leave int32. Shift requantization (nk.h) runs
+ * the same cases and random ones, plus accumulators aimed at every exact
+ * tie (positive and negative) for k = 0..31 and past the clamp, and the
+ * refusal of a multiplier that is not 2^-k.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,7 +46,7 @@ static void check_qlinear(const QLinearCase *c, NkQOut q)
             bias[j] = (int32_t)(c->bias == 2 ? (j % 2 ? room : -room) : nt_rand_int(-100000, 100000));
     }
     double span = 60.0 * sqrt((double)k) * 127 + (c->fill ? 255.0 * 127 * k : 0);
-    float *mult = qt_mults(n, span * (q.mode == NK_QOUT_F32 ? 16 : 1), 1);
+    float *mult = q.shift ? qt_shift_mults(n, span) : qt_mults(n, span * (q.mode == NK_QOUT_F32 ? 16 : 1), 1);
 
     /* the reference */
     void *want = qt_marked(m * n * (int64_t)qt_elem(&q));
@@ -62,9 +65,10 @@ static void check_qlinear(const QLinearCase *c, NkQOut q)
     void *scratch = qt_marked(nk_qlinear_scratch(&d, nt_tiling(), 2));
     void *y = qt_marked(m * n * (int64_t)qt_elem(&q));
     char what[160];
-    snprintf(what, sizeof what, "qlinear m %lld k %lld n %lld zx %lld bias %d fill %d mode %lld zy %lld [%lld, %lld] act %lld",
+    snprintf(what, sizeof what,
+             "qlinear m %lld k %lld n %lld zx %lld bias %d fill %d mode %lld shift %lld zy %lld [%lld, %lld] act %lld",
              (long long)m, (long long)k, (long long)n, (long long)q.zx, c->bias, c->fill, (long long)q.mode,
-             (long long)q.zy, (long long)q.lo, (long long)q.hi, (long long)q.act);
+             (long long)q.shift, (long long)q.zy, (long long)q.lo, (long long)q.hi, (long long)q.act);
     QT_AT_1_AND_2_THREADS(y, m * n, &q, want, what, nk_qlinear(&d, x, packed, y, scratch));
     free(x), free(w), free(bias), free(mult), free(want), free(packed), free(scratch), free(y);
 }
@@ -89,10 +93,14 @@ static void test_qlinear(void **state)
         {40, 1000, 65, 128, 2, 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        for (int mode = 0; mode < 4; mode++) {
-            /* U8 plain, U8 with a fused ReLU, F32 relu, F32 relu6 / none */
-            NkQOut q = {.mode = mode < 2 ? NK_QOUT_U8 : NK_QOUT_F32, .zy = 100, .lo = mode == 1 ? 100 : 0,
-                        .hi = 255, .act = mode == 2 ? NK_ACT_RELU : i % 2 ? NK_ACT_RELU6 : NK_ACT_NONE};
+        for (int mode = 0; mode < 6; mode++) {
+            /* U8 plain, U8 with a fused ReLU, F32 relu, F32 relu6 / none,
+             * then the two U8 ones with shift requantization */
+            int u8 = mode < 2 || mode >= 4, relu = mode == 1 || mode == 5;
+            NkQOut q = {.mode = u8 ? NK_QOUT_U8 : NK_QOUT_F32, .zy = 100, .lo = relu ? 100 : 0, .hi = 255,
+                        .act = mode == 2 ? NK_ACT_RELU : i % 2 ? NK_ACT_RELU6 : NK_ACT_NONE, .shift = mode >= 4};
+            if (u8)
+                q.act = NK_ACT_NONE;
             check_qlinear(&cases[i], q);
         }
     nt_rng_state = 777;
@@ -102,6 +110,114 @@ static void test_qlinear(void **state)
                          i % 4 == 3 ? nt_rand_int(0, 255) : zps[i % 3], (int)nt_rand_int(0, 2), 0};
         check_qlinear(&c, qt_random_out(0));
     }
+    nt_rng_state = 4242;
+    for (int i = 0; i < 40; i++) {
+        QLinearCase c = {nt_rand_int(1, 60), nt_rand_int(1, 300), nt_rand_int(1, 100),
+                         i % 4 == 3 ? nt_rand_int(0, 255) : zps[i % 3], (int)nt_rand_int(0, 2), 0};
+        check_qlinear(&c, qt_random_shift_out(0));
+    }
+}
+
+/* One column per (acc, k): with k = 1 and x = zx, acc is exactly the
+ * column's bias, so every tie and bound of nk.h's rhe can be aimed at,
+ * through the GEMM's tiles (3 rows, columns past a panel). The outputs
+ * must be rhe + zy clamped, as the reference and as written in nk.h. */
+typedef struct ShiftCase {
+    int64_t acc;
+    int k;
+    int64_t rhe; /* as nk.h's examples say (before zy and the clamp) */
+} ShiftCase;
+
+static void test_qlinear_shift_ties(void **state)
+{
+    const int64_t most = INT32_MAX - 255 * 127; /* the largest |bias| with k = 1 */
+    static const ShiftCase fixed[] = {
+        {5, 1, 2},   {7, 1, 4},   {-5, 1, -2}, {-7, 1, -4}, {-3, 1, -2}, {-1, 1, 0},
+        {1, 1, 0},   {3, 1, 2},   {-6, 2, -2}, {6, 2, 2},   {-10, 2, -2}, {10, 2, 2},
+        {-2, 2, 0},  {2, 2, 0},   {-9, 3, -1}, {-12, 3, -2}, {12, 3, 2}, {-20, 3, -2},
+        {1 << 30, 31, 0}, {-(1 << 30), 31, 0}, {(1 << 30) + 1, 31, 1}, {-(1 << 30) - 1, 31, -1},
+        {0, 31, 0},  {-1, 31, 0}, {1, 31, 0}, {0, 0, 0}, {-128, 0, -128}, {127, 0, 127},
+        {3 << 20, 21, 2}, {-(3 << 20), 21, -2}, {5 << 20, 21, 2}, {-(5 << 20), 21, -2},
+        {(5 << 20) + 1, 21, 3}, {-(5 << 20) - 1, 21, -3},
+    };
+    enum { NFIXED = sizeof fixed / sizeof fixed[0], N = NFIXED + 3 * 32 + 6 };
+    int64_t acc[N];
+    int ks[N];
+    int n = 0;
+    for (; n < NFIXED; n++)
+        acc[n] = fixed[n].acc, ks[n] = fixed[n].k;
+    for (int k = 0; k < 32; k++) { /* the ties ±(2j + 1)·2^(k−1) at every k, and one more */
+        int64_t half = k ? (int64_t)1 << (k - 1) : 1;
+        int64_t j = nt_rand_int(0, k < 24 ? 50 : 0);
+        acc[n] = (2 * j + 1) * half, ks[n++] = k;
+        acc[n] = -(2 * j + 1) * half, ks[n++] = k;
+        acc[n] = -(2 * j + 1) * half - 1, ks[n++] = k;
+    }
+    /* past the clamp both ways, and the int32 bound */
+    const int64_t past[][2] = {{1000, 0}, {-1000, 0}, {most, 0}, {-most, 0}, {most, 31}, {-most, 31}};
+    for (int i = 0; i < 6; i++)
+        acc[n] = past[i][0], ks[n++] = (int)past[i][1];
+    assert_int_equal(n, N);
+
+    NkQLinear d = {.m = 3, .k = 1, .n = N, .q = {.zx = 77, .mode = NK_QOUT_U8, .zy = 128, .lo = 0, .hi = 255, .shift = 1}};
+    uint8_t x[3] = {77, 77, 77};
+    int8_t w[N];
+    int32_t bias[N];
+    float mult[N];
+    uint8_t want[3 * N];
+    for (int j = 0; j < N; j++) {
+        w[j] = (int8_t)nt_rand_int(-127, 127);
+        bias[j] = (int32_t)acc[j];
+        mult[j] = ldexpf(1.0f, -ks[j]);
+        for (int i = 0; i < 3; i++)
+            qt_requant(&d.q, acc[j], mult[j], want, i * N + j);
+    }
+    for (int j = 0; j < NFIXED; j++) { /* the reference agrees with nk.h's examples */
+        int64_t y = fixed[j].rhe + 128;
+        assert_int_equal(want[j], y < 0 ? 0 : y > 255 ? 255 : y);
+    }
+    assert_int_equal(want[NFIXED + 3 * 32 + 0], 255);
+    assert_int_equal(want[NFIXED + 3 * 32 + 1], 0);
+    assert_int_equal(want[NFIXED + 3 * 32 + 5], 127); /* rhe(−most, 31) = −1 */
+    assert_null(nk_qlinear_check(&d, bias));
+    assert_null(nk_qmult_check(&d.q, N, mult));
+    void *packed = qt_marked(nk_qlinear_packed_bytes(&d, nt_tiling()));
+    assert_int_equal(nk_qlinear_pack(&d, nt_tiling(), w, bias, mult, packed), 0);
+    void *scratch = qt_marked(nk_qlinear_scratch(&d, nt_tiling(), 2));
+    void *out = qt_marked(3 * N);
+    QT_AT_1_AND_2_THREADS(out, 3 * N, &d.q, want, "shift ties", nk_qlinear(&d, x, packed, out, scratch));
+    free(packed), free(scratch), free(out);
+}
+
+/* Shift requantization takes only mult = 2^-k, k in [0, 31], and only
+ * with a uint8 output. */
+static void test_qlinear_shift_check(void **state)
+{
+    NkQLinear d = {.m = 1, .k = 4, .n = 1, .q = {.zx = 0, .mode = NK_QOUT_U8, .hi = 255, .shift = 1}};
+    int8_t w[4] = {1, 2, 3, 4};
+    char packed[4096];
+    static const float good[] = {1.0f, 0.5f, 0.25f, 0x1p-17f, 0x1p-31f};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_null(nk_qmult_check(&d.q, 1, &good[i]));
+        assert_int_equal(nk_qlinear_pack(&d, nt_tiling(), w, NULL, &good[i], packed), 0);
+    }
+    const float bad[] = {0.3f, 3.0f, 0.75f, 2.0f, 0x1p-32f, 0.0f, -0.0f, -0.5f, INFINITY, NAN, 0x1.000002p-3f};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *why = nk_qmult_check(&d.q, 1, &bad[i]);
+        assert_non_null(why);
+        assert_non_null(strstr(why, "2^-k"));
+        assert_int_equal(nk_qlinear_pack(&d, nt_tiling(), w, NULL, &bad[i], packed), -1);
+    }
+    NkQOut fl = d.q; /* float requantization takes any mult */
+    fl.shift = 0;
+    assert_null(nk_qmult_check(&fl, 1, &bad[0]));
+    NkQLinear f32 = d;
+    f32.q.mode = NK_QOUT_F32;
+    assert_non_null(nk_qlinear_check(&f32, NULL));
+    assert_int_equal(nk_qlinear_pack(&f32, nt_tiling(), w, NULL, &good[0], packed), -1);
+    NkQLinear two = d;
+    two.q.shift = 2;
+    assert_non_null(nk_qlinear_check(&two, NULL));
 }
 
 /* The contract's bound: k·255·127 + |bias| must fit int32. */
@@ -138,6 +254,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_qlinear),
         cmocka_unit_test(test_qlinear_check),
+        cmocka_unit_test(test_qlinear_shift_ties),
+        cmocka_unit_test(test_qlinear_shift_check),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     nk_set_threads(1);

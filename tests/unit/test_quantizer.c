@@ -177,6 +177,54 @@ static void test_edges(void **state)
     assert_int_equal(ir_quant_container(12, false), DT_U16);
 }
 
+/* The fixed-point rule (quantizer.h): fl = floor(log2(c / σ)), c = 40
+ * signed, 70 unsigned, clamped to [0, 15]; exact powers of two at the
+ * boundaries; σ 0 or NaN takes the finest grid. */
+static void test_pow2_fraclen(void **state)
+{
+    assert_int_equal(ir_quant_pow2_fraclen(1.0, true), 5);   /* log2 40 = 5.32 */
+    assert_int_equal(ir_quant_pow2_fraclen(1.0, false), 6);  /* log2 70 = 6.13 */
+    assert_int_equal(ir_quant_pow2_fraclen(5.0, true), 3);   /* 40 / 5 = 8 exactly */
+    assert_int_equal(ir_quant_pow2_fraclen(5.000001, true), 2);
+    assert_int_equal(ir_quant_pow2_fraclen(40.0, true), 0);
+    assert_int_equal(ir_quant_pow2_fraclen(400.0, true), 0); /* clamped: -4 */
+    assert_int_equal(ir_quant_pow2_fraclen(1e-6, false), IR_QUANT_POW2_MAX_FL);
+    assert_int_equal(ir_quant_pow2_fraclen(0.0, true), IR_QUANT_POW2_MAX_FL);
+    assert_int_equal(ir_quant_pow2_fraclen(NAN, true), IR_QUANT_POW2_MAX_FL);
+    IrQuantParams p = ir_quant_pow2(0.1, true); /* 400 -> fl 8 */
+    assert_true(p.scale == 0x1p-8f && p.zero_point == 0);
+}
+
+/* Moments merged batch by batch equal one pass over everything, and skip
+ * non-finite elements. */
+static void test_moments(void **state)
+{
+    float x[1000];
+    for (int i = 0; i < 1000; i++)
+        x[i] = (float)(sin(i * 0.37) * 3 + 7 + (i % 13) * 0.01);
+    IrMoments all = {0}, parts = {0};
+    ir_moments_add(&all, x, 1000);
+    ir_moments_add(&parts, x, 1);
+    ir_moments_add(&parts, x + 1, 300);
+    ir_moments_add(&parts, x + 301, 699);
+    double mean = 0, ss = 0;
+    for (int i = 0; i < 1000; i++)
+        mean += x[i];
+    mean /= 1000;
+    for (int i = 0; i < 1000; i++)
+        ss += (x[i] - mean) * (x[i] - mean);
+    double want = sqrt(ss / 999);
+    assert_true(fabs(ir_moments_stddev(&all) - want) < 1e-12 * want);
+    assert_true(fabs(ir_moments_stddev(&parts) - want) < 1e-12 * want);
+    float odd[4] = {1.0f, INFINITY, 3.0f, NAN};
+    IrMoments m = {0};
+    ir_moments_add(&m, odd, 4);
+    assert_true(m.n == 2 && fabs(ir_moments_stddev(&m) - sqrt(2.0)) < 1e-15);
+    IrMoments one = {0};
+    ir_moments_add(&one, odd, 1);
+    assert_true(isnan(ir_moments_stddev(&one)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +232,8 @@ int main(void)
         cmocka_unit_test(test_observers_equal_pytorch),
         cmocka_unit_test(test_properties),
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_pow2_fraclen),
+        cmocka_unit_test(test_moments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
