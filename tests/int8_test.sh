@@ -25,6 +25,8 @@
 #    within two images of the fake-quantized model's, and the native top-1
 #    equal to the reference's with logits within 1e-2 (layernorm, softmax
 #    and GELU are float kernels, accurate but not bit-identical).
+# 4. digits_cnn in the fixed-point mode: shift requantization, bit-exact on
+#    every variant, top-1 within one image of the fake-quantized model's.
 set -u
 netc=$1 compare=$2 top1=$3 cc=$4
 model=resnet18
@@ -138,5 +140,31 @@ for m in digits_cnn digits_vit; do
             pass "$m: native top-1 $n = reference's, logits within 1e-2" || flunk "$m: native $n vs reference $r"
     fi
 done
+# ---- 4. the fixed-point mode (quantize(pow2=1)) on digits_cnn: u8 results
+# requantized by shifts, native = reference bit for bit, top-1 within one
+# image of the fake-quantized fixed-point model's.
+m=digits_cnn w=$digits/$m.safetensors
+fxq="fold-bn,remove-identity,quantize(pow2=1),dce" fxi="fold-bn,remove-identity,quantize(pow2=1),integerize,dce"
+if opt "$tmp/fx.fake.ir" "$digits/calib_x.npy" "$fxq" "$root/examples/$m.net" -D batch=8 --weights "$w" &&
+   opt "$tmp/fx.ir" "$digits/calib_x.npy" "$fxi" "$root/examples/$m.net" -D batch=8 --weights "$w" &&
+   "$netc" run "$tmp/fx.fake.ir" --weights "$tmp/fx.fake.safetensors" --input "$digits/test_x.npy" -o "$tmp/fx.fake.npy" &&
+   "$netc" run "$tmp/fx.ir" --weights "$tmp/fx.safetensors" --input "$digits/test_x.npy" -o "$tmp/fx.ref.npy"; then
+    shifts=$(grep -c 'requant = "shift"' "$tmp/fx.ir")
+    [ "$shifts" -ge 2 ] && pass "$m fixed point: $shifts layers requantize by shifts" ||
+        flunk "$m fixed point: $shifts layers requantize by shifts (expected conv1 and fc1)"
+    f=$("$top1" "$tmp/fx.fake.npy" "$digits/test_y.npy") r=$("$top1" "$tmp/fx.ref.npy" "$digits/test_y.npy")
+    d=$(( ${f%/*} - ${r%/*} ))
+    [ ${d#-} -le 1 ] && pass "$m fixed point: integer top-1 $r, fake-quantized $f" ||
+        flunk "$m fixed point: integer top-1 $r vs fake-quantized $f"
+    for v in $variants; do
+        "$netc" run "$tmp/fx.ir" --weights "$tmp/fx.safetensors" --input "$digits/test_x.npy" --backend=llvm \
+            --cpu "${v%%:*}" -o "$tmp/fx.native.npy" && "$compare" "$tmp/fx.native.npy" "$tmp/fx.ref.npy" 0 > /dev/null &&
+            pass "$m fixed point: ${v#*:} kernels = reference, bit for bit" ||
+            flunk "$m fixed point: ${v#*:} kernels differ from the reference"
+    done
+else
+    flunk "$m fixed point: quantizing or running failed"
+fi
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

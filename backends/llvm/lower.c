@@ -874,7 +874,8 @@ static bool qout_of(Lower *L, const IrNode *n, NkQOut *q)
     int32_t zy, lo, hi;
     if (!ir_qlayer_clamp(n, &zy, &lo, &hi))
         return unsupported(L, n, "a u8 result without a bound scale");
-    *q = (NkQOut){.zx = q->zx, .mode = NK_QOUT_U8, .zy = zy, .lo = lo, .hi = hi};
+    *q = (NkQOut){.zx = q->zx, .mode = NK_QOUT_U8, .zy = zy, .lo = lo, .hi = hi,
+                  .shift = !strcmp(ir_attr_str(n, "requant"), "shift")};
     return true;
 }
 
@@ -927,6 +928,7 @@ static void lower_qconv(Lower *L, const IrNode *n)
     if (!qout_of(L, n, &d.q) || !qparams(L, n, &w, &b, &mult))
         return;
     const char *why = nk_qconv2d_check(&d, b);
+    why = why ? why : nk_qmult_check(&d.q, d.oc, mult);
     if (why)
         return (void)unsupported(L, n, why);
     PlanArg packed = blob_reserve(L, floats_for(nk_qconv2d_packed_bytes(&d, L->tiling)));
@@ -950,6 +952,7 @@ static void lower_qlinear(Lower *L, const IrNode *n)
     if (!qout_of(L, n, &d.q) || !qparams(L, n, &w, &b, &mult))
         return;
     const char *why = nk_qlinear_check(&d, b);
+    why = why ? why : nk_qmult_check(&d.q, d.n, mult);
     if (why)
         return (void)unsupported(L, n, why);
     PlanArg packed = blob_reserve(L, floats_for(nk_qlinear_packed_bytes(&d, L->tiling)));

@@ -12,7 +12,8 @@
  * Cases: u8 results with a fused relu and relu6, f32 results with each act,
  * padding (pixels read as the zero point), stride 2, groups, depthwise, a
  * 1×1, layout changes between NCHW graph inputs and NHWC integer layers, a
- * linear on a 3-D value, zero points 0 and 255, and 1 and 2 threads.
+ * linear on a 3-D value, zero points 0 and 255, the fixed-point mode's
+ * shift requantization, and 1 and 2 threads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,6 +82,9 @@ static IrValue *quantize(IrGraph *g, const char *key, IrValue *x, float scale, i
 /* An integer layer: random int8 weights (quant on axis 0), i32 bias,
  * mult chosen so that the outputs spread over the u8 range (and past it);
  * bits 8 gives a u8 result with quant(scale 0.05, zero point zy). */
+/* Layers built next are requantized by a rounding shift (mult = 2^-k). */
+static bool shift_mode;
+
 static IrValue *qlayer(IrGraph *g, OpKind op, const char *name, const char *attrs, IrValue *x, Shape ws,
                        int64_t fan_in, int bits, int32_t zy)
 {
@@ -100,10 +104,14 @@ static IrValue *qlayer(IrGraph *g, OpKind op, const char *name, const char *attr
     double acc_sd = sqrt((double)fan_in) * 127 / sqrt(3.0) * 74;
     for (int64_t o = 0; o < oc; o++) {
         ((int32_t *)b->data->data)[o] = (int32_t)pick(-(int64_t)acc_sd, (int64_t)acc_sd);
-        ((float *)m->data->data)[o] = (float)((bits ? 90.0 : 3.0) * (1.2 + uniform()) / acc_sd);
+        double mult = (bits ? 90.0 : 3.0) * (1.2 + uniform()) / acc_sd;
+        if (shift_mode && bits) /* the nearest 2^-k, k in [0, 31]: every exact tie of rhe gets hit */
+            mult = ldexp(1.0, -(int)fmin(31, fmax(0, round(-log2(mult)))));
+        ((float *)m->data->data)[o] = (float)mult;
         ((float *)w->quant->scale->data->data)[o] = 0.01f;
     }
-    snprintf(full, sizeof full, "%s bias=true bits=%d", attrs, bits);
+    snprintf(full, sizeof full, "%s bias=true bits=%d requant=%s", attrs, bits,
+             shift_mode && bits ? "shift" : "float");
     IrValue *in[4] = {x, w, b, m};
     IrValue *y = add_node(g, op, arena_strdup(g->arena, name), full, 4, in, here())->out;
     if (bits) {
@@ -223,6 +231,7 @@ static void test_qconv(void **state)
     conv_pair("none", "relu", 2, 3, 3, 2, 30, 200); /* grouped */
 }
 
+
 /* [B, L, K] -> quantize -> qlinear (u8) -> qlinear (f32). */
 static void linear_pair(const char *act_u8, const char *act_f32, int32_t zx, int32_t zy)
 {
@@ -245,6 +254,18 @@ static void test_qlinear(void **state)
     linear_pair("relu", "none", 128, 0);
     linear_pair("none", "relu", 0, 128);
     linear_pair("relu6", "relu6", 255, 17);
+}
+
+/* The fixed-point mode's shift requantization on the u8 results. */
+static void test_shift_requant(void **state)
+{
+    shift_mode = true;
+    conv_pair("relu", "none", 1, pick(3, 19), 3, 1, 128, 0);
+    conv_pair("relu6", "relu", 1, 3, 7, 2, 0, 40);
+    conv_pair("none", "none", 8, 1, 3, 1, 128, 3); /* depthwise */
+    linear_pair("relu", "none", 128, 0);
+    linear_pair("none", "relu", 0, 128);
+    shift_mode = false;
 }
 
 /* An f32 value stored NHWC (a float conv's result) quantized for a qconv
@@ -274,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_qconv),
         cmocka_unit_test(test_qlinear),
         cmocka_unit_test(test_layouts),
+        cmocka_unit_test(test_shift_requant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
