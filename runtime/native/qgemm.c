@@ -131,31 +131,34 @@ void nk_qgemm_pack(const NkQWeights *w, int64_t k, int64_t n, const NkTiling *t,
 
 /* ------------------------------------------------------------ packing A (run time) */
 
-/* The A words of a tile of m rows (pointers to their k bytes): [G][m]
- * words, 4 bytes or 2 bytes widened to int16, 0 past k. */
+/* The A words of a tile of m rows (pointers to their k bytes): [m][G]
+ * words, each row its k bytes (VNNI) or its k bytes widened to int16, 0
+ * past k. Row-major, so packing a row is a copy or one widening pass
+ * (16 bytes per step), not a word-by-word transpose. */
 static void pack_a_tile(const uint8_t *const *rows, int64_t m, int64_t k, uint32_t *dst)
 {
-    int64_t full = k / NK_QKG, groups = nk_qgroups(k, NK_QKG);
+    int64_t groups = nk_qgroups(k, NK_QKG);
     for (int64_t i = 0; i < m; i++) {
         const uint8_t *r = rows[i];
-        uint32_t *d = dst + i;
-        for (int64_t g = 0; g < full; g++) {
+        uint8_t *d = (uint8_t *)(dst + i * groups);
 #if NK_QKG == 4
-            uint32_t v;
-            memcpy(&v, r + 4 * g, 4);
+        memcpy(d, r, (size_t)k);
+        memset(d + k, 0, (size_t)(groups * 4 - k));
 #else
-            uint32_t v = (uint32_t)r[2 * g] | (uint32_t)r[2 * g + 1] << 16;
+        typedef uint8_t U8x16 __attribute__((vector_size(16)));
+        typedef uint16_t U16x16 __attribute__((vector_size(32)));
+        int64_t kk = 0;
+        for (; kk + 16 <= k; kk += 16) {
+            U8x16 b;
+            memcpy(&b, r + kk, sizeof b);
+            U16x16 w = __builtin_convertvector(b, U16x16);
+            memcpy(d + 2 * kk, &w, sizeof w);
+        }
+        for (; kk < 2 * groups; kk++) { /* the tail, and a zero past an odd k */
+            uint16_t w = kk < k ? r[kk] : 0;
+            memcpy(d + 2 * kk, &w, 2);
+        }
 #endif
-            d[g * m] = v;
-        }
-        if (full < groups) { /* the tail group */
-            uint8_t b[4] = {0, 0, 0, 0};
-            for (int64_t kk = full * NK_QKG; kk < k; kk++)
-                b[kk - full * NK_QKG] = r[kk];
-            d[full * m] = NK_QKG == 4 ? (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                                            (uint32_t)b[3] << 24
-                                      : (uint32_t)b[0] | (uint32_t)b[1] << 16;
-        }
     }
 }
 
@@ -199,7 +202,7 @@ NK_INLINE void qtile(const int M, const NkQTile *t)
         NK_UNROLL
         for (int i = 0; i < M; i++) {
             uint32_t av;
-            memcpy(&av, a + g * M + i, 4);
+            memcpy(&av, a + i * t->groups + g, 4);
             NK_UNROLL
             for (int v = 0; v < NK_QNV; v++)
                 acc[i][v] = nk_qdot(acc[i][v], av, bv[v]);

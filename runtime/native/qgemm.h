@@ -11,10 +11,10 @@
  *     [G][QNR] words (G = ceil(k/QKG)), panels one after another, zero past
  *     k and past n. A word holds QKG weights of one column in k order: 4
  *     int8 (VNNI) or 2 little-endian int16 (pmaddwd);
- *   - A is packed per micro-tile of M <= QMR rows into scratch as [G][M]
- *     words (4 uint8, or 2 uint8 widened to int16), so the broadcasts of
- *     one step sit at constant offsets from one pointer; past k the bytes
- *     are 0 (B is 0 there too);
+ *   - A is packed per micro-tile of M <= QMR rows into scratch as [M][G]
+ *     words (4 uint8, or 2 uint8 widened to int16): each row a copy or
+ *     one widening pass, and a step broadcasts word g of each of the M
+ *     rows; past k the bytes are 0 (B is 0 there too);
  *   - bias' = bias − zx·Σ_k w (folded at pack time): Σ x·w − zx·Σ w is the
  *     contract's Σ (x − zx)·w as an integer. Accumulation wraps in 32 bits
  *     (vpdpbusd, vpaddd, unsigned C), and the final sum is within int32 by
