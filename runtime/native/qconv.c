@@ -107,15 +107,27 @@ static const uint8_t *im2col_row(const void *src, int64_t g, int64_t p, uint8_t 
     const NkQConv *d = s->d;
     int64_t cg = conv_cg(d), hw = d->oh * d->ow;
     int64_t b = p / hw, oy = p % hw / d->ow, ox = p % d->ow;
+    int64_t ix0 = ox * d->sw - d->pw, ix1 = ix0 + (d->kw - 1) * d->dw;
+    /* A kernel row inside the image, undilated, all channels: its taps are
+     * kw·c contiguous bytes of NHWC, one copy (the stem's 7×7 over 3
+     * channels would otherwise be 49 copies of 3 bytes per pixel). */
+    int whole_rows = d->groups == 1 && d->dw == 1 && ix0 >= 0 && ix1 < d->w;
     for (int64_t ky = 0; ky < d->kh; ky++) {
         int64_t iy = oy * d->sh - d->ph + ky * d->dh;
-        for (int64_t kx = 0; kx < d->kw; kx++) {
-            int64_t ix = ox * d->sw - d->pw + kx * d->dw;
-            uint8_t *dst = tmp + (ky * d->kw + kx) * cg;
-            if (iy >= 0 && iy < d->h && ix >= 0 && ix < d->w)
-                memcpy(dst, s->in + ((b * d->h + iy) * d->w + ix) * d->c + g * cg, (size_t)cg);
-            else
-                memset(dst, (int)d->q.zx, (size_t)cg);
+        uint8_t *dst = tmp + ky * d->kw * cg;
+        const uint8_t *row = s->in + (b * d->h + iy) * d->w * d->c;
+        if (iy < 0 || iy >= d->h) {
+            memset(dst, (int)d->q.zx, (size_t)(d->kw * cg));
+        } else if (whole_rows) {
+            memcpy(dst, row + ix0 * d->c, (size_t)(d->kw * cg));
+        } else {
+            for (int64_t kx = 0; kx < d->kw; kx++) {
+                int64_t ix = ix0 + kx * d->dw;
+                if (ix >= 0 && ix < d->w)
+                    memcpy(dst + kx * cg, row + ix * d->c + g * cg, (size_t)cg);
+                else
+                    memset(dst + kx * cg, (int)d->q.zx, (size_t)cg);
+            }
         }
     }
     return tmp;
