@@ -123,11 +123,28 @@ static bool fits_int32(int64_t acc) { return acc >= INT32_MIN && acc <= INT32_MA
 
 #define ACC_OVERFLOW(name) FAIL("%s: an accumulator overflows int32 (the integerize pass should have refused it)", name)
 
+/* x, weight, bias?, mult: 3 or 4 inputs, all present. */
+static bool inputs_ok(const IrNode *n, const Tensor *const *in, char *err, size_t errlen)
+{
+    if (n->nin < 3 || n->nin > 4)
+        FAIL("%s takes x, weight, bias? and mult, got %d inputs", op_info(n->op)->name, n->nin);
+    for (int i = 0; i < n->nin; i++)
+        if (!in[i])
+            FAIL("%s: input %d is missing", op_info(n->op)->name, i + 1);
+    return true;
+}
+
 bool ref_qconv2d(const IrNode *n, const Tensor *const *in, Tensor *out, char *err, size_t errlen)
 {
+    if (!inputs_ok(n, in, err, errlen))
+        return false;
     GeomConv2d g;
     if (!geom_conv2d_from_node(n, &g) || in[0]->shape.rank != 4 || in[1]->shape.rank != 4)
         FAIL("qconv2d takes x [N, C, H, W] and weight [O, C/groups, kh, kw]");
+    if (in[1]->shape.d[0] != g.oc || in[1]->shape.d[1] * g.groups != g.c || in[1]->shape.d[2] != g.kh ||
+        in[1]->shape.d[3] != g.kw ||
+        tensor_numel(out) != g.n * g.oc * g.oh * g.ow)
+        FAIL("qconv2d: weight, input and result shapes disagree");
     Requant rq;
     const int32_t *bias;
     const float *mult;
@@ -166,6 +183,8 @@ bool ref_qconv2d(const IrNode *n, const Tensor *const *in, Tensor *out, char *er
 
 bool ref_qlinear(const IrNode *n, const Tensor *const *in, Tensor *out, char *err, size_t errlen)
 {
+    if (!inputs_ok(n, in, err, errlen))
+        return false;
     const Shape *ws = &in[1]->shape;
     if (ws->rank != 2 || in[0]->shape.rank < 1 || in[0]->shape.d[in[0]->shape.rank - 1] != ws->d[1])
         FAIL("qlinear takes x [..., K] and weight [N, K]");
@@ -173,6 +192,8 @@ bool ref_qlinear(const IrNode *n, const Tensor *const *in, Tensor *out, char *er
     const int32_t *bias;
     const float *mult;
     int64_t N = ws->d[0], K = ws->d[1], M = K ? tensor_numel(in[0]) / K : 0;
+    if (tensor_numel(out) != M * N)
+        FAIL("qlinear: the result does not hold [..., %lld]", (long long)N);
     if (!requant_of(n, &rq, err, errlen) || !layer_params(n, N, &bias, &mult, err, errlen))
         return false;
     const float *x = in[0]->data, *w = in[1]->data;
