@@ -142,7 +142,8 @@ bool ref_qconv2d(const IrNode *n, const Tensor *const *in, Tensor *out, char *er
     if (!geom_conv2d_from_node(n, &g) || in[0]->shape.rank != 4 || in[1]->shape.rank != 4)
         FAIL("qconv2d takes x [N, C, H, W] and weight [O, C/groups, kh, kw]");
     if (in[1]->shape.d[0] != g.oc || in[1]->shape.d[1] * g.groups != g.c || in[1]->shape.d[2] != g.kh ||
-        in[1]->shape.d[3] != g.kw ||
+        in[1]->shape.d[3] != g.kw || in[0]->shape.d[0] != g.n || in[0]->shape.d[1] != g.c ||
+        in[0]->shape.d[2] != g.h || in[0]->shape.d[3] != g.w ||
         tensor_numel(out) != g.n * g.oc * g.oh * g.ow)
         FAIL("qconv2d: weight, input and result shapes disagree");
     Requant rq;
