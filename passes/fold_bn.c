@@ -84,10 +84,7 @@ static IrNode *with_bias(IrGraph *g, IrNode *c, IrValue *b, Diag *d)
         diag_error(d, c->loc, "fold-bn: internal error adding a bias to '%s': %s", layer_name(c), err);
         return NULL;
     }
-    for (int i = 0; i < c->nannot; i++)
-        ir_node_add_annot(g, nc, &c->annot[i]);
-    nc->placement = c->placement;
-    nc->req = c->req;
+    pass_carry_node_meta(g, c, nc);
     ir_replace_uses(g, c->out, nc->out);
     ir_remove_node(g, c);
     return nc;

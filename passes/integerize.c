@@ -218,10 +218,7 @@ static bool rewrite(IrGraph *g, const IntLayer *L, Diag *d)
         diag_error(d, n->loc, "integerize: internal error rewriting '%s': %s", layer_name(n), err);
         return false;
     }
-    for (int i = 0; i < n->nannot; i++)
-        ir_node_add_annot(g, qn, &n->annot[i]);
-    qn->placement = n->placement;
-    qn->req = n->req;
+    pass_carry_node_meta(g, n, qn);
     IrNode *last = L->requant ? L->requant : L->act ? L->act : n;
     if (L->requant)
         qn->out->quant = copy_quant(g, L->requant->out->quant);
@@ -240,13 +237,13 @@ static bool rewrite(IrGraph *g, const IntLayer *L, Diag *d)
 bool pass_integerize(IrGraph *g, const PassArgs *args, Diag *d)
 {
     (void)args;
-    IntLayer *todo = xmalloc((size_t)(g->nnodes ? g->nnodes : 1) * sizeof *todo);
+    IntLayer *layers = xmalloc((size_t)(g->nnodes ? g->nnodes : 1) * sizeof *layers);
     int n = 0;
     for (int i = 0; i < g->nnodes; i++) {
         IrNode *x = g->nodes[i];
         if (x->op != OP_CONV2D && x->op != OP_LINEAR)
             continue;
-        const char *why = qualifies(g, x, &todo[n]);
+        const char *why = qualifies(g, x, &layers[n]);
         if (why && *why)
             diag_note(d, x->loc, "integerize: '%s' stays float: %s", layer_name(x), why);
         else if (why)
@@ -254,7 +251,7 @@ bool pass_integerize(IrGraph *g, const PassArgs *args, Diag *d)
     }
     bool ok = true;
     for (int i = 0; i < n && ok; i++)
-        ok = rewrite(g, &todo[i], d);
-    free(todo);
+        ok = rewrite(g, &layers[i], d);
+    free(layers);
     return ok;
 }

@@ -26,4 +26,8 @@ const char *pass_fresh_key(IrGraph *g, const char *base);
  * or data of another dtype (passes that compute on weights need f32). */
 const float *pass_f32_data(const IrValue *p);
 
+/* A node taking from's place (a rewrite) keeps its annotations, PIM
+ * placement and typed requests. */
+void pass_carry_node_meta(IrGraph *g, const IrNode *from, IrNode *to);
+
 #endif

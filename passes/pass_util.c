@@ -22,3 +22,11 @@ const float *pass_f32_data(const IrValue *p)
 {
     return p->kind == VK_PARAM && p->data && p->data->dtype == DT_F32 ? p->data->data : NULL;
 }
+
+void pass_carry_node_meta(IrGraph *g, const IrNode *from, IrNode *to)
+{
+    for (int i = 0; i < from->nannot; i++)
+        ir_node_add_annot(g, to, &from->annot[i]);
+    to->placement = from->placement;
+    to->req = from->req;
+}

@@ -24,6 +24,7 @@
 #include "../../runtime/init.h"
 #include "../../runtime/interp.h"
 #include "ir_test_util.h"
+#include "test_rng.h"
 #include "test_util.h"
 
 #include <math.h>
@@ -31,16 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-
-static uint64_t next_u64(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return rng;
-}
-
-static int64_t pick(int64_t lo, int64_t hi) { return lo + (int64_t)(next_u64() % (uint64_t)(hi - lo + 1)); }
-static float uniform(void) { return (float)((next_u64() >> 11) * (1.0 / 9007199254740992.0)) * 2 - 1; }
 
 static Loc here(void) { return (Loc){"test.net", 1, 1, 1}; }
 
@@ -418,6 +409,7 @@ static void test_unsupported_dtype(void **state)
 
 int main(void)
 {
+    test_rng_state = 0x9E3779B97F4A7C15ull;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_variants), cmocka_unit_test(test_conv_fusion),
         cmocka_unit_test(test_linear),        cmocka_unit_test(test_matmul),
