@@ -34,6 +34,8 @@ void cli_usage(FILE *out)
           "  export  write the (quantized) weights: -o OUT.safetensors --format=torch\n"
           "          (the source's state_dict, f32, fake-quantized weights) or\n"
           "          --format=int (quantized weights as integers plus scales)\n"
+          "  pim     write the net's crossbar mapping program for a PIM accelerator:\n"
+          "          -o OUT.pim (--emit json: the same as JSON); docs/pim.md\n"
           "\n"
           "options:\n"
           "  -o FILE               write the result to FILE (atomically) instead of stdout\n"
@@ -65,7 +67,13 @@ void cli_usage(FILE *out)
     const PassInfo *passes = pass_table(&npasses);
     for (int i = 0; i < npasses; i++)
         fprintf(out, "    %-18s  %s\n", passes[i].name, passes[i].help);
-    fputs("native code (build, run --backend=llvm):\n"
+    fputs("PIM hardware (pim; docs/pim.md): --preset isaac|mnsim|neurosim (default isaac),\n"
+          "  then over it --xbar RxC --cell-bits N --dac-bits N --adc-bits N --adcs-per-xbar N\n"
+          "  --adc-mode ideal|fullscale|calibrated --rounding nearest|floor\n"
+          "  --signed differential|offset|twos --convention im2col|whole-kernel|per-position\n"
+          "  --weight-bits N --act-bits N (layers without quantization) --tiles N\n"
+          "  --imas-per-tile N --xbars-per-ima N --pim-order layer|pipeline --duplicate\n"
+          "native code (build, run --backend=llvm):\n"
           "  --backend ref|llvm    run with the reference interpreter (default) or LLVM\n"
           "  --threads N           most threads the code uses (default: all cores)\n"
           "  --cpu NAME            CPU to compile for (default: this machine's)\n"
@@ -126,14 +134,20 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
                                              "--input", "--output", "--max-errors", "--backend",
                                              "--cpu", "--target", "--features", "--emit", "--threads",
                                              "-O", "--passes", "--print-after", "--calib",
-                                             "--quant-budget", "--quant-report", "--format"};
+                                             "--quant-budget", "--quant-report", "--format",
+                                             /* PIM hardware (driver/pim.c checks the values) */
+                                             "--preset", "--xbar", "--cell-bits", "--dac-bits", "--adc-bits",
+                                             "--adc-mode", "--rounding", "--signed", "--convention", "--tiles",
+                                             "--imas-per-tile", "--xbars-per-ima", "--adcs-per-xbar",
+                                             "--weight-bits", "--act-bits", "--pim-order", "--plot"};
     /* Options without a value: they set a bool in cli. */
     static const struct {
         const char *name;
         size_t offset;
     } flags[] = {{"--embed-weights", offsetof(Cli, embed_weights)},
                  {"--verify-each", offsetof(Cli, verify_each)},
-                 {"--time-passes", offsetof(Cli, time_passes)}};
+                 {"--time-passes", offsetof(Cli, time_passes)},
+                 {"--duplicate", offsetof(Cli, pim_duplicate)}};
     cli->opt_level = 3;
     /* The test build sets this so every pass is verified in every test. */
     const char *ve = getenv("NETC_VERIFY_EACH");
@@ -228,8 +242,8 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
                 return usage_error("--backend is 'ref' or 'llvm', not '%s'", val);
             cli->backend = val;
         } else if (!strcmp(opt, "--emit")) {
-            if (strcmp(val, "obj") && strcmp(val, "llvm") && strcmp(val, "asm"))
-                return usage_error("--emit is 'obj', 'llvm' or 'asm', not '%s'", val);
+            if (strcmp(val, "obj") && strcmp(val, "llvm") && strcmp(val, "asm") && strcmp(val, "json"))
+                return usage_error("--emit is 'obj', 'llvm' or 'asm' (build) or 'json' (pim), not '%s'", val);
             cli->emit = val;
         } else if (!strcmp(opt, "--format")) {
             if (strcmp(val, "torch") && strcmp(val, "int"))
@@ -263,6 +277,15 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
             cli->quant_budget = val;
         } else if (!strcmp(opt, "--quant-report")) {
             cli->quant_report = val;
+        } else if (!strcmp(opt, "--plot")) {
+            cli->plot_dir = val;
+        } else if (!strncmp(opt, "--", 2) && cli->npim < CLI_MAX_LIST &&
+                   (!strcmp(opt, "--preset") || !strcmp(opt, "--xbar") || strstr(opt, "-bits") ||
+                    !strcmp(opt, "--adc-mode") || !strcmp(opt, "--rounding") || !strcmp(opt, "--signed") ||
+                    !strcmp(opt, "--convention") || !strcmp(opt, "--tiles") || !strcmp(opt, "--imas-per-tile") ||
+                    !strcmp(opt, "--xbars-per-ima") || !strcmp(opt, "--adcs-per-xbar") ||
+                    !strcmp(opt, "--pim-order"))) {
+            cli->pim[cli->npim++] = (CliNamedPath){strdup(opt + 2), val};
         } else if (!strcmp(opt, "-D")) {
             const char *deq = strchr(val, '=');
             if (!deq || deq == val)
@@ -289,4 +312,6 @@ void cli_free(Cli *cli)
         free((char *)cli->inputs[i].name);
     for (int i = 0; i < cli->noutputs; i++)
         free((char *)cli->outputs[i].name);
+    for (int i = 0; i < cli->npim; i++)
+        free((char *)cli->pim[i].name);
 }

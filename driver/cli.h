@@ -63,6 +63,13 @@ typedef struct Cli {
     const char *quant_budget; /* --quant-budget SPEC (checked by the pass manager's parser) */
     const char *quant_report; /* --quant-report FILE.json */
     const char *format;     /* --format: what export writes, "torch" or "int" */
+    /* PIM backend (driver/pim.c): hardware options in command-line order,
+     * name without "--" (preset, xbar, cell-bits, ...), applied over the
+     * preset */
+    CliNamedPath pim[CLI_MAX_LIST];
+    int npim;
+    bool pim_duplicate;     /* --duplicate: copy slow layers of a pipeline */
+    const char *plot_dir;   /* --plot DIR */
 } Cli;
 
 /* Fills cli from argv; on a usage error prints it and returns false. Handles

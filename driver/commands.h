@@ -7,6 +7,7 @@
  *   build.c     build (an AOT bundle through the LLVM backend)
  *   opt.c       opt (optimized IR and its weights, written as a pair)
  *   export.c    export (weights as a PyTorch state_dict or as integers)
+ *   pim.c       pim (a crossbar mapping program, backends/pim)
  */
 #ifndef NETC_COMMANDS_H
 #define NETC_COMMANDS_H
@@ -53,5 +54,11 @@ int cmd_build(Session *s);
 int cmd_run(Session *s);
 int cmd_opt(Session *s);
 int cmd_export(Session *s);
+int cmd_pim(Session *s);
+
+/* The PIM hardware of the command line: --preset (default isaac) with the
+ * other hardware options applied in order; false after a usage message. */
+struct PimHardware;
+bool netc_pim_hardware(const Cli *cli, struct PimHardware *hw);
 
 #endif

@@ -75,6 +75,7 @@ static const struct {
     {"build", cmd_build, NULL},
     {"opt", cmd_opt, NULL},
     {"export", cmd_export, NULL},
+    {"pim", cmd_pim, NULL},
 };
 
 int main(int argc, char **argv)

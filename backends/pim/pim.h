@@ -210,12 +210,17 @@ typedef struct PimProgram {
     int nlayers;
     PimDigital *digital;
     int ndigital;
-    PimXbarPlace *xbars;
+    PimXbarPlace *xbars; /* xbars[x]: crossbar x of the chip (layer -1: unused) */
     int64_t nxbars;
     PimTransfer *transfers;
     int ntransfers;
+    int64_t used_xbars;  /* crossbars up to the last one used (nxbars), copies included */
+    int64_t weight_xbars; /* crossbars holding weights (used_xbars less alignment gaps) */
     bool fits;           /* every crossbar is on the chip */
 } PimProgram;
+
+/* conv2d, qconv2d, linear and qlinear: the ops whose weights sit in crossbars. */
+bool pim_is_crossbar_op(OpKind op);
 
 /*
  * Maps every crossbar layer of g onto hw. A layer's bits: its weight's and
@@ -230,5 +235,10 @@ void pim_program_free(PimProgram *prog);
 /* When the program does not fit: an error saying how many crossbars are
  * missing and which option would make it fit; false. True when it fits. */
 bool pim_report_fit(const PimProgram *prog, const char *file, Diag *d);
+
+/* The program as .pim text (pim_print.c) and as JSON with the same
+ * content (pim_json.c). */
+void pim_print(const PimProgram *p, FILE *f);
+void pim_print_json(const PimProgram *p, FILE *f);
 
 #endif

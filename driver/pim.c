@@ -1,0 +1,152 @@
+/*
+ * pim.c — `netc pim FILE.net|FILE.ir [--weights W] [--preset P] [hardware
+ * options] [--emit json] -o OUT.pim`: the net's crossbar mapping program
+ * (backends/pim, docs/pim.md).
+ *
+ * The hardware is the preset (--preset, default isaac) with the options
+ * applied over it in command-line order. Like every command the graph
+ * comes from netc_pipeline: no passes unless --passes or -O is given (a
+ * ViT needs --passes=expand-mha, a quantized program
+ * --passes=fold-bn,expand-mha,quantize,integerize,dce with --weights and
+ * --calib). A net that does not fit the chip is an error and nothing is
+ * written.
+ */
+#include "../backends/pim/pim.h"
+#include "../support/fileio.h"
+#include "commands.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool bad_value(const char *name, const char *val, const char *want)
+{
+    fprintf(stderr, "netc: error: --%s needs %s, not '%s'\n", name, want, val);
+    return false;
+}
+
+/* An integer option value in [lo, hi]. */
+static bool int_value(const char *name, const char *val, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(val, &end, 10);
+    if (!*val || *end || v < lo || v > hi) {
+        char want[64];
+        snprintf(want, sizeof want, "an integer from %d to %d", lo, hi);
+        return bad_value(name, val, want);
+    }
+    *out = (int)v;
+    return true;
+}
+
+/* One hardware option over hw; false after a usage message. */
+static bool apply_option(PimHardware *hw, const char *name, const char *val)
+{
+    if (!strcmp(name, "preset"))
+        return true; /* applied first */
+    if (!strcmp(name, "xbar")) {
+        int r, c, n = 0;
+        if (sscanf(val, "%dx%d%n", &r, &c, &n) != 2 || val[n] || r < 1 || c < 1 || r > 4096 || c > 4096)
+            return bad_value(name, val, "ROWSxCOLS with both from 1 to 4096 (e.g. 128x128)");
+        hw->xbar_rows = r, hw->xbar_cols = c;
+        return true;
+    }
+    static const struct {
+        const char *name;
+        size_t offset;
+        int lo, hi;
+    } ints[] = {
+        {"cell-bits", offsetof(PimHardware, cell_bits), 1, 8},
+        {"dac-bits", offsetof(PimHardware, dac_bits), 1, 8},
+        {"adc-bits", offsetof(PimHardware, adc_bits), 1, 32},
+        {"weight-bits", offsetof(PimHardware, weight_bits), 2, 16},
+        {"act-bits", offsetof(PimHardware, act_bits), 1, 16},
+        {"adcs-per-xbar", offsetof(PimHardware, adcs_per_xbar), 1, 4096},
+        {"tiles", offsetof(PimHardware, tiles), 1, 1 << 20},
+        {"imas-per-tile", offsetof(PimHardware, imas_per_tile), 1, 1024},
+        {"xbars-per-ima", offsetof(PimHardware, xbars_per_ima), 1, 1024},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+        if (!strcmp(name, ints[i].name))
+            return int_value(name, val, ints[i].lo, ints[i].hi, (int *)((char *)hw + ints[i].offset));
+    if (!strcmp(name, "adc-mode"))
+        return pim_adc_mode_lookup(val, &hw->adc_mode) || bad_value(name, val, "ideal, fullscale or calibrated");
+    if (!strcmp(name, "signed"))
+        return pim_signed_lookup(val, &hw->sign) || bad_value(name, val, "differential, offset or twos");
+    if (!strcmp(name, "convention"))
+        return pim_convention_lookup(val, &hw->convention) ||
+               bad_value(name, val, "im2col, whole-kernel or per-position");
+    if (!strcmp(name, "rounding")) {
+        if (strcmp(val, "nearest") && strcmp(val, "floor"))
+            return bad_value(name, val, "nearest or floor");
+        hw->rounding = val[0] == 'f' ? PIM_ROUND_FLOOR : PIM_ROUND_NEAREST;
+        return true;
+    }
+    if (!strcmp(name, "pim-order")) {
+        if (strcmp(val, "layer") && strcmp(val, "pipeline"))
+            return bad_value(name, val, "layer or pipeline");
+        hw->order = val[0] == 'p' ? PIM_ORDER_PIPELINE : PIM_ORDER_LAYER;
+        return true;
+    }
+    return bad_value(name, val, "a value (unknown PIM option)");
+}
+
+bool netc_pim_hardware(const Cli *cli, PimHardware *hw)
+{
+    const char *preset = "isaac";
+    for (int i = 0; i < cli->npim; i++)
+        if (!strcmp(cli->pim[i].name, "preset"))
+            preset = cli->pim[i].path;
+    if (!pim_hardware_preset(preset, hw))
+        return bad_value("preset", preset, "isaac, mnsim or neurosim");
+    for (int i = 0; i < cli->npim; i++)
+        if (!apply_option(hw, cli->pim[i].name, cli->pim[i].path))
+            return false;
+    hw->duplicate = cli->pim_duplicate;
+    if ((int64_t)hw->tiles * hw->imas_per_tile * hw->xbars_per_ima > INT_MAX) {
+        fprintf(stderr, "netc: error: --tiles x --imas-per-tile x --xbars-per-ima is more than %d crossbars\n",
+                INT_MAX);
+        return false;
+    }
+    return true;
+}
+
+int cmd_pim(Session *s)
+{
+    const Cli *cli = s->cli;
+    if (!cli->output) {
+        fprintf(stderr, "netc: error: pim needs -o OUT.pim (or OUT.json with --emit json)\n");
+        return EXIT_USAGE;
+    }
+    bool json = cli->emit && !strcmp(cli->emit, "json");
+    if (cli->emit && !json) {
+        fprintf(stderr, "netc: error: pim writes --emit json or the .pim text (no --emit), not '%s'\n", cli->emit);
+        return EXIT_USAGE;
+    }
+    PimHardware hw;
+    if (!netc_pim_hardware(cli, &hw))
+        return EXIT_USAGE;
+    IrGraph *g = netc_pipeline(s, cli->weights != NULL);
+    if (!g)
+        return EXIT_INPUT;
+    PimProgram prog;
+    bool ok = pim_map(g, &hw, &prog, s->diag) && pim_report_fit(&prog, cli->file, s->diag);
+    if (ok) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (f) {
+            (json ? pim_print_json : pim_print)(&prog, f);
+            fclose(f);
+            ok = fio_write_file(cli->output, buf, len, s->diag);
+        } else {
+            diag_file_error(s->diag, "<memory>", "cannot open an output buffer");
+            ok = false;
+        }
+        free(buf);
+    }
+    pim_program_free(&prog);
+    ir_graph_free(g);
+    return ok ? EXIT_OK : EXIT_INPUT;
+}
