@@ -8,6 +8,8 @@
 #   diag  <name>.net -> <name>.err   stderr and exit status of `netc check`
 #   ir    <name>.net -> <name>.ir    stdout of `netc dump`, which must also
 #                                    round-trip: dump of the .ir equals itself
+#   pim   <name>.sh  -> <name>.out   as cli: scripts printing `netc pim`
+#                                    programs (.pim and --emit json)
 #   cli   <name>.sh  -> <name>.err   stdout + stderr + exit status of a small
 #                                    script run with $NETC and a scratch
 #                                    directory $TMP (shown as $TMP in output):
@@ -23,7 +25,7 @@ dir=$here/golden/$kind
 cd "$here/golden" || exit 2   # paths in messages are relative: kind/name.net
 pass=0 fail=0
 ext=net
-[ "$kind" = cli ] && ext=sh
+[ "$kind" = cli ] || [ "$kind" = pim ] && ext=sh
 for src in "$kind"/*."$ext"; do
     name=${src%."$ext"}
     args=$(sed -n '1s/^# args: //p' "$src")
@@ -38,8 +40,9 @@ for src in "$kind"/*."$ext"; do
         # shellcheck disable=SC2086
         actual=$("$netc" dump $args "$src" 2>/dev/null; echo "exit status: $?")
         ;;
-    cli)
+    cli|pim)
         expected=$name.err
+        [ "$kind" = pim ] && expected=$name.out
         scratch=$(mktemp -d)
         actual=$(NETC=$netc TMP=$scratch bash "$src" 2>&1; echo "exit status: $?")
         actual=${actual//$scratch/\$TMP}

@@ -1,0 +1,3 @@
+# The lenet mapping program on the isaac preset, as .pim text and as JSON.
+$NETC pim ../../examples/lenet.net --preset isaac -o $TMP/p.pim && cat $TMP/p.pim
+$NETC pim ../../examples/lenet.net --preset isaac --emit json -o $TMP/p.json && cat $TMP/p.json

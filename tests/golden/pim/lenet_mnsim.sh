@@ -1,0 +1,3 @@
+# The lenet mapping program on the mnsim preset, as .pim text and as JSON.
+$NETC pim ../../examples/lenet.net --preset mnsim -o $TMP/p.pim && cat $TMP/p.pim
+$NETC pim ../../examples/lenet.net --preset mnsim --emit json -o $TMP/p.json && cat $TMP/p.json
