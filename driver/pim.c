@@ -112,6 +112,49 @@ bool netc_pim_hardware(const Cli *cli, PimHardware *hw)
     return true;
 }
 
+/* The program to -o, atomically. */
+static bool emit(Session *s, const PimProgram *prog, bool json)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        diag_file_error(s->diag, "<memory>", "cannot open an output buffer");
+        return false;
+    }
+    (json ? pim_print_json : pim_print)(prog, f);
+    fclose(f);
+    bool ok = fio_write_file(s->cli->output, buf, len, s->diag);
+    free(buf);
+    return ok;
+}
+
+/* `netc pim PROGRAM.pim -o OUT`: the program read back (checked against
+ * its hardware and graph) and written again, as text or JSON. */
+static int reread(Session *s, bool json)
+{
+    const Cli *cli = s->cli;
+    if (cli->npim || cli->weights || cli->passes) {
+        fprintf(stderr, "netc: error: a .pim input is written back as it is: no hardware options, --weights "
+                        "or --passes\n");
+        return EXIT_USAGE;
+    }
+    size_t len;
+    char *text = fio_read_all(cli->file, (size_t)1 << 31, &len, s->diag);
+    if (!text)
+        return EXIT_INPUT;
+    PimProgram prog;
+    IrGraph *g;
+    bool ok = pim_parse(cli->file, text, len, &prog, &g, s->diag);
+    if (ok) {
+        ok = emit(s, &prog, json);
+        pim_program_free(&prog);
+        ir_graph_free(g);
+    }
+    free(text);
+    return ok ? EXIT_OK : EXIT_INPUT;
+}
+
 int cmd_pim(Session *s)
 {
     const Cli *cli = s->cli;
@@ -124,6 +167,8 @@ int cmd_pim(Session *s)
         fprintf(stderr, "netc: error: pim writes --emit json or the .pim text (no --emit), not '%s'\n", cli->emit);
         return EXIT_USAGE;
     }
+    if (netc_has_suffix(cli->file, ".pim"))
+        return reread(s, json);
     PimHardware hw;
     if (!netc_pim_hardware(cli, &hw))
         return EXIT_USAGE;
@@ -132,20 +177,7 @@ int cmd_pim(Session *s)
         return EXIT_INPUT;
     PimProgram prog;
     bool ok = pim_map(g, &hw, &prog, s->diag) && pim_report_fit(&prog, cli->file, s->diag);
-    if (ok) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        if (f) {
-            (json ? pim_print_json : pim_print)(&prog, f);
-            fclose(f);
-            ok = fio_write_file(cli->output, buf, len, s->diag);
-        } else {
-            diag_file_error(s->diag, "<memory>", "cannot open an output buffer");
-            ok = false;
-        }
-        free(buf);
-    }
+    ok = ok && emit(s, &prog, json);
     pim_program_free(&prog);
     ir_graph_free(g);
     return ok ? EXIT_OK : EXIT_INPUT;

@@ -99,5 +99,46 @@ done
 "$netc" pim "$root/examples/vit_ti_16.net" -o "$tmp/o.pim" 2> "$tmp/err" && bad "vit_ti_16 without expand-mha mapped"
 grep -q "encoder.layers.encoder_layer_0.self_attention.*expand-mha" "$tmp/err" || bad "mha message: $(head -2 "$tmp/err")"
 
+# Read back: every program (text) re-reads to the same bytes and to the
+# same JSON; a changed, truncated or inconsistent program is refused at its
+# line with exit 1 and nothing written.
+for net in lenet resnet18 mobilenet_v2 vit_ti_16 densenet121; do
+    passes=()
+    case $net in *vit*) passes=(--passes=expand-mha) ;; esac
+    for preset in isaac mnsim neurosim; do
+        "$netc" pim "$root/examples/$net.net" "${passes[@]}" --preset $preset --tiles 100000 -o "$tmp/a.pim" &&
+        "$netc" pim "$root/examples/$net.net" "${passes[@]}" --preset $preset --tiles 100000 --emit json -o "$tmp/a.json" &&
+        "$netc" pim "$tmp/a.pim" -o "$tmp/b.pim" && "$netc" pim "$tmp/a.pim" --emit json -o "$tmp/b.json" &&
+        cmp -s "$tmp/a.pim" "$tmp/b.pim" && cmp -s "$tmp/a.json" "$tmp/b.json" || bad "$net $preset: no round trip"
+    done
+done
+"$netc" pim "$root/examples/resnet18.net" -o "$tmp/r.pim"
+refuse() { # refuse NAME LINE-PATTERN: the edited program is refused at a line matching it
+    rm -f "$tmp/o.pim"
+    "$netc" pim "$tmp/$1.pim" -o "$tmp/o.pim" 2> "$tmp/err"
+    local rc=$?
+    [ $rc -eq 1 ] || bad "$1: exit $rc, expected 1"
+    [ -e "$tmp/o.pim" ] && bad "$1: wrote a program"
+    grep -Eq "$2" "$tmp/err" || bad "$1: message: $(head -1 "$tmp/err")"
+}
+sed 's/rows 128..147 cols 0..128/rows 128..146 cols 0..128/' "$tmp/r.pim" > "$tmp/edited.pim"
+refuse edited "edited.pim:[0-9]+:1: error: this line is not the mapping"
+head -c 30000 "$tmp/r.pim" > "$tmp/truncated.pim"
+refuse truncated "truncated.pim:[0-9]+:1: error: no 'graph begin'"
+sed 's/^  cell-bits 2$/  cell-bits 1/' "$tmp/r.pim" > "$tmp/rehw.pim"
+refuse rehw "rehw.pim:22:1: error: this line is not the mapping.*blocks 11444"
+sed 's/^  tiles 168$/  tiles 0/' "$tmp/r.pim" > "$tmp/zero.pim"
+refuse zero "zero.pim:16:9: error: value '0' out of range"
+sed '/^  adc-bits/d' "$tmp/r.pim" > "$tmp/missing.pim"
+refuse missing "missing.pim:3:1: error: the hardware section must give all 17 keys"
+sed 's/%layer1.0.conv1.weight : f32\[64, 64, 3, 3\]/%layer1.0.conv1.weight : f32[64, 64, 3, 1]/' "$tmp/r.pim" > "$tmp/graph.pim"
+refuse graph "graph.pim:[0-9]+:[0-9]+: error"
+printf 'pim 2\n' > "$tmp/version.pim"
+refuse version "version.pim:1:1: error: expected 'pim 1'"
+: > "$tmp/empty.pim"
+refuse empty "empty.pim:1:1: error: expected 'pim 1'"
+head -c 20000 /dev/urandom > "$tmp/noise.pim"
+refuse noise "noise.pim:[0-9]+:1: error"
+
 [ $fail -eq 0 ] && echo "pim: every program holds its closed forms"
 exit $fail

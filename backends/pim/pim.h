@@ -172,7 +172,7 @@ typedef enum { PIM_COLS_OUTPUT_MAJOR, PIM_COLS_SLICE_MAJOR } PimColOrder;
 typedef struct PimLayer {
     const IrNode *node;
     const char *name;    /* the node's instance path (or "%id") */
-    int node_id;
+    int node_id;         /* the position of the node in the graph's node list */
     int64_t cin, cout, kh, kw, groups; /* linear: kh = kw = groups = 1, cin = in_features */
     int64_t pixels;      /* output pixels per image (oh*ow; linear: the rows of its input) */
     int64_t batch;
@@ -193,12 +193,13 @@ typedef struct PimLayer {
  * crossbar layer, including matmuls of two activations). */
 typedef struct PimDigital {
     const IrNode *node;
+    int position;        /* of the node in the graph's node list */
     int tile;            /* where it runs: the tile of the layer producing its first input */
 } PimDigital;
 
 /* A value sent from one tile to another. */
 typedef struct PimTransfer {
-    int value_id;
+    int node, result;    /* the value: result `result` of the node at position `node` */
     int from_tile, to_tile;
     int64_t bytes;
 } PimTransfer;
@@ -235,6 +236,15 @@ void pim_program_free(PimProgram *prog);
 /* When the program does not fit: an error saying how many crossbars are
  * missing and which option would make it fit; false. True when it fits. */
 bool pim_report_fit(const PimProgram *prog, const char *file, Diag *d);
+
+/*
+ * Reads .pim text (untrusted): the hardware section and the graph are
+ * parsed, the graph mapped again, and every other line must be the line
+ * that mapping prints (pim_parse.c). On success *prog is that mapping and
+ * *graph its graph (the caller frees both); otherwise errors with
+ * path:line:col go to d and false is returned.
+ */
+bool pim_parse(const char *path, const char *text, size_t len, PimProgram *prog, IrGraph **graph, Diag *d);
 
 /* The program as .pim text (pim_print.c) and as JSON with the same
  * content (pim_json.c). */

@@ -64,12 +64,12 @@ void pim_print_json(const PimProgram *p, FILE *f)
         for (int k = 0; k < n->nout; k++)
             elements += shape_numel(&n->outs[k]->shape);
         json_array_append_new(ops, json_pack("{s:s, s:i, s:s, s:i, s:I}", "name", n->name ? n->name : "", "node",
-                                             n->id, "op", op_info(n->op)->name, "tile", p->digital[i].tile,
+                                             p->digital[i].position, "op", op_info(n->op)->name, "tile", p->digital[i].tile,
                                              "elements", (json_int_t)elements));
     }
     for (int t = 0; t < p->ntransfers; t++) {
         const PimTransfer *x = &p->transfers[t];
-        json_array_append_new(transfers, json_pack("{s:i, s:i, s:i, s:I}", "value", x->value_id, "from",
+        json_array_append_new(transfers, json_pack("{s:i, s:i, s:i, s:i, s:I}", "node", x->node, "result", x->result, "from",
                                                    x->from_tile, "to", x->to_tile, "bytes", (json_int_t)x->bytes));
     }
     char *graph = NULL;

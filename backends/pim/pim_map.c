@@ -303,14 +303,14 @@ bool pim_map(const IrGraph *g, const PimHardware *hw, PimProgram *prog, Diag *d)
         if (!pim_is_crossbar_op(n->op)) {
             prog->digital = grow(prog->digital, &cap_digital, prog->ndigital + 1, sizeof *prog->digital);
             int tile = n->nin > 0 ? value_tile(node_tile, n->in[0]) : 0;
-            prog->digital[prog->ndigital++] = (PimDigital){.node = n, .tile = tile};
+            prog->digital[prog->ndigital++] = (PimDigital){.node = n, .position = i, .tile = tile};
             node_tile[n->id] = tile;
             continue;
         }
         prog->layers = grow(prog->layers, &cap_layers, prog->nlayers + 1, sizeof *prog->layers);
         PimLayer *L = &prog->layers[prog->nlayers];
         memset(L, 0, sizeof *L);
-        L->node = n, L->node_id = n->id, L->replicas = 1;
+        L->node = n, L->node_id = i, L->replicas = 1;
         L->name = n->name;
         char err[160];
         if (!layer_shape(n, L, err, sizeof err)) {
@@ -330,6 +330,9 @@ bool pim_map(const IrGraph *g, const PimHardware *hw, PimProgram *prog, Diag *d)
     if (ok && hw->order == PIM_ORDER_PIPELINE && hw->duplicate)
         duplicate_layers(&m);
     /* Transfers: a value read on another tile than the one producing it. */
+    int *position = calloc((size_t)max_id + 1, sizeof *position);
+    for (int i = 0; i < g->nnodes; i++)
+        position[g->nodes[i]->id] = i;
     for (int i = 0; ok && i < g->nnodes; i++) {
         const IrNode *n = g->nodes[i];
         for (int k = 0; k < op_data_inputs(n); k++) {
@@ -338,17 +341,20 @@ bool pim_map(const IrGraph *g, const PimHardware *hw, PimProgram *prog, Diag *d)
                 continue;
             int from = node_tile[v->def->id], to = node_tile[n->id];
             bool seen = false;
+            int from_node = position[v->def->id];
             for (int t = 0; t < prog->ntransfers && !seen; t++)
-                seen = prog->transfers[t].value_id == v->id && prog->transfers[t].to_tile == to;
+                seen = prog->transfers[t].node == from_node && prog->transfers[t].result == v->result &&
+                       prog->transfers[t].to_tile == to;
             if (from == to || seen)
                 continue;
             prog->transfers = grow(prog->transfers, &cap_transfers, prog->ntransfers + 1, sizeof *prog->transfers);
             prog->transfers[prog->ntransfers++] = (PimTransfer){
-                .value_id = v->id, .from_tile = from, .to_tile = to,
+                .node = from_node, .result = v->result, .from_tile = from, .to_tile = to,
                 .bytes = shape_numel(&v->shape) * (int64_t)dtype_size(v->dtype)};
         }
     }
     free(node_tile);
+    free(position);
     prog->fits = m.next_xbar <= pim_chip_xbars(hw);
     prog->used_xbars = m.next_xbar;
     for (int64_t x = 0; x < prog->nxbars; x++)

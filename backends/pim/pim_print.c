@@ -8,7 +8,7 @@
  *   summary ...                  totals (checked against the body when read)
  *   layer I "NAME" node N OP { ... block ... }   crossbar layers
  *   op "NAME" node N OP tile T elements E        digital operations
- *   transfer value V tile A -> B bytes N
+ *   transfer node N result R tile A -> B bytes N
  *   graph begin / graph end      the net itself, as netc IR text
  *
  * Layers and ops appear in execution order (the graph's order).
@@ -69,7 +69,7 @@ static void print_digital(const PimDigital *op, FILE *f)
     int64_t elements = 0;
     for (int k = 0; k < n->nout; k++)
         elements += shape_numel(&n->outs[k]->shape);
-    fprintf(f, "op \"%s\" node %d %s tile %d elements %" PRId64 "\n", node_label(n), n->id, op_info(n->op)->name,
+    fprintf(f, "op \"%s\" node %d %s tile %d elements %" PRId64 "\n", node_label(n), op->position, op_info(n->op)->name,
             op->tile, elements);
 }
 
@@ -97,8 +97,8 @@ void pim_print(const PimProgram *p, FILE *f)
     }
     for (int t = 0; t < p->ntransfers; t++) {
         const PimTransfer *x = &p->transfers[t];
-        fprintf(f, "transfer value %d tile %d -> %d bytes %" PRId64 "\n", x->value_id, x->from_tile, x->to_tile,
-                x->bytes);
+        fprintf(f, "transfer node %d result %d tile %d -> %d bytes %" PRId64 "\n", x->node, x->result, x->from_tile,
+                x->to_tile, x->bytes);
     }
     fprintf(f, "graph begin\n");
     ir_print(p->graph, f);
