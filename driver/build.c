@@ -13,6 +13,10 @@ int cmd_build(Session *s)
         fprintf(stderr, "netc: error: build needs -o DIR (the bundle's directory)\n");
         return EXIT_USAGE;
     }
+    if (s->cli->emit && !strcmp(s->cli->emit, "json")) {
+        fprintf(stderr, "netc: error: build emits obj, llvm or asm; --emit json is for pim\n");
+        return EXIT_USAGE;
+    }
     IrGraph *g = netc_pipeline(s, true);
     if (!g)
         return EXIT_INPUT;
