@@ -95,6 +95,11 @@ typedef struct PimCostParams {
     double chip_io_mw, chip_io_mm2; /* off-chip links */
     double digital_ghz;      /* digital units: one vector element per cycle per unit */
     double link_gbps;        /* inter-tile bandwidth, GB/s */
+    /* The timing of one input cycle (pim_cost.c, docs/pim-model.md). */
+    double dac_ns;           /* DAC settling before each read; 0: inside xbar_read_ns */
+    double adc_ns;           /* one conversion; 0: 1 / adc_gsps (an ADC converting at its sample rate) */
+    int dacs_per_xbar;       /* DACs driving a crossbar's rows, in turn; 0: one per row */
+    bool adc_overlap;        /* sample-and-hold: a cycle's conversions overlap the next read */
 } PimCostParams;
 
 /* The accelerator: structure, precisions, conventions and cost figures. */

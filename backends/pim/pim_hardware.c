@@ -26,21 +26,49 @@ static const PimHardware isaac = {
     .adc_mode = PIM_ADC_FULLSCALE,
     .rounding = PIM_ROUND_NEAREST,
     .order = PIM_ORDER_LAYER,
+    /* ISAAC Table 6 (per IMA: 8 ADCs 16 mW / 0.0096 mm², 8x128 DACs 4 mW /
+     * 0.00017 mm², 8x128 S+H 10 uW / 0.00004 mm², 8 arrays 2.4 mW /
+     * 0.0002 mm², 4 S+A 0.2 mW / 0.00024 mm², IR 2 KB 1.24 mW / 0.0021 mm²,
+     * OR 256 B 0.23 mW / 0.00077 mm²; per tile the rest) as pim.md §2.4
+     * lists it; unit values as puma-simulator include/constants.py encodes
+     * them. pim_cost.c rolls them up to ISAAC's 289 mW / 0.157 mm² for 12
+     * IMAs, 330 mW / 0.372 mm² per tile, 65.8 W / 85.4 mm² per chip. */
     .cost = {
-        .xbar_read_ns = 100, .xbar_mw = 0.3, .xbar_mm2 = 2.5e-5,
+        /* ISAAC's 100 ns read cycle (pim.md §2.4); constants.py xbar_ip_lat = 100.0 */
+        .xbar_read_ns = 100,
+        /* 128x128 2-bit array: constants.py xbar_pow_dict / xbar_area_dict['2']['128'] */
+        .xbar_mw = 0.3, .xbar_mm2 = 2.5e-5,
+        /* 8-bit SAR ADC: MNSIM Hardware_Model/ADC.py choice 2 (cites ISAAC),
+         * constants.py adc_pow_dyn 1.8 + adc_pow_leak 0.2 mW, adc_area 0.0012 */
         .adc_gsps = 1.28, .adc_mw = 2.0, .adc_mm2 = 0.0012,
-        .dac_mw = 3.9e-3, .dac_mm2 = 1.67e-7,
+        /* 1-bit DAC: Table 6's 4 mW for 8x128 (constants.py: dyn 0.00350625 +
+         * leak 0.000390625 = 3.9e-3 mW); area constants.py dac_area 1.67e-7 */
+        .dac_mw = 4.0 / 1024, .dac_mm2 = 1.67e-7,
+        /* S+H, all 8x128 of an IMA: Table 6; constants.py snh_area = 0.00004/8/128 */
         .sh_mw = 0.01, .sh_mm2 = 0.00004,
+        /* S+A, the 4 of an IMA: Table 6; constants.py sna 0.05 mW / 0.00006 mm² each */
         .sa_mw = 0.2, .sa_mm2 = 0.00024,
-        .ir_mw = 1.24, .ir_mm2 = 0.0021,
-        .or_mw = 0.23, .or_mm2 = 0.00077,
+        .ir_mw = 1.24, .ir_mm2 = 0.0021,  /* Table 6: IMA input register, 2 KB */
+        .or_mw = 0.23, .or_mm2 = 0.00077, /* Table 6: IMA output register, 256 B */
+        /* Table 6: eDRAM 64 KB (constants.py edram_area_dict['64'] 0.086) */
         .edram_kb = 64, .edram_mw = 20.7, .edram_mm2 = 0.083,
+        /* Table 6: eDRAM-IMA bus, 384 wires (constants.py edram_bus_area 0.090) */
         .bus_mw = 7, .bus_mm2 = 0.090,
-        .router_mw = 10.5, .router_mm2 = 0.0378,
-        .digital_mw = 0.97, .digital_mm2 = 0.0009,
-        .tile_or_mw = 1.68, .tile_or_mm2 = 0.0032,
+        /* Table 6: router 42 mW / 0.151 mm², shared by 4 tiles (cmesh c = 4) */
+        .router_mw = 42.0 / 4, .router_mm2 = 0.151 / 4,
+        /* Table 6: 2 sigmoid 0.52 mW / 0.0006, 1 S+A 0.05 / 0.00006, 1 max-pool 0.4 / 0.00024 */
+        .digital_mw = 0.52 + 0.05 + 0.4, .digital_mm2 = 0.0006 + 0.00006 + 0.00024,
+        .tile_or_mw = 1.68, .tile_or_mm2 = 0.0032, /* Table 6: tile output register, 3 KB */
+        /* Table 6: 4 HyperTransport links, 10.4 W / 22.88 mm² (constants.py
+         * noc_inter_pow_dyn 10400, noc_inter_area 22.88) */
         .chip_io_mw = 10400, .chip_io_mm2 = 22.88,
+        /* ISAAC's 1.2 GHz clock; one HyperTransport link's 6.4 GB/s (constants.py
+         * ht_lat comment) for a transfer: the on-chip mesh's bandwidth is not in our notes */
         .digital_ghz = 1.2, .link_gbps = 6.4,
+        /* ISAAC: the DACs drive all 128 rows inside the 100 ns cycle; one
+         * 1.28 GS/s ADC digitises 128 columns in it, while the S+H holds them
+         * and the next read proceeds */
+        .dac_ns = 0, .adc_ns = 0, .dacs_per_xbar = 0, .adc_overlap = true,
     },
 };
 
@@ -59,11 +87,27 @@ static const PimHardware mnsim = {
     .adc_mode = PIM_ADC_FULLSCALE,
     .rounding = PIM_ROUND_NEAREST,
     .order = PIM_ORDER_LAYER,
+    /* thu-nics/MNSIM-2.0 SimConfig.ini and Hardware_Model/{ADC,DAC,Crossbar}.py
+     * (pim.md §2.5).
+     * MNSIM models no S+H, registers, buffers, bus, router or chip IO in our
+     * notes' terms: those figures are unknown here and left 0 (not counted). */
     .cost = {
-        .xbar_read_ns = 3.16, .xbar_mw = 4.96, .xbar_mm2 = 0.389,
+        /* SimConfig.ini read latency 3.16 ns (the wire term of Crossbar.py is not in our notes) */
+        .xbar_read_ns = 3.16,
+        /* Crossbar.py's read power rows*cols*V^2/R_eff and area rows*cols*1.44 um²
+         * + 1150 um² x rows at the SimConfig.ini defaults: 4.96 mW, 0.389 mm²
+         * (derived in pim.md §2.5) */
+        .xbar_mw = 4.96, .xbar_mm2 = 0.389,
+        /* SimConfig.ini ADC choice 6: 6-bit, 1 GS/s, 1.26 mW, 1650 um² */
         .adc_gsps = 1.0, .adc_mw = 1.26, .adc_mm2 = 0.00165,
+        /* DAC.py: power and area from the ISAAC table (constants.py) */
         .dac_mw = 3.9e-3, .dac_mm2 = 1.67e-7,
+        /* SimConfig.ini digital frequency 500 MHz; inter-tile 20 Gb/s = 2.5 GB/s */
         .digital_ghz = 0.5, .link_gbps = 2.5,
+        /* DAC.py / ADC.py: latency (bits + 2) / rate: 1-bit DAC 3 ns, 6-bit ADC
+         * 8 ns; SimConfig.ini DAC_Num 128 per 256-row subarray; PE_latency.py
+         * adds DAC, crossbar and ADC latency (no overlap) */
+        .dac_ns = (1 + 2) / 1.0, .adc_ns = (6 + 2) / 1.0, .dacs_per_xbar = 128, .adc_overlap = false,
     },
 };
 
@@ -82,9 +126,17 @@ static const PimHardware neurosim = {
     .adc_mode = PIM_ADC_FULLSCALE,
     .rounding = PIM_ROUND_NEAREST,
     .order = PIM_ORDER_LAYER,
+    /* neurosim/DNN_NeuroSim_V1.4 Param.cpp (pim.md §2.6). NeuroSim computes
+     * its powers and areas from circuit models at 22 nm; our notes hold none
+     * of the results, so every power, area and ADC figure is unknown and left
+     * 0 (not counted): the preset gives latencies only. */
     .cost = {
-        .xbar_read_ns = 10,
-        .digital_ghz = 1.0, .link_gbps = 8,
+        .xbar_read_ns = 10, /* Param.cpp: 10 ns read pulse */
+        /* Param.cpp: 1 GHz clock; the interconnect's bandwidth is unknown (0: not counted) */
+        .digital_ghz = 1.0, .link_gbps = 0,
+        /* Param.cpp: parallelRead = 128 rows at once; numColMuxed 8 columns
+         * share a sense amp, read in turn (the sense amp's own time is unknown) */
+        .dac_ns = 0, .adc_ns = 0, .dacs_per_xbar = 0, .adc_overlap = false,
     },
 };
 
