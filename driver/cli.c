@@ -73,6 +73,7 @@ void cli_usage(FILE *out)
           "  --signed differential|offset|twos --convention im2col|whole-kernel|per-position\n"
           "  --weight-bits N --act-bits N (layers without quantization) --tiles N\n"
           "  --imas-per-tile N --xbars-per-ima N --pim-order layer|pipeline --duplicate\n"
+          "  --cost: print area, latency and energy per layer and in total (docs/pim-model.md)\n"
           "native code (build, run --backend=llvm):\n"
           "  --backend ref|llvm    run with the reference interpreter (default) or LLVM\n"
           "  --threads N           most threads the code uses (default: all cores)\n"
@@ -147,7 +148,8 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
     } flags[] = {{"--embed-weights", offsetof(Cli, embed_weights)},
                  {"--verify-each", offsetof(Cli, verify_each)},
                  {"--time-passes", offsetof(Cli, time_passes)},
-                 {"--duplicate", offsetof(Cli, pim_duplicate)}};
+                 {"--duplicate", offsetof(Cli, pim_duplicate)},
+                 {"--cost", offsetof(Cli, pim_cost)}};
     cli->opt_level = 3;
     /* The test build sets this so every pass is verified in every test. */
     const char *ve = getenv("NETC_VERIFY_EACH");

@@ -69,6 +69,7 @@ typedef struct Cli {
     CliNamedPath pim[CLI_MAX_LIST];
     int npim;
     bool pim_duplicate;     /* --duplicate: copy slow layers of a pipeline */
+    bool pim_cost;          /* --cost: the cost table on stdout */
     const char *plot_dir;   /* --plot DIR */
 } Cli;
 

@@ -12,6 +12,7 @@
  * written.
  */
 #include "../backends/pim/pim.h"
+#include "../backends/pim/pim_cost.h"
 #include "../support/fileio.h"
 #include "commands.h"
 
@@ -178,6 +179,17 @@ int cmd_pim(Session *s)
     PimProgram prog;
     bool ok = pim_map(g, &hw, &prog, s->diag) && pim_report_fit(&prog, cli->file, s->diag);
     ok = ok && emit(s, &prog, json);
+    if (ok && cli->pim_cost) {
+        PimCost cost;
+        if (pim_cost(&prog, &cost)) {
+            pim_cost_print(&prog, &cost, stdout);
+            pim_cost_free(&cost);
+        } else {
+            diag_file_error(s->diag, cli->file, "the cost model cannot evaluate this program (a layer or the "
+                                                "hardware has no size or no read time)");
+            ok = false;
+        }
+    }
     pim_program_free(&prog);
     ir_graph_free(g);
     return ok ? EXIT_OK : EXIT_INPUT;

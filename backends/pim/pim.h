@@ -76,7 +76,7 @@ typedef enum { PIM_ORDER_LAYER, PIM_ORDER_PIPELINE } PimOrder;
 
 /*
  * The cost figures of one hardware preset (pim_cost.c uses them; every
- * number is cited in docs/pim.md). Powers in mW, areas in mm², times in ns.
+ * number is cited in docs/pim-model.md). Powers in mW, areas in mm², times in ns.
  */
 typedef struct PimCostParams {
     double xbar_read_ns;     /* one crossbar evaluation (one input cycle) */

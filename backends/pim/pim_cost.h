@@ -131,4 +131,8 @@ double pim_chip_area_mm2(const PimHardware *hw);
  * sum to pim_chip_power_mw / pim_chip_area_mm2. */
 void pim_chip_parts(const PimHardware *hw, double power_mw[PIM_PART__COUNT], double area_mm2[PIM_PART__COUNT]);
 
+/* The cost as a table: per layer, digital work, transfers, totals
+ * (pim_report.c). */
+void pim_cost_print(const PimProgram *p, const PimCost *c, FILE *f);
+
 #endif

@@ -3,8 +3,7 @@
  * presets, the names of its choices, and the small closed forms every other
  * file of backends/pim needs (slices, input cycles, lossless ADC bits).
  *
- * The preset figures and their sources are listed in docs/pim.md
- * ("Hardware presets"); ../shared/research/pim.md §2.4, §2.5, §2.6 and
+ * The preset figures and their sources are listed in docs/pim-model.md; ../shared/research/pim.md §2.4, §2.5, §2.6 and
  * §2.10 hold the notes they were taken from.
  */
 #include "pim.h"
