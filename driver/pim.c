@@ -16,7 +16,9 @@
 #include "../support/fileio.h"
 #include "commands.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +158,35 @@ static int reread(Session *s, bool json)
     return ok ? EXIT_OK : EXIT_INPUT;
 }
 
+/* One picture to DIR/name, atomically. */
+static bool write_svg(Session *s, const char *name, const PimProgram *prog, const PimCost *cost)
+{
+    char *buf = NULL, path[4096];
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/%s", s->cli->plot_dir, name);
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return false;
+    if (cost)
+        pim_plot_layers(prog, cost, f);
+    else
+        pim_plot_chip(prog, f);
+    fclose(f);
+    bool ok = fio_write_file(path, buf, len, s->diag);
+    free(buf);
+    return ok;
+}
+
+/* --plot DIR: DIR/chip.svg and DIR/layers.svg (DIR is created). */
+static bool plot(Session *s, const PimProgram *prog, const PimCost *cost)
+{
+    if (mkdir(s->cli->plot_dir, 0777) != 0 && errno != EEXIST) {
+        diag_file_error(s->diag, s->cli->plot_dir, "cannot create the --plot directory: %s", strerror(errno));
+        return false;
+    }
+    return write_svg(s, "chip.svg", prog, NULL) && write_svg(s, "layers.svg", prog, cost);
+}
+
 int cmd_pim(Session *s)
 {
     const Cli *cli = s->cli;
@@ -179,10 +210,13 @@ int cmd_pim(Session *s)
     PimProgram prog;
     bool ok = pim_map(g, &hw, &prog, s->diag) && pim_report_fit(&prog, cli->file, s->diag);
     ok = ok && emit(s, &prog, json);
-    if (ok && cli->pim_cost) {
+    if (ok && (cli->pim_cost || cli->plot_dir)) {
         PimCost cost;
         if (pim_cost(&prog, &cost)) {
-            pim_cost_print(&prog, &cost, stdout);
+            if (cli->pim_cost)
+                pim_cost_print(&prog, &cost, stdout);
+            if (cli->plot_dir)
+                ok = plot(s, &prog, &cost);
             pim_cost_free(&cost);
         } else {
             diag_file_error(s->diag, cli->file, "the cost model cannot evaluate this program (a layer or the "

@@ -140,5 +140,19 @@ refuse empty "empty.pim:1:1: error: expected 'pim 1'"
 head -c 20000 /dev/urandom > "$tmp/noise.pim"
 refuse noise "noise.pim:[0-9]+:1: error"
 
+# --plot: two SVG files that parse as XML, one rectangle per crossbar of
+# the tiles in use (plus one frame per tile) and three bars per layer.
+"$netc" pim "$root/examples/resnet18.net" --plot "$tmp/plot" -o "$tmp/r.pim" || bad "--plot failed"
+python3 - "$tmp/plot" <<'PY' || bad "--plot: the pictures are not what the program says"
+import sys, xml.etree.ElementTree as E
+d = sys.argv[1]
+ns = "{http://www.w3.org/2000/svg}"
+chip = E.parse(d + "/chip.svg").getroot().findall(ns + "rect")
+layers = E.parse(d + "/layers.svg").getroot().findall(ns + "rect")
+tiles = -(-5740 // 96)  # resnet18 on isaac spans 5740 crossbars, 96 per tile
+assert len(chip) == tiles * 96 + tiles, len(chip)
+assert len(layers) == 3 * 21, len(layers)
+PY
+
 [ $fail -eq 0 ] && echo "pim: every program holds its closed forms"
 exit $fail

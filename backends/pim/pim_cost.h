@@ -135,4 +135,9 @@ void pim_chip_parts(const PimHardware *hw, double power_mw[PIM_PART__COUNT], dou
  * (pim_report.c). */
 void pim_cost_print(const PimProgram *p, const PimCost *c, FILE *f);
 
+/* SVG pictures (pim_plot.c): the chip's crossbars coloured by layer and
+ * shaded by use, and per-layer latency / energy / area bars. */
+void pim_plot_chip(const PimProgram *p, FILE *f);
+void pim_plot_layers(const PimProgram *p, const PimCost *c, FILE *f);
+
 #endif
