@@ -302,7 +302,7 @@ static void test_order_digital_transfer(void **state)
         build_layer(&b, 6, 4, 16, 1, (const int64_t[]){128}, (const int64_t[]){128});
         build_layer(&b, 2, 4, 16, 1, (const int64_t[]){100}, (const int64_t[]){50});
         PimDigital dig = {.node = relu, .tile = 0};
-        PimTransfer tr = {.value_id = 0, .from_tile = 0, .to_tile = 1, .bytes = 6400};
+        PimTransfer tr = {.node = 0, .result = 0, .from_tile = 0, .to_tile = 1, .bytes = 6400};
         b.p.digital = &dig, b.p.ndigital = 1;
         b.p.transfers = &tr, b.p.ntransfers = 1;
         PimCost c;
