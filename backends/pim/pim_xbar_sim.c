@@ -258,15 +258,14 @@ static int block_cols(const Sim *s, const PimBlock *B, int pol, ReadCol *out, in
 static void fill_planes(const Sim *s, const PimBlock *B, int pol, int64_t k, ReadCol *rc, const int8_t *w)
 {
     int nw = (int)words_of(B->row1 - B->row0);
+    int64_t o = 0, slice = 0;
+    if (rc->out >= 0)
+        col_of(s, k, &o, &slice);
     for (int64_t r = B->row0; r < B->row1; r++) {
-        int64_t grp, c, p, o, slice;
-        row_of(s, B->matrix, r, &grp, &c, &p);
-        int64_t bit = r - B->row0;
-        unsigned v;
-        if (rc->out < 0)
-            v = 1u << rc->plane0; /* dummy: the offset's slice in every cell */
-        else {
-            col_of(s, k, &o, &slice);
+        int64_t grp, c, p, bit = r - B->row0;
+        unsigned v = 1u << rc->plane0; /* dummy: the offset's slice in every cell */
+        if (rc->out >= 0) {
+            row_of(s, B->matrix, r, &grp, &c, &p);
             int wv = weight_at(s, w, grp, o, c, p);
             v = rc->sign_bit ? (unsigned)(wv < 0) : cell_value(s, wv, pol, slice);
         }
@@ -401,13 +400,20 @@ static void sim_free(Sim *s)
 
 /* ---- the per-pixel engine ---- */
 
-/* Scratch of one pixel. */
+/* Output pixels simulated together: each column's planes are loaded once
+ * for all of them (the crossbar reads them one after the other anyway). */
+enum { PIX_BATCH = 4 };
+
+/* Scratch of a batch of pixels. */
 typedef struct Pixel {
-    uint8_t *vals;    /* by matrix: its rows' input values (im2col), padded */
-    int64_t vstride;  /* bytes per matrix in vals */
-    uint64_t *xplanes; /* by row set: b_a planes of nw words */
-    int64_t *xoff;    /* by row set: offset into xplanes */
-    int64_t *acc;     /* by output channel */
+    uint8_t *vals;     /* by matrix: its rows' input values (im2col) for one pixel, padded */
+    int64_t vstride;   /* bytes per matrix in vals */
+    int npx;           /* pixels in the batch, <= PIX_BATCH */
+    uint64_t *xplanes; /* by pixel (xwords each), then by row set: b_a planes of nw words */
+    int64_t xwords;
+    int64_t *xoff;     /* by row set: offset into a pixel's planes */
+    int64_t *acc;      /* by pixel (cout each), then by output channel */
+    int64_t cout;
     int64_t clipped, psum_max;
 } Pixel;
 
@@ -468,58 +474,85 @@ static inline __attribute__((always_inline)) int64_t and_count(const uint64_t *a
     return c;
 }
 
+/* The crossbar sums p[i] of one column for every input cycle i (before
+ * the plane0 shift). NW words per plane and NP planes (0: any) are
+ * constants where the caller's are. */
+static inline __attribute__((always_inline)) void cycle_sums(const Sim *s, const uint64_t *xp, const uint64_t *wp,
+                                                            int nw, int np, int NW, int NP, int64_t *p)
+{
+    if (NW)
+        nw = NW;
+    if (NP)
+        np = NP;
+    int bd = s->bd, ba = s->ba, T = s->T;
+    if (bd == 1) {
+        for (int i = 0; i < T; i++) {
+            int64_t v = 0;
+            for (int q = 0; q < np; q++)
+                v += and_count(xp + (int64_t)i * nw, wp + (int64_t)q * nw, nw) << q;
+            p[i] = v;
+        }
+        return;
+    }
+    for (int i = 0; i < T; i++) {
+        int64_t v = 0;
+        for (int d = 0; d < bd && i * bd + d < ba; d++)
+            for (int q = 0; q < np; q++)
+                v += and_count(xp + (int64_t)(i * bd + d) * nw, wp + (int64_t)q * nw, nw) << (d + q);
+        p[i] = v;
+    }
+}
+
 /*
- * Every column of block sb in every input cycle, into px->acc: the
- * crossbar sum p of each (column, cycle), its ADC code, shift-and-add.
+ * Every column of block sb in every input cycle, for every pixel of the
+ * batch, into px->acc: the crossbar sums of the column, each one's ADC
+ * code, shift-and-add (Horner over the cycles: the last cycle first).
  * mode and NW (words per plane, 0: any) are constants at each call site,
  * so the compiler specializes the loop per ADC mode and block height.
  */
-static inline __attribute__((always_inline)) void run_block_k(const Sim *s, const SimBlock *sb, const uint64_t *xp,
+static inline __attribute__((always_inline)) void run_block_k(const Sim *s, const SimBlock *sb, const uint64_t *xp0,
                                                              Pixel *px, PimAdcMode mode, int NW)
 {
-    int nw = NW ? NW : sb->nw, bd = s->bd, ba = s->ba, T = s->T, shift = sb->adc_shift;
+    int nw = NW ? NW : sb->nw, bd = s->bd, T = s->T, shift = sb->adc_shift;
     int64_t top = s->adc.top, step = s->adc.step;
     int64_t half = mode == PIM_ADC_FULLSCALE ? (s->adc.nearest && shift ? (int64_t)1 << (shift - 1) : 0)
                                              : (s->adc.nearest ? step / 2 : 0);
     int64_t clipped = 0, pmax = px->psum_max;
-    int64_t *acc = px->acc;
+    int64_t p[8 * 8];
     for (int ci = 0; ci < sb->ncols; ci++) {
         const ReadCol *rc = &sb->cols[ci];
-        const uint64_t *wp = rc->planes;
-        int np = rc->nplanes;
-        int64_t sum = 0;
-        for (int i = 0; i < T; i++) {
-            int64_t p = 0;
-            for (int d = 0; d < bd; d++) {
-                int b = i * bd + d;
-                if (b >= ba)
-                    break;
-                const uint64_t *xb = xp + (int64_t)b * nw;
-                for (int q = 0; q < np; q++)
-                    p += and_count(xb, wp + (int64_t)q * nw, nw) << (d + q);
+        int np = rc->nplanes, plane0 = rc->plane0;
+        for (int j = 0; j < px->npx; j++) {
+            const uint64_t *xp = xp0 + j * px->xwords;
+            if (np == 2)
+                cycle_sums(s, xp, rc->planes, nw, np, NW, 2, p);
+            else if (np == 1)
+                cycle_sums(s, xp, rc->planes, nw, np, NW, 1, p);
+            else
+                cycle_sums(s, xp, rc->planes, nw, np, NW, 0, p);
+            int64_t sum = 0;
+            for (int i = T - 1; i >= 0; i--) {
+                int64_t v = p[i] << plane0;
+                pmax = v > pmax ? v : pmax;
+                if (mode == PIM_ADC_FULLSCALE) {
+                    int64_t code = (v + half) >> shift;
+                    clipped += code > top;
+                    v = (code > top ? top : code) << shift;
+                } else if (mode == PIM_ADC_CALIBRATED) {
+                    int64_t code = (v + half) / step;
+                    clipped += code > top;
+                    v = (code > top ? top : code) * step;
+                }
+                sum = (sum << bd) + v;
             }
-            p <<= rc->plane0;
-            pmax = p > pmax ? p : pmax;
-            int64_t v = p;
-            if (mode == PIM_ADC_FULLSCALE) {
-                int64_t code = (p + half) >> shift;
-                if (code > top)
-                    code = top, clipped++;
-                v = code << shift;
-            } else if (mode == PIM_ADC_CALIBRATED) {
-                int64_t code = (p + half) / step;
-                if (code > top)
-                    code = top, clipped++;
-                v = code * step;
-            }
-            sum += v << (i * bd);
+            sum = rc->neg ? -(sum << rc->shift) : sum << rc->shift;
+            int64_t *acc = px->acc + j * px->cout;
+            if (rc->out >= 0)
+                acc[rc->out] += sum;
+            else
+                for (int t = 0; t < sb->ntargets; t++)
+                    acc[sb->targets[t]] += sum;
         }
-        sum = rc->neg ? -(sum << rc->shift) : sum << rc->shift;
-        if (rc->out >= 0)
-            acc[rc->out] += sum;
-        else
-            for (int t = 0; t < sb->ntargets; t++)
-                acc[sb->targets[t]] += sum;
     }
     px->clipped += clipped;
     px->psum_max = pmax;
@@ -599,8 +632,10 @@ bool pim_xbar_layer(const PimHardware *hw, const PimLayer *L, const int8_t *w, c
     int64_t xwords = 0;
     for (int64_t r = 0; r < s.nrowsets; r++)
         px.xoff[r] = xwords, xwords += (int64_t)s.ba * s.rowsets[r].nw;
-    px.xplanes = xcalloc((size_t)xwords + 1, sizeof *px.xplanes);
-    px.acc = xcalloc((size_t)L->cout, sizeof *px.acc);
+    px.xwords = xwords;
+    px.xplanes = xcalloc((size_t)(PIX_BATCH * xwords) + 1, sizeof *px.xplanes);
+    px.cout = L->cout;
+    px.acc = xcalloc((size_t)(PIX_BATCH * L->cout), sizeof *px.acc);
 
     void (*run_pixel)(const Sim *, Pixel *) = run_pixel_plain;
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -609,32 +644,37 @@ bool pim_xbar_layer(const PimHardware *hw, const PimLayer *L, const int8_t *w, c
         run_pixel = run_pixel_popcnt;
 #endif
     const GeomConv2d *g = &s.g;
-    int64_t npix = g->oh * g->ow, max_err = 0;
-    for (int64_t img = 0; img < g->n; img++)
-        for (int64_t oy = 0; oy < g->oh; oy++)
-            for (int64_t ox = 0; ox < g->ow; ox++) {
-                gather(&s, x, zx, img, oy, ox, &px);
-                for (int64_t r = 0; r < s.nrowsets; r++)
-                    make_planes(&s, &s.rowsets[r], px.vals + s.rowsets[r].matrix * px.vstride,
-                                px.xplanes + px.xoff[r]);
-                memset(px.acc, 0, (size_t)L->cout * sizeof *px.acc);
-                run_pixel(&s, &px);
-                for (int64_t o = 0; o < L->cout; o++) {
-                    int64_t a = px.acc[o] - (int64_t)zx * s.colsum[o];
-                    acc[(img * L->cout + o) * npix + oy * g->ow + ox] = a;
-                    if (opt->check_exact) {
-                        int64_t e = a - exact_at(&s, w, x, zx, img, o, oy, ox);
-                        e = e < 0 ? -e : e;
-                        if (e > max_err)
-                            max_err = e;
-                    }
+    int64_t npix = g->oh * g->ow, total = g->n * npix, max_err = 0;
+    for (int64_t first = 0; first < total; first += PIX_BATCH) {
+        px.npx = (int)(total - first < PIX_BATCH ? total - first : PIX_BATCH);
+        for (int j = 0; j < px.npx; j++) {
+            int64_t f = first + j, img = f / npix, oy = f % npix / g->ow, ox = f % g->ow;
+            gather(&s, x, zx, img, oy, ox, &px);
+            for (int64_t r = 0; r < s.nrowsets; r++)
+                make_planes(&s, &s.rowsets[r], px.vals + s.rowsets[r].matrix * px.vstride,
+                            px.xplanes + j * px.xwords + px.xoff[r]);
+        }
+        memset(px.acc, 0, (size_t)(PIX_BATCH * L->cout) * sizeof *px.acc);
+        run_pixel(&s, &px);
+        for (int j = 0; j < px.npx; j++) {
+            int64_t f = first + j, img = f / npix, oy = f % npix / g->ow, ox = f % g->ow;
+            for (int64_t o = 0; o < L->cout; o++) {
+                int64_t a = px.acc[j * L->cout + o] - (int64_t)zx * s.colsum[o];
+                acc[(img * L->cout + o) * npix + oy * g->ow + ox] = a;
+                if (opt->check_exact) {
+                    int64_t e = a - exact_at(&s, w, x, zx, img, o, oy, ox);
+                    e = e < 0 ? -e : e;
+                    if (e > max_err)
+                        max_err = e;
                 }
             }
+        }
+    }
     if (stats) {
         int64_t cols = 0;
         for (int64_t b = 0; b < s.nblocks; b++)
             cols += s.blocks[b].ncols;
-        int64_t pixels = g->n * npix;
+        int64_t pixels = total;
         stats->xbar_evals = s.nblocks * s.T * pixels;
         stats->adc_conversions = cols * s.T * pixels;
         stats->adc_clipped = px.clipped;

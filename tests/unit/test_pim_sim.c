@@ -572,12 +572,16 @@ static void test_speed(void **state)
         cut_blocks(&hw, c.n, 8, 8, &L);
         int64_t *acc = malloc((size_t)c.nout * sizeof *acc);
         char err[512];
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         PimSimStats st;
-        assert_true(pim_xbar_layer(&hw, &L, c.w, c.x, c.zx, NULL, acc, &st, err, sizeof err));
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        double s = INFINITY;
+        for (int rep = 0; rep < 3; rep++) { /* the best of 3, in CPU time: the machine may be shared */
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+            assert_true(pim_xbar_layer(&hw, &L, c.w, c.x, c.zx, NULL, acc, &st, err, sizeof err));
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+            double t = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+            s = t < s ? t : s;
+        }
         double macs = 128.0 * 128 * 9 * 28 * 28;
         printf("test_pim_sim: 3x3 conv 128->128 28x28, %s, 2-bit cells: %.3f s, %.0f M MACs/s, "
                "%.1f M conversions/s\n", pim_signed_name(hw.sign), s, macs / s / 1e6,
