@@ -123,11 +123,6 @@ static int slice_planes(const Sim *s, int64_t slice)
     return left < 0 ? 0 : left > s->bc ? s->bc : left;
 }
 
-static int weight_at(const Sim *s, const int8_t *w, int64_t grp, int64_t o, int64_t c, int64_t p)
-{
-    return w[((grp * s->cog + o) * s->cig + c) * s->K + p];
-}
-
 /* ---- setup: checks, row sets, columns, planes ---- */
 
 static bool check_layer(Sim *s, char *err, size_t errlen)
@@ -253,25 +248,43 @@ static int block_cols(const Sim *s, const PimBlock *B, int pol, ReadCol *out, in
     return n;
 }
 
-/* Fills the planes of column rc of block B (rows [row0, row1) of its
- * matrix, bit r − row0 of each word array). */
-static void fill_planes(const Sim *s, const PimBlock *B, int pol, int64_t k, ReadCol *rc, const int8_t *w)
+/* Bit b of each of the 8 bytes of chunk, as 8 bits (byte k to bit k): the
+ * bytes' bits land on distinct positions of the product, so nothing
+ * carries. */
+static inline uint64_t byte_bits(uint64_t chunk, int b)
 {
-    int nw = (int)words_of(B->row1 - B->row0);
-    int64_t o = 0, slice = 0;
-    if (rc->out >= 0)
+    return (((chunk >> b) & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56;
+}
+
+/* Fills the planes of column rc of block B (rows [row0, row1) of its
+ * matrix, bit r − row0 of each word array): the cell values of the rows
+ * into tmp (zero-padded to a multiple of 8), then 8 rows per step. */
+static void fill_planes(const Sim *s, const PimBlock *B, int pol, int64_t k, ReadCol *rc, const int8_t *w,
+                        uint8_t *tmp)
+{
+    int64_t rows = B->row1 - B->row0;
+    int nw = (int)words_of(rows);
+    memset(tmp, 0, (size_t)(rows + 8));
+    if (rc->out < 0)
+        memset(tmp, 1 << rc->plane0, (size_t)rows); /* dummy: the offset's slice in every cell */
+    else {
+        int64_t o, slice, grp, c, p;
         col_of(s, k, &o, &slice);
-    for (int64_t r = B->row0; r < B->row1; r++) {
-        int64_t grp, c, p, bit = r - B->row0;
-        unsigned v = 1u << rc->plane0; /* dummy: the offset's slice in every cell */
-        if (rc->out >= 0) {
-            row_of(s, B->matrix, r, &grp, &c, &p);
-            int wv = weight_at(s, w, grp, o, c, p);
-            v = rc->sign_bit ? (unsigned)(wv < 0) : cell_value(s, wv, pol, slice);
+        row_of(s, B->matrix, B->row0, &grp, &c, &p);
+        /* Consecutive rows are consecutive weights (r = c*K + p), or K
+         * apart under per-position (r = c). */
+        int64_t stride = s->hw->convention == PIM_CONV_PER_POSITION ? s->K : 1;
+        const int8_t *wr = w + ((grp * s->cog + o) * s->cig + c) * s->K + p;
+        for (int64_t r = 0; r < rows; r++) {
+            int wv = wr[r * stride];
+            tmp[r] = (uint8_t)(rc->sign_bit ? (unsigned)(wv < 0) : cell_value(s, wv, pol, slice));
         }
+    }
+    for (int64_t r = 0; r < rows; r += 8) {
+        uint64_t chunk;
+        memcpy(&chunk, tmp + r, 8);
         for (int q = 0; q < rc->nplanes; q++)
-            if ((v >> (rc->plane0 + q)) & 1)
-                rc->planes[q * nw + bit / 64] |= (uint64_t)1 << (bit % 64);
+            rc->planes[q * nw + r / 64] |= byte_bits(chunk, rc->plane0 + q) << (r % 64);
     }
 }
 
@@ -330,6 +343,7 @@ static bool sim_setup(Sim *s, const int8_t *w, int64_t adc_step, char *err, size
     }
     s->plane_mem = xcalloc((size_t)total_planes + 1, sizeof *s->plane_mem);
     uint64_t *pm = s->plane_mem;
+    uint8_t *tmp = xmalloc((size_t)L->matrix_rows + 16);
     int64_t sbi = 0;
     int64_t top = (s->bw - 1) / s->bc;
     for (int64_t b = 0; b < L->nblocks; b++) {
@@ -355,7 +369,7 @@ static bool sim_setup(Sim *s, const int8_t *w, int64_t adc_step, char *err, size
                 for (int j = 0; j < n; j++, ci++) {
                     sb->cols[ci].planes = pm;
                     pm += (int64_t)sb->cols[ci].nplanes * sb->nw;
-                    fill_planes(s, B, bp, k, &sb->cols[ci], w);
+                    fill_planes(s, B, bp, k, &sb->cols[ci], w, tmp);
                 }
                 if (slice == top && hw->sign == PIM_SIGNED_OFFSET)
                     sb->ntargets++;
@@ -364,7 +378,7 @@ static bool sim_setup(Sim *s, const int8_t *w, int64_t adc_step, char *err, size
                 ReadCol *d = &sb->cols[ci];
                 d->planes = pm;
                 pm += sb->nw;
-                fill_planes(s, B, bp, 0, d, w);
+                fill_planes(s, B, bp, 0, d, w, tmp);
                 sb->targets = xcalloc((size_t)sb->ntargets + 1, sizeof *sb->targets);
                 int t = 0;
                 for (int64_t k = B->col0; k < B->col1; k++) {
@@ -379,6 +393,7 @@ static bool sim_setup(Sim *s, const int8_t *w, int64_t adc_step, char *err, size
                 break;
         }
     }
+    free(tmp);
     s->colsum = xcalloc((size_t)L->cout, sizeof *s->colsum);
     for (int64_t o = 0; o < L->cout; o++)
         for (int64_t k = 0; k < s->cig * s->K; k++)
@@ -440,9 +455,8 @@ static void gather(const Sim *s, const uint8_t *x, int32_t zx, int64_t img, int6
 }
 
 /* The b_a bit planes of row set rs from the gathered values: bit b of row
- * r − row0 in plane b. Eight rows at a time: bit b of each of 8 bytes
- * collected by one multiply (the bytes' bits land on distinct positions, so
- * nothing carries). vals is zero-padded past each matrix's rows by 64. */
+ * r − row0 in plane b, eight rows at a time (byte_bits). vals is
+ * zero-padded past each matrix's rows by 64. */
 static void make_planes(const Sim *s, const RowSet *rs, const uint8_t *vals, uint64_t *xp)
 {
     int64_t rows = rs->row1 - rs->row0;
@@ -456,11 +470,8 @@ static void make_planes(const Sim *s, const RowSet *rs, const uint8_t *vals, uin
         int64_t left = rows - r;
         if (left < 8)
             chunk &= ((uint64_t)1 << (8 * left)) - 1;
-        for (int b = 0; b < s->ba; b++) {
-            uint64_t t = (chunk >> b) & 0x0101010101010101ull;
-            uint64_t bits = (t * 0x0102040810204080ull) >> 56;
-            xp[b * rs->nw + r / 64] |= bits << (r % 64);
-        }
+        for (int b = 0; b < s->ba; b++)
+            xp[b * rs->nw + r / 64] |= byte_bits(chunk, b) << (r % 64);
     }
 }
 
