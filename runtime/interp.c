@@ -22,6 +22,8 @@ typedef struct Interp {
     int *last_use;      /* by value id: index of the last node reading it; -1 none */
     RtObserver observe; /* or NULL */
     void *observe_ctx;
+    RtKernelHook hook;  /* or NULL */
+    void *hook_ctx;
 } Interp;
 
 /* Makes t the f32 tensor of value v, converting (and owning) it when needed. */
@@ -112,7 +114,7 @@ static bool run_node(Interp *in, int ni, const Tensor **args)
     char label[256], err[512];
     node_label(n, label, sizeof label);
     RefKernelEntry kernel = ref_kernel_for(n->op);
-    if (!kernel.one && !kernel.many) {
+    if (!kernel.one && !kernel.many && !in->hook) {
         diag_error(in->d, n->loc, "%s: no reference kernel for this op", label);
         return false;
     }
@@ -136,8 +138,17 @@ static bool run_node(Interp *in, int ni, const Tensor **args)
         }
     }
     err[0] = 0;
-    if (ok && !(kernel.one ? kernel.one(n, args, out[0], err, sizeof err)
-                           : kernel.many(n, args, out, err, sizeof err))) {
+    bool handled = false;
+    if (ok && in->hook && !in->hook(n, args, out, &handled, in->hook_ctx, err, sizeof err)) {
+        diag_error(in->d, n->loc, "%s: %s", label, err[0] ? err : "kernel hook failed");
+        ok = false;
+    }
+    if (ok && !handled && !kernel.one && !kernel.many) {
+        diag_error(in->d, n->loc, "%s: no reference kernel for this op", label);
+        ok = false;
+    } else if (ok && !handled &&
+               !(kernel.one ? kernel.one(n, args, out[0], err, sizeof err)
+                            : kernel.many(n, args, out, err, sizeof err))) {
         diag_error(in->d, n->loc, "%s: %s", label, err[0] ? err : "kernel failed");
         ok = false;
     }
@@ -161,17 +172,33 @@ static bool run_node(Interp *in, int ni, const Tensor **args)
     return true;
 }
 
+/* The one interpreter loop behind the three entry points. */
+static bool interp_run(const IrGraph *g, Tensor *const *inputs, Tensor **outputs, RtObserver observe,
+                       void *ctx, RtKernelHook hook, void *hook_ctx, Diag *d);
+
 bool rt_interp_run(const IrGraph *g, Tensor *const *inputs, Tensor **outputs, Diag *d)
 {
-    return rt_interp_run_observed(g, inputs, outputs, NULL, NULL, d);
+    return interp_run(g, inputs, outputs, NULL, NULL, NULL, NULL, d);
 }
 
 bool rt_interp_run_observed(const IrGraph *g, Tensor *const *inputs, Tensor **outputs,
                             RtObserver observe, void *ctx, Diag *d)
 {
+    return interp_run(g, inputs, outputs, observe, ctx, NULL, NULL, d);
+}
+
+bool rt_interp_run_hooked(const IrGraph *g, Tensor *const *inputs, Tensor **outputs, RtKernelHook hook,
+                          void *ctx, Diag *d)
+{
+    return interp_run(g, inputs, outputs, NULL, NULL, hook, ctx, d);
+}
+
+static bool interp_run(const IrGraph *g, Tensor *const *inputs, Tensor **outputs, RtObserver observe,
+                       void *ctx, RtKernelHook hook, void *hook_ctx, Diag *d)
+{
     int nv = g->next_value_id, max_in = 1;
-    Interp in = {g, d, xcalloc((size_t)nv + 1, sizeof *in.val),
-                 xcalloc((size_t)nv + 1, sizeof *in.owned), ir_last_uses(g), observe, ctx};
+    Interp in = {g,        d,   xcalloc((size_t)nv + 1, sizeof *in.val), xcalloc((size_t)nv + 1, sizeof *in.owned),
+                 ir_last_uses(g), observe, ctx, hook, hook_ctx};
     for (int ni = 0; ni < g->nnodes; ni++)
         if (g->nodes[ni]->nin > max_in)
             max_in = g->nodes[ni]->nin;

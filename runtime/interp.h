@@ -33,4 +33,19 @@ typedef void (*RtObserver)(const IrValue *v, const Tensor *t, void *ctx);
 bool rt_interp_run_observed(const IrGraph *g, Tensor *const *inputs, Tensor **outputs,
                             RtObserver observe, void *ctx, Diag *d);
 
+/*
+ * rt_interp_run with some kernels replaced: before running node n, hook(n,
+ * in, out, &handled, ctx, err, errlen) is called with the node's f32 inputs
+ * and its zero-filled f32 results (out[r] for each result r). When it sets
+ * *handled it has computed out itself and the reference kernel is not run;
+ * otherwise (handled left false) the reference kernel runs as usual.
+ * Returning false is a failure of the node: err says why, and the
+ * interpreter reports it with the node's name and location. The PIM
+ * simulator runs its crossbar layers this way.
+ */
+typedef bool (*RtKernelHook)(const IrNode *n, const Tensor *const *in, Tensor *const *out, bool *handled,
+                             void *ctx, char *err, size_t errlen);
+bool rt_interp_run_hooked(const IrGraph *g, Tensor *const *inputs, Tensor **outputs, RtKernelHook hook,
+                          void *ctx, Diag *d);
+
 #endif

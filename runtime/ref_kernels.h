@@ -49,6 +49,15 @@ REF_KERNEL(ref_copy) REF_KERNEL(ref_transpose) REF_KERNEL(ref_permute) REF_KERNE
 REF_KERNEL(ref_concat) REF_KERNEL(ref_slice) REF_KERNEL(ref_select) REF_KERNEL(ref_mha)
 REF_KERNEL(ref_quantize) REF_KERNEL(ref_dequantize) REF_KERNEL(ref_qconv2d) REF_KERNEL(ref_qlinear)
 #undef REF_KERNEL
+/*
+ * The epilogue of the integer layer n (qconv2d or qlinear), the one both
+ * kernels end with: acc[i] = Σ_k (x_k − zx)·w_k for every element i of out,
+ * in out's layout (channels on axis 1 of qconv2d's [N, C, H, W], on the last
+ * axis of qlinear's); adds the bound i32 bias, refuses an accumulator that
+ * overflows int32, and requantizes into out (ref_qlayers.c's header). Also
+ * what the PIM simulator applies to its crossbars' accumulators.
+ */
+bool ref_qlayer_epilogue(const IrNode *n, const int64_t *acc, Tensor *out, char *err, size_t errlen);
 bool ref_topk(const IrNode *n, const Tensor *const *in, Tensor *const *out, char *err, size_t errlen);
 
 #endif

@@ -28,6 +28,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FAIL(...) return (snprintf(err, errlen, __VA_ARGS__), false)
@@ -134,6 +135,38 @@ static bool inputs_ok(const IrNode *n, const Tensor *const *in, char *err, size_
     return true;
 }
 
+/*
+ * The accumulators of n are done; the rest is per output channel o (on
+ * axis 1 of qconv2d's result, the last axis of qlinear's):
+ * y = requantize(acc + bias[o]).
+ */
+bool ref_qlayer_epilogue(const IrNode *n, const int64_t *acc, Tensor *out, char *err, size_t errlen)
+{
+    const char *name = op_info(n->op)->name;
+    const Shape *s = &out->shape;
+    bool conv = n->op == OP_QCONV2D;
+    if (!conv && n->op != OP_QLINEAR)
+        FAIL("%s is not an integer layer", name);
+    if (conv ? s->rank != 4 : s->rank < 1)
+        FAIL("%s: the result has rank %d", name, s->rank);
+    int64_t channels = conv ? s->d[1] : s->d[s->rank - 1], inner = conv ? s->d[2] * s->d[3] : 1;
+    Requant rq;
+    const int32_t *bias;
+    const float *mult;
+    if (!requant_of(n, &rq, err, errlen) || !layer_params(n, channels, &bias, &mult, err, errlen))
+        return false;
+    float *y = out->data;
+    int64_t total = tensor_numel(out);
+    for (int64_t i = 0; i < total; i++) {
+        int64_t o = inner && channels ? i / inner % channels : 0;
+        int64_t a = acc[i] + (bias ? bias[o] : 0);
+        if (!fits_int32(a))
+            ACC_OVERFLOW(name);
+        y[i] = requantize(&rq, a, mult[o]);
+    }
+    return true;
+}
+
 bool ref_qconv2d(const IrNode *n, const Tensor *const *in, Tensor *out, char *err, size_t errlen)
 {
     if (!inputs_ok(n, in, err, errlen))
@@ -144,22 +177,21 @@ bool ref_qconv2d(const IrNode *n, const Tensor *const *in, Tensor *out, char *er
     if (in[1]->shape.d[0] != g.oc || in[1]->shape.d[1] * g.groups != g.c || in[1]->shape.d[2] != g.kh ||
         in[1]->shape.d[3] != g.kw || in[0]->shape.d[0] != g.n || in[0]->shape.d[1] != g.c ||
         in[0]->shape.d[2] != g.h || in[0]->shape.d[3] != g.w ||
-        tensor_numel(out) != g.n * g.oc * g.oh * g.ow)
+        tensor_numel(out) != g.n * g.oc * g.oh * g.ow || out->shape.rank != 4)
         FAIL("qconv2d: weight, input and result shapes disagree");
-    Requant rq;
-    const int32_t *bias;
-    const float *mult;
-    if (!requant_of(n, &rq, err, errlen) || !layer_params(n, g.oc, &bias, &mult, err, errlen))
-        return false;
+    const IrQuant *xq = n->in[0]->quant;
+    if (!xq)
+        FAIL("qconv2d's input has no quant(...) metadata");
+    int64_t zx = ir_quant_zero_point(xq);
     const float *x = in[0]->data, *w = in[1]->data;
-    float *y = out->data;
+    int64_t *acc = xmalloc((size_t)(g.n * g.oc * g.oh * g.ow + 1) * sizeof *acc);
     int64_t cg = g.c / g.groups, og = g.oc / g.groups;
     for (int64_t img = 0; img < g.n; img++)
         for (int64_t o = 0; o < g.oc; o++) {
             int64_t grp = o / og;
             for (int64_t oy = 0; oy < g.oh; oy++)
                 for (int64_t ox = 0; ox < g.ow; ox++) {
-                    int64_t acc = bias ? bias[o] : 0;
+                    int64_t a = 0;
                     for (int64_t c = 0; c < cg; c++)
                         for (int64_t i = 0; i < g.kh; i++) {
                             int64_t iy = oy * g.sh - g.ph + i * g.dh;
@@ -171,15 +203,15 @@ bool ref_qconv2d(const IrNode *n, const Tensor *const *in, Tensor *out, char *er
                                     continue;
                                 int64_t xv = (int64_t)x[((img * g.c + grp * cg + c) * g.h + iy) * g.w + ix];
                                 int64_t wv = (int64_t)w[((o * cg + c) * g.kh + i) * g.kw + j];
-                                acc += (xv - rq.zx) * wv;
+                                a += (xv - zx) * wv;
                             }
                         }
-                    if (!fits_int32(acc))
-                        ACC_OVERFLOW("qconv2d");
-                    y[((img * g.oc + o) * g.oh + oy) * g.ow + ox] = requantize(&rq, acc, mult[o]);
+                    acc[((img * g.oc + o) * g.oh + oy) * g.ow + ox] = a;
                 }
         }
-    return true;
+    bool ok = ref_qlayer_epilogue(n, acc, out, err, errlen);
+    free(acc);
+    return ok;
 }
 
 bool ref_qlinear(const IrNode *n, const Tensor *const *in, Tensor *out, char *err, size_t errlen)
@@ -189,24 +221,23 @@ bool ref_qlinear(const IrNode *n, const Tensor *const *in, Tensor *out, char *er
     const Shape *ws = &in[1]->shape;
     if (ws->rank != 2 || in[0]->shape.rank < 1 || in[0]->shape.d[in[0]->shape.rank - 1] != ws->d[1])
         FAIL("qlinear takes x [..., K] and weight [N, K]");
-    Requant rq;
-    const int32_t *bias;
-    const float *mult;
     int64_t N = ws->d[0], K = ws->d[1], M = K ? tensor_numel(in[0]) / K : 0;
-    if (tensor_numel(out) != M * N)
+    if (tensor_numel(out) != M * N || out->shape.rank < 1 || out->shape.d[out->shape.rank - 1] != N)
         FAIL("qlinear: the result does not hold [..., %lld]", (long long)N);
-    if (!requant_of(n, &rq, err, errlen) || !layer_params(n, N, &bias, &mult, err, errlen))
-        return false;
+    const IrQuant *xq = n->in[0]->quant;
+    if (!xq)
+        FAIL("qlinear's input has no quant(...) metadata");
+    int64_t zx = ir_quant_zero_point(xq);
     const float *x = in[0]->data, *w = in[1]->data;
-    float *y = out->data;
+    int64_t *acc = xmalloc((size_t)(M * N + 1) * sizeof *acc);
     for (int64_t m = 0; m < M; m++)
         for (int64_t o = 0; o < N; o++) {
-            int64_t acc = bias ? bias[o] : 0;
+            int64_t a = 0;
             for (int64_t k = 0; k < K; k++)
-                acc += ((int64_t)x[m * K + k] - rq.zx) * (int64_t)w[o * K + k];
-            if (!fits_int32(acc))
-                ACC_OVERFLOW("qlinear");
-            y[m * N + o] = requantize(&rq, acc, mult[o]);
+                a += ((int64_t)x[m * K + k] - zx) * (int64_t)w[o * K + k];
+            acc[m * N + o] = a;
         }
-    return true;
+    bool ok = ref_qlayer_epilogue(n, acc, out, err, errlen);
+    free(acc);
+    return ok;
 }
