@@ -102,7 +102,7 @@ static void col_of(const Sim *s, int64_t k, int64_t *o, int64_t *slice)
 
 /* The unsigned value the cells of slice `slice` hold for weight v on an
  * array of polarity pol (see the header for each scheme); twos: without the
- * sign bit, which sign_bit() reads. */
+ * sign bit, which the output's sign column holds. */
 static unsigned cell_value(const Sim *s, int v, int pol, int64_t slice)
 {
     unsigned u, mask = (1u << s->bc) - 1;
