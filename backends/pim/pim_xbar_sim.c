@@ -15,6 +15,13 @@
  * hardware converts is skipped (all-zero columns still go through the ADC);
  * only cell bit planes that cannot hold a one (the unused top bits of a
  * slice) are left out of the popcounts, which changes no sum.
+ *
+ * Pixels go in batches of PIX_BATCH, so each column's planes are loaded
+ * once per batch; the loop is specialized per ADC mode, words per plane
+ * and planes per column. Measured on one core of a shared AMD EPYC:
+ * ResNet-18 at 224x224 (1.8 G MACs, 8-bit, 2-bit cells, 1-bit DAC, 128x128)
+ * in about 3 s (offset, im2col) to 10 s (twos, per-position, where conv1's
+ * 3-row matrices make 13 conversions per MAC).
  */
 #include "pim_xbar_sim.h"
 
