@@ -15,6 +15,13 @@
  * hardware converts is skipped (all-zero columns still go through the ADC);
  * only cell bit planes that cannot hold a one (the unused top bits of a
  * slice) are left out of the popcounts, which changes no sum.
+ *
+ * Pixels go in batches of PIX_BATCH, so each column's planes are loaded
+ * once per batch; the loop is specialized per ADC mode, words per plane
+ * and planes per column. Measured on one core of a shared AMD EPYC:
+ * ResNet-18 at 224x224 (1.8 G MACs, 8-bit, 2-bit cells, 1-bit DAC, 128x128)
+ * in about 3 s (offset, im2col) to 10 s (twos, per-position, where conv1's
+ * 3-row matrices make 13 conversions per MAC).
  */
 #include "pim_xbar_sim.h"
 
@@ -102,7 +109,7 @@ static void col_of(const Sim *s, int64_t k, int64_t *o, int64_t *slice)
 
 /* The unsigned value the cells of slice `slice` hold for weight v on an
  * array of polarity pol (see the header for each scheme); twos: without the
- * sign bit, which sign_bit() reads. */
+ * sign bit, which the output's sign column holds. */
 static unsigned cell_value(const Sim *s, int v, int pol, int64_t slice)
 {
     unsigned u, mask = (1u << s->bc) - 1;

@@ -86,6 +86,10 @@ typedef struct PimXbarOptions {
  *                 bit, subtracted): 1 extra column and conversion per
  *                 output and cycle in the block holding its slice s_top.
  *
+ * The offset dummy column and the twos sign columns are not in the
+ * mapping's matrices (matrix_cols = cout_g * S): they are read here on the
+ * rows of the block they serve, and counted in stats->adc_conversions.
+ *
  * ADC (hw->adc_mode, hw->adc_bits = b, hw->rounding), per column partial
  * sum p of one input cycle and one slice:
  *   ideal       q = p;

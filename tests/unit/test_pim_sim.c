@@ -527,6 +527,37 @@ static void test_calibrated(void **state)
     case_free(&c);
 }
 
+/* A differential layer whose blocks say polarity 0: each is read as its
+ * two arrays, the same accumulators and twice the reads of one array. */
+static void test_differential_polarity0(void **state)
+{
+    PimHardware hw;
+    assert_true(pim_hardware_preset("mnsim", &hw));
+    hw.xbar_rows = 40, hw.xbar_cols = 16;
+    Case c = conv_case(1, 6, 7, 7, 5, 3, 2, 1, 1, 1, 7, 6, false);
+    PimLayer L;
+    cut_blocks(&hw, c.n, 7, 6, &L);
+    int64_t n = 0;
+    for (int64_t b = 0; b < L.nblocks; b++)
+        if (L.blocks[b].polarity > 0)
+            L.blocks[n] = L.blocks[b], L.blocks[n++].polarity = 0;
+    L.nblocks = n;
+    int64_t *acc = malloc((size_t)c.nout * sizeof *acc);
+    char err[512];
+    PimSimStats st;
+    hw.adc_mode = PIM_ADC_IDEAL;
+    PimXbarOptions o = {.check_exact = true};
+    if (!pim_xbar_layer(&hw, &L, c.w, c.x, c.zx, &o, acc, &st, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(st.max_abs_err, 0);
+    assert_int_equal(st.xbar_evals, 2 * n * L.input_cycles * L.pixels);
+    for (int64_t i = 0; i < c.nout; i++)
+        assert_int_equal(acc[i], c.exact[i]);
+    free(acc);
+    free(L.blocks);
+    case_free(&c);
+}
+
 /* Layers the simulator must refuse, with a message. */
 static void test_refusals(void **state)
 {
@@ -790,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_error_grows_as_adc_bits_drop),
         cmocka_unit_test(test_below_bound_not_exact),
         cmocka_unit_test(test_calibrated),
+        cmocka_unit_test(test_differential_polarity0),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_pim_sim_run_matches_interp),
         cmocka_unit_test(test_pim_sim_run_float_layer),
