@@ -8,6 +8,7 @@
  *   opt.c       opt (optimized IR and its weights, written as a pair)
  *   export.c    export (weights as a PyTorch state_dict or as integers)
  *   pim.c       pim (a crossbar mapping program, backends/pim)
+ *   pim_sim.c   pim-sim (a mapping program run on the crossbar simulator)
  */
 #ifndef NETC_COMMANDS_H
 #define NETC_COMMANDS_H
@@ -46,6 +47,13 @@ char *netc_print(Session *s, const IrGraph *g, void (*print)(const IrGraph *, FI
 /* Writes print(g) to -o (atomically) or stdout. */
 bool netc_emit(Session *s, const IrGraph *g, void (*print)(const IrGraph *, FILE *));
 
+/* One .npy per graph input from --input (by name or in order) into in[];
+ * false after reporting (weights.c). */
+bool netc_read_inputs(Session *s, const IrGraph *g, Tensor **in);
+/* The outputs to -o / --output NAME=FILE (.npy, atomically), or a summary
+ * on stdout without a file; false after reporting. */
+bool netc_write_outputs(Session *s, const IrGraph *g, Tensor **out);
+
 /* The LLVM backend's options from the command line. */
 LlvmOptions netc_llvm_options(const Cli *cli);
 
@@ -55,6 +63,7 @@ int cmd_run(Session *s);
 int cmd_opt(Session *s);
 int cmd_export(Session *s);
 int cmd_pim(Session *s);
+int cmd_pim_sim(Session *s);
 
 /* The PIM hardware of the command line: --preset (default isaac) with the
  * other hardware options applied in order; false after a usage message. */

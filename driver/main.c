@@ -76,6 +76,7 @@ static const struct {
     {"opt", cmd_opt, NULL},
     {"export", cmd_export, NULL},
     {"pim", cmd_pim, NULL},
+    {"pim-sim", cmd_pim_sim, NULL},
 };
 
 int main(int argc, char **argv)

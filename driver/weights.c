@@ -48,7 +48,7 @@ int cmd_init(Session *s)
 
 /* Reads one .npy per graph input: --input NAME=FILE by name, plain --input
  * FILE in the order the inputs are declared. */
-static bool read_inputs(Session *s, const IrGraph *g, Tensor **in)
+bool netc_read_inputs(Session *s, const IrGraph *g, Tensor **in)
 {
     const Cli *cli = s->cli;
     int positional = 0;
@@ -116,7 +116,7 @@ static void summarize(const char *name, const Tensor *t)
     printf("\n");
 }
 
-static bool write_outputs(Session *s, const IrGraph *g, Tensor **out)
+bool netc_write_outputs(Session *s, const IrGraph *g, Tensor **out)
 {
     const Cli *cli = s->cli;
     if (cli->output && g->noutputs > 1) {
@@ -177,7 +177,7 @@ int cmd_run(Session *s)
     Tensor **in = xcalloc((size_t)g->ninputs + 1, sizeof *in);
     Tensor **out = xcalloc((size_t)g->noutputs + 1, sizeof *out);
     Runner r = {.g = g, .d = s->diag};
-    bool ok = read_inputs(s, g, in);
+    bool ok = netc_read_inputs(s, g, in);
     if (ok && native) {
         LlvmOptions o = netc_llvm_options(s->cli);
         ok = (r.jit = llvm_jit_compile(g, &o, s->diag)) != NULL;
@@ -185,7 +185,7 @@ int cmd_run(Session *s)
     int batches = ok ? netc_batches_in(g, in) : 1;
     if (ok)
         ok = batches > 1 ? netc_run_batches(g, in, batches, out, run_once, &r, s->diag) : run_once(&r, in, out);
-    ok = ok && write_outputs(s, g, out);
+    ok = ok && netc_write_outputs(s, g, out);
     llvm_jit_free(r.jit);
     for (int i = 0; i < g->ninputs; i++)
         tensor_free(in[i]);
