@@ -40,6 +40,18 @@ static inline const NkTiling *nt_tiling(void) { return nk_tiling(nk_kernel_isa()
         printf("kernels: %s\n", nk_isa_name(nk_kernel_isa()));                                    \
     } while (0)
 
+/* The same check before main: a test file compiled for AVX-512 may use
+ * AVX-512 instructions in main itself before NT_REQUIRE_ISA runs (its
+ * test tables are stored with 512-bit moves), which an AVX2-only CPU
+ * answers with SIGILL instead of a skip. A constructor has no such code. */
+__attribute__((constructor)) static void nt_require_isa_early(void)
+{
+    if (!nk_isa_runs_here(nk_kernel_isa())) {
+        printf("SKIP: this CPU cannot run the %s kernels\n", nk_isa_name(nk_kernel_isa()));
+        exit(NT_SKIP);
+    }
+}
+
 /* Deterministic uniform numbers in [-1, 1). */
 static uint32_t nt_rng_state = 12345;
 static inline float nt_rand(void)
