@@ -142,19 +142,14 @@ static int reread(Session *s, bool json)
                         "or --passes\n");
         return EXIT_USAGE;
     }
-    size_t len;
-    char *text = fio_read_all(cli->file, (size_t)1 << 31, &len, s->diag);
-    if (!text)
-        return EXIT_INPUT;
     PimProgram prog;
     IrGraph *g;
-    bool ok = pim_parse(cli->file, text, len, &prog, &g, s->diag);
+    bool ok = pim_read_file(cli->file, &prog, &g, s->diag);
     if (ok) {
         ok = emit(s, &prog, json);
         pim_program_free(&prog);
         ir_graph_free(g);
     }
-    free(text);
     return ok ? EXIT_OK : EXIT_INPUT;
 }
 

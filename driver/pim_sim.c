@@ -23,7 +23,6 @@
 #include "../backends/pim/pim_sim.h"
 #include "../runtime/safetensors.h"
 #include "../runtime/weights.h"
-#include "../support/fileio.h"
 #include "commands.h"
 #include "run_batches.h"
 
@@ -177,14 +176,9 @@ int cmd_pim_sim(Session *s)
                 cli->file);
         return EXIT_USAGE;
     }
-    size_t len;
-    char *text = fio_read_all(cli->file, (size_t)1 << 31, &len, s->diag);
-    if (!text)
-        return EXIT_INPUT;
     PimProgram prog;
     IrGraph *g = NULL;
-    bool ok = pim_parse(cli->file, text, len, &prog, &g, s->diag);
-    free(text);
+    bool ok = pim_read_file(cli->file, &prog, &g, s->diag);
     if (!ok)
         return EXIT_INPUT;
     if (!adc_options(cli, &prog.hw)) {

@@ -250,6 +250,8 @@ bool pim_report_fit(const PimProgram *prog, const char *file, Diag *d);
  * path:line:col go to d and false is returned.
  */
 bool pim_parse(const char *path, const char *text, size_t len, PimProgram *prog, IrGraph **graph, Diag *d);
+/* pim_parse of the file at path (what netc pim and pim-sim read). */
+bool pim_read_file(const char *path, PimProgram *prog, IrGraph **graph, Diag *d);
 
 /* The program as .pim text (pim_print.c) and as JSON with the same
  * content (pim_json.c). */

@@ -13,6 +13,8 @@
  */
 #include "pim.h"
 
+#include "../../support/fileio.h"
+
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,4 +261,16 @@ bool pim_parse(const char *path, const char *text, size_t len, PimProgram *prog,
     }
     *graph = g;
     return true;
+}
+
+bool pim_read_file(const char *path, PimProgram *prog, IrGraph **graph, Diag *d)
+{
+    size_t len;
+    char *text = fio_read_all(path, (size_t)1 << 31, &len, d);
+    *graph = NULL;
+    if (!text)
+        return false;
+    bool ok = pim_parse(path, text, len, prog, graph, d);
+    free(text);
+    return ok;
 }
