@@ -42,6 +42,19 @@ typedef enum {
 } QuantBudgetKind;
 
 /*
+ * What the prune pass does to one layer (an @prune, or the --prune default
+ * for every weighted layer without one; docs/pruning.md).
+ */
+typedef struct PruneSpec {
+    SparsityKind kind;
+    double ratio;   /* fraction removed, [0, 1); nm: 1 - n/m */
+    int n, m;       /* SP_NM: n kept of every m, 0 < n < m <= 16 */
+    int block[2];   /* SP_BLOCK: crossbar rows (over in*kh*kw) and columns (over out) */
+    bool global;    /* element, channel: one ranking over every layer the default covers */
+    int norm;       /* channel, block importance: 1 (L1, the default) or 2 (L2) */
+} PruneSpec;
+
+/*
  * Inputs of passes that are not small integers: data and files the driver
  * reads from its command line (calibration batches, a budget, where a report
  * goes). Every pass of a run sees the same environment; most ignore it.
@@ -55,12 +68,23 @@ typedef struct PassEnv {
     const char *budget_text; /* as written, for messages */
     const char *quant_report; /* JSON report path, or NULL */
     FILE *report_to;          /* the report as a table, or NULL */
+    bool prune_set;           /* --prune given: prune is the default spec */
+    PruneSpec prune;
+    const char *prune_report; /* JSON report path, or NULL */
+    FILE *prune_report_to;    /* the prune report as a table, or NULL */
 } PassEnv;
 /* The environment of the running pass (an empty one when none was given). */
 const PassEnv *pass_env(const PassArgs *a);
 /* Parses a --quant-budget value: "4MiB" (also KiB), "5bits" (average),
  * "30GBOPs" (also K, M, T or none); false with a message. */
 bool pass_quant_budget_parse(const char *text, PassEnv *env, char *err, size_t errlen);
+
+/* Parses a --prune value: "element:0.5", "element:0.9:global",
+ * "nm" (2:4), "nm:1:4", "channel:0.3", "channel:0.3:l2", "block:0.5",
+ * "block:0.5:64x128" (rows x columns; default xbar, "RxC" text or NULL for
+ * 128x128); false with a message. */
+bool pass_prune_spec_parse(const char *text, const char *xbar, PruneSpec *spec, char *err,
+                           size_t errlen);
 
 typedef struct PassInfo {
     const char *name;
