@@ -59,7 +59,11 @@ void cli_usage(FILE *out)
           "  --calib FILE.npy      calibration batch for the quantize pass (repeatable; the\n"
           "                        first dimension may be a multiple of the input's batch)\n"
           "  --quant-budget SPEC   per-layer bits under a budget: 4MiB, 5bits, 30GBOPs\n"
-          "  --quant-report FILE   what quantize chose, as JSON to FILE and a table to stderr\n",
+          "  --quant-report FILE   what quantize chose, as JSON to FILE and a table to stderr\n"
+          "  --prune SPEC          prune every weighted layer without its own @prune (docs/pruning.md):\n"
+          "                        element:R[:global], nm[:N:M], channel:R[:global][:l2],\n"
+          "                        block:R[:RxC][:l2] (tiles default to --xbar, else 128x128)\n"
+          "  --prune-report FILE   what prune did, as JSON to FILE and a table to stderr\n",
           out);
     /* The passes' names and help come from the pass table, so this list
      * cannot go stale. */
@@ -135,7 +139,7 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
                                              "--input", "--output", "--max-errors", "--backend",
                                              "--cpu", "--target", "--features", "--emit", "--threads",
                                              "-O", "--passes", "--print-after", "--calib",
-                                             "--quant-budget", "--quant-report", "--format",
+                                             "--quant-budget", "--quant-report", "--prune", "--prune-report", "--format",
                                              /* PIM hardware (driver/pim.c checks the values) */
                                              "--preset", "--xbar", "--cell-bits", "--dac-bits", "--adc-bits",
                                              "--adc-mode", "--rounding", "--signed", "--convention", "--tiles",
@@ -279,6 +283,10 @@ bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code)
             cli->quant_budget = val;
         } else if (!strcmp(opt, "--quant-report")) {
             cli->quant_report = val;
+        } else if (!strcmp(opt, "--prune")) {
+            cli->prune = val; /* parsed by the pass library, errors against "--prune" */
+        } else if (!strcmp(opt, "--prune-report")) {
+            cli->prune_report = val;
         } else if (!strcmp(opt, "--plot")) {
             cli->plot_dir = val;
         } else if (!strncmp(opt, "--", 2) && cli->npim < CLI_MAX_LIST &&
@@ -316,4 +324,13 @@ void cli_free(Cli *cli)
         free((char *)cli->outputs[i].name);
     for (int i = 0; i < cli->npim; i++)
         free((char *)cli->pim[i].name);
+}
+
+const char *cli_pim_option(const Cli *cli, const char *name)
+{
+    const char *val = NULL;
+    for (int i = 0; i < cli->npim; i++)
+        if (!strcmp(cli->pim[i].name, name))
+            val = cli->pim[i].path;
+    return val;
 }

@@ -62,6 +62,8 @@ typedef struct Cli {
     int ncalib;
     const char *quant_budget; /* --quant-budget SPEC (checked by the pass manager's parser) */
     const char *quant_report; /* --quant-report FILE.json */
+    const char *prune;        /* --prune SPEC: the prune pass's default for every layer */
+    const char *prune_report; /* --prune-report FILE.json */
     const char *format;     /* --format: what export writes, "torch" or "int" */
     /* PIM backend (driver/pim.c): hardware options in command-line order,
      * name without "--" (preset, xbar, cell-bits, ...), applied over the
@@ -78,5 +80,7 @@ typedef struct Cli {
 bool cli_parse(int argc, char **argv, Cli *cli, int *exit_code);
 void cli_usage(FILE *out);
 void cli_free(Cli *cli);
+/* The last value given to the PIM hardware option --NAME, or NULL. */
+const char *cli_pim_option(const Cli *cli, const char *name);
 
 #endif

@@ -97,10 +97,8 @@ static bool apply_option(PimHardware *hw, const char *name, const char *val)
 
 bool netc_pim_hardware(const Cli *cli, PimHardware *hw)
 {
-    const char *preset = "isaac";
-    for (int i = 0; i < cli->npim; i++)
-        if (!strcmp(cli->pim[i].name, "preset"))
-            preset = cli->pim[i].path;
+    const char *preset = cli_pim_option(cli, "preset");
+    preset = preset ? preset : "isaac";
     if (!pim_hardware_preset(preset, hw))
         return bad_value("preset", preset, "isaac, mnsim or neurosim");
     for (int i = 0; i < cli->npim; i++)

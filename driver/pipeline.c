@@ -176,11 +176,34 @@ static bool pass_env_from_cli(Session *s, PassEnv *env, Tensor **calib)
         diag_error(s->diag, loc_none(), "--quant-budget: %s", err);
         ok = false;
     }
+    env->prune_report = cli->prune_report;
+    env->prune_report_to = cli->prune_report ? stderr : NULL;
+    if (cli->prune) {
+        env->prune_set = true;
+        if (!pass_prune_spec_parse(cli->prune, cli_pim_option(cli, "xbar"), &env->prune, err, sizeof err)) {
+            diag_error(s->diag, loc_none(), "--prune %s: %s", cli->prune, err);
+            ok = false;
+        }
+    }
     return ok;
 }
 
-static bool run_passes(Session *s, const PassPipeline *p, IrGraph *g)
+/* Whether some node of g carries an @prune request. */
+static bool asks_pruning(const IrGraph *g)
 {
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->req && (g->nodes[i]->req->set & REQ_PRUNE))
+            return true;
+    return false;
+}
+
+static bool run_passes(Session *s, PassPipeline *p, IrGraph *g)
+{
+    /* @prune and --prune mean pruning without spelling the pass out: it
+     * runs first, on the weights as written (before fold-bn changes them),
+     * unless the pipeline places it. */
+    if ((s->cli->prune || asks_pruning(g)) && !pass_pipeline_has(p, "prune"))
+        pass_pipeline_prepend(p, pass_lookup("prune"));
     const Cli *cli = s->cli;
     Tensor *calib[CLI_MAX_LIST] = {0};
     PassEnv env;

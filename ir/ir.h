@@ -99,15 +99,16 @@ typedef enum {
  * Sparsity of a weight. element, nm: mask has the value's shape (1 kept, 0
  * removed); nm: at most n nonzeros in every m consecutive elements along the
  * reduction dimension of the weight viewed as [out, in*kh*kw]; channel:
- * along `axis`, mask shaped [dim(axis)]; block: the weight viewed as a 2-D
- * [out, in*kh*kw] matrix cut into block[0] x block[1] tiles, mask shaped by
- * the tile grid (ceil division).
+ * along `axis`, mask shaped [dim(axis)]; block: the weight seen as a
+ * crossbar sees it, rows = in*kh*kw (word lines), columns = out (bit
+ * lines), cut into block[0] x block[1] tiles; the mask is the tile grid
+ * [ceil(in*kh*kw / block[0]), ceil(out / block[1])] (ir_block_grid).
  */
 typedef struct IrSparsity {
     SparsityKind kind;
     int n, m;       /* SP_NM */
     int axis;       /* SP_CHANNEL */
-    int block[2];   /* SP_BLOCK: rows, cols */
+    int block[2];   /* SP_BLOCK: rows (over in*kh*kw), cols (over out) */
     IrValue *mask;  /* u8 / bool parameter */
 } IrSparsity;
 
@@ -399,6 +400,10 @@ SparsityKind ir_sparsity_lookup(const char *name);
 /* A weight seen as the 2-D matrix sparsity speaks of: [out, in*kh*kw], i.e.
  * rows = dim 0 (1 for a scalar), cols = the other dimensions' product. */
 void ir_weight_view(const Shape *s, int64_t *rows, int64_t *cols);
+/* The tile grid of a block mask on a weight of shape s: tile_rows over
+ * in*kh*kw (block[0] each), tile_cols over out (block[1] each). Weight
+ * element [o, k] of the view lies in tile (k / block[0], o / block[1]). */
+void ir_block_grid(const Shape *s, const int block[2], int64_t *tile_rows, int64_t *tile_cols);
 /* v->quant, v->sparsity, n->placement (non-NULL) agree with v or n and the
  * parameters they name: field ranges, the parameters' dtypes and shapes,
  * and rules on bound data (pow2 scales, n:m masks). False with a message

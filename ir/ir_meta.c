@@ -45,6 +45,14 @@ void ir_weight_view(const Shape *s, int64_t *rows, int64_t *cols)
     *cols = *rows > 0 && numel > 0 ? numel / *rows : 0;
 }
 
+void ir_block_grid(const Shape *s, const int block[2], int64_t *tile_rows, int64_t *tile_cols)
+{
+    int64_t out, k;
+    ir_weight_view(s, &out, &k);
+    *tile_rows = (k + block[0] - 1) / block[0];
+    *tile_cols = (out + block[1] - 1) / block[1];
+}
+
 /* Bound data that can be read as its declaration says. */
 static bool data_as_declared(const IrValue *p)
 {
@@ -272,9 +280,8 @@ bool ir_sparsity_check(const IrValue *v, char *err, size_t errlen)
                      sp->block[1]);
             return false;
         }
-        ir_weight_view(&v->shape, &rows, &cols);
-        want = (Shape){2, {(rows + sp->block[0] - 1) / sp->block[0],
-                           (cols + sp->block[1] - 1) / sp->block[1]}};
+        ir_block_grid(&v->shape, sp->block, &rows, &cols);
+        want = (Shape){2, {rows, cols}};
         break;
     default: snprintf(err, errlen, "sparsity has invalid kind %d", (int)sp->kind); return false;
     }

@@ -111,6 +111,10 @@ PassPipeline *pass_pipeline_default(int opt_level);
  * which pipeline text cannot name. */
 PassPipeline *pass_pipeline_new(void);
 void pass_pipeline_append(PassPipeline *p, const PassInfo *pass);
+/* The same at the front (the driver puts `prune` first when asked for). */
+void pass_pipeline_prepend(PassPipeline *p, const PassInfo *pass);
+/* Whether p runs the pass named name. */
+bool pass_pipeline_has(const PassPipeline *p, const char *name);
 void pass_pipeline_free(PassPipeline *p);
 /* The pipeline as text, as pass_pipeline_parse reads it ("" when empty). */
 const char *pass_pipeline_text(const PassPipeline *p);

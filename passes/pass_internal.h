@@ -17,6 +17,7 @@ bool pass_fold_constants(IrGraph *g, const PassArgs *args, Diag *d);
 bool pass_quantize(IrGraph *g, const PassArgs *args, Diag *d); /* quantize.c */
 bool pass_expand_mha(IrGraph *g, const PassArgs *args, Diag *d); /* expand_mha.c */
 bool pass_integerize(IrGraph *g, const PassArgs *args, Diag *d); /* integerize.c */
+bool pass_prune(IrGraph *g, const PassArgs *args, Diag *d); /* prune.c */
 
 /* A parameter key no parameter of g has: base itself when free, else
  * base.1, base.2, ... (allocated in g's arena). */

@@ -30,6 +30,9 @@ static const PassInfo PASSES[] = {
     {"annotations", pass_annotations_run, "",
      "turn @prune/@precision/@tome/@epitome/@pim into typed requests, checking each against its nodes "
      "(every command runs it once after loading)"},
+    {"prune", pass_prune, "",
+     "prune what @prune and --prune ask: channels over dependency groups (layers shrink), then "
+     "element, n:m and crossbar-block masks (docs/pruning.md); runs first when either is given"},
     {"dce", pass_dce, "",
      "remove nodes whose results nobody reads, then parameters nothing refers to"},
     {"remove-identity", pass_remove_identity, "",
@@ -190,6 +193,23 @@ void pass_pipeline_append(PassPipeline *p, const PassInfo *pass)
 {
     pipeline_push(p, pass);
     pipeline_render(p);
+}
+
+void pass_pipeline_prepend(PassPipeline *p, const PassInfo *pass)
+{
+    pipeline_push(p, pass);
+    PassArgs last = p->passes[p->n - 1];
+    memmove(&p->passes[1], &p->passes[0], (size_t)(p->n - 1) * sizeof *p->passes);
+    p->passes[0] = last;
+    pipeline_render(p);
+}
+
+bool pass_pipeline_has(const PassPipeline *p, const char *name)
+{
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->passes[i].pass->name, name))
+            return true;
+    return false;
 }
 
 void pass_pipeline_free(PassPipeline *p)

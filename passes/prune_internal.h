@@ -54,6 +54,23 @@ bool prune_blocks(PruneJob *job);     /* prune_block.c: SP_BLOCK */
 /* The layer's name for messages and the report (its instance path, else the op). */
 const char *prune_layer_name(const IrNode *n);
 
+/* ---- prune_rank.c ---- */
+
+/*
+ * Marks in removed[n] the k lowest scores among the entries with
+ * eligible[i] (NULL: all), the one ranking every granularity uses: scores
+ * ascending, and among equal scores the higher index goes first, so of two
+ * equal weights the earlier one is kept. Scores must be >= 0 and k at most
+ * the eligible count; n below 2^32.
+ */
+void prune_rank_lowest(const float *score, const uint8_t *eligible, int64_t n, int64_t k, uint8_t *removed);
+/* floor(ratio · n), exact for ratios written with few decimals (0.3 · 10
+ * is 3, not 2): the count every granularity removes. */
+int64_t prune_count(double ratio, int64_t n);
+/* MACs that weight w of layer n takes part in: each element of w is used
+ * once per output position (conv2d) or per row of the input (linear, mha). */
+int64_t prune_weight_macs(const IrNode *n, const IrValue *w);
+
 /* ---- prune_mask.c ---- */
 
 /* The keep mask now in force on w (its sparsity mask's data, 1 = kept),
@@ -95,6 +112,10 @@ typedef struct PruneEntry {
 PruneReport *prune_report_new(IrGraph *g);
 /* Copies e (and its arrays) into the report. */
 void prune_report_add(PruneReport *r, const PruneEntry *e);
+/* Adds the row of a masked weight l->weight that had nz_before nonzeros:
+ * params are nonzeros, MACs the layer's share scaled by the nonzero
+ * fraction (crossbar columns are left to the caller). Returns the row. */
+PruneEntry *prune_report_masked(PruneJob *job, const PruneLayer *l, int64_t nz_before);
 /* The table to out and, with path, the JSON written atomically; false after
  * reporting a write error to d. */
 bool prune_report_emit(const PruneReport *r, const IrGraph *g, FILE *out, const char *path, Diag *d);

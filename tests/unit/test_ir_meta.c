@@ -100,7 +100,7 @@ static IrGraph *meta_net(void)
     sparsify(g, w2, SP_CHANNEL, param(g, "conv2.weight.mask", DT_BOOL, SH(1, 8)))->axis = 0;
     quantize(g, fw, 4, true, -1, param(g, "fc.weight.scale", DT_F32, SH(1, 1)), NULL);
     IrSparsity *blk = sparsify(g, fw, SP_BLOCK, param(g, "fc.weight.mask", DT_U8, SH(2, 3, 2)));
-    blk->block[0] = 2, blk->block[1] = 4;
+    blk->block[0] = 3, blk->block[1] = 3; /* 8 rows (in) x 6 columns (out): a 3x2 grid */
     quantize(g, top->outs[0], 16, true, 1, param(g, "top.scale", DT_F32, SH(1, 2)), NULL);
     quantize(g, top->outs[1], 2, false, -1, param(g, "top.index_scale", DT_F32, SH(1, 1)), NULL);
     return g;
@@ -139,7 +139,7 @@ static void test_print_format(void **state)
         "  param %conv2.weight : f32[8, 8, 1, 1] sparsity(kind = \"channel\", axis = 0, "
         "mask = %conv2.weight.mask) loc(\"nets/m.net\":7:9)\n",
         "  param %fc.weight : f32[6, 8] quant(bits = 4, signed = true, scale = %fc.weight.scale) "
-        "sparsity(kind = \"block\", block = [2, 4], mask = %fc.weight.mask) loc(\"nets/m.net\":7:9)\n",
+        "sparsity(kind = \"block\", block = [3, 3], mask = %fc.weight.mask) loc(\"nets/m.net\":7:9)\n",
         "  param %conv.weight.mask : u8[8, 4, 3, 3]\n",
         "  param %conv2.weight.mask : bool[8]\n",
         "name(\"conv\") pim(tile = 0, crossbar = 3, crossbars = 2, replicas = 1) loc(\"nets/m.net\":3:5:6)\n",
@@ -176,8 +176,8 @@ static void test_round_trip(void **state)
     assert_int_equal(ir_find_param(h, "conv2.weight")->sparsity->kind, SP_CHANNEL);
     const IrSparsity *blk = ir_find_param(h, "fc.weight")->sparsity;
     assert_int_equal(blk->kind, SP_BLOCK);
-    assert_int_equal(blk->block[0], 2);
-    assert_int_equal(blk->block[1], 4);
+    assert_int_equal(blk->block[0], 3);
+    assert_int_equal(blk->block[1], 3);
     assert_null(ir_find_param(h, "fc.weight.scale")->quant);
     /* each result of the two-result node has its own */
     IrNode *top = find_node(h, "top");
@@ -263,7 +263,7 @@ static void test_parse_errors(void **state)
         {W "sparsity(kind = \"channel\", axis = 0, mask = %m)" S,
          "t.ir:2:24: error: %w: sparsity mask 'm' is u8[8, 4], expected u8 or bool[8]"},
         {W "sparsity(kind = \"block\", block = [3, 3], mask = %m)" S,
-         "t.ir:2:24: error: %w: sparsity mask 'm' is u8[8, 4], expected u8 or bool[3, 2]"},
+         "t.ir:2:24: error: %w: sparsity mask 'm' is u8[8, 4], expected u8 or bool[2, 3]"},
         {W "sparsity(kind = \"element\", mask = %s)" S,
          "t.ir:2:24: error: %w: sparsity mask 's' is f32[1], expected u8 or bool[8, 4]"},
         {"graph g {\n  input %x : f32[1] sparsity(kind = \"element\", mask = %x)\n}",
@@ -371,12 +371,12 @@ static void test_verify_broken_meta(void **state)
     expect_verify_error(g, "sparsity mask 'conv2.weight.mask' is bool[8], expected u8 or bool[1]");
     ch->axis = 0;
     IrSparsity *blk = ir_find_param(g, "fc.weight")->sparsity;
-    blk->block[1] = 3; /* [6, 8] in 2x3 tiles is a 3x3 grid */
+    blk->block[1] = 2; /* [6, 8] is 8 rows x 6 columns: in 3x2 tiles a 3x3 grid */
     expect_verify_error(g, "parameter 'fc.weight': sparsity mask 'fc.weight.mask' is u8[3, 2], "
                            "expected u8 or bool[3, 3]");
     blk->block[1] = 0;
-    expect_verify_error(g, "sparsity block 2x0 must be at least 1x1");
-    blk->block[1] = 4;
+    expect_verify_error(g, "sparsity block 3x0 must be at least 1x1");
+    blk->block[1] = 3;
     assert_verifies(g);
 
     /* metadata naming what is not a parameter of this graph */
