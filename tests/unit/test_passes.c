@@ -343,7 +343,7 @@ static char *parse_errors(const char *text)
 static void test_parse_unknown_pass(void **state)
 {
     char *msg = parse_errors("dce,bogus,fold-bn");
-    expect_contains(msg, "--passes:1:5: error: unknown pass 'bogus' (known passes: annotations, dce, remove-identity, "
+    expect_contains(msg, "--passes:1:5: error: unknown pass 'bogus' (known passes: annotations, prune, dce, remove-identity, "
                          "fold-bn, fold-constants, quantize, expand-mha, integerize)");
     expect_contains(msg, "dce,bogus,fold-bn\n");
     expect_contains(msg, "    ^~~~~");
