@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""prune_channel_check.py -- checks a channel-pruned network against PyTorch
+(docs/pruning.md, "Channels").
+
+    /usr/bin/python3 tools/prune_channel_check.py MODEL --image-size N \\
+        --input X.npy --case NAME RATIO T.safetensors REPORT.json STATS.txt \\
+        Y_REF.npy Y_LLVM.npy [--case ...] [--tol 1e-4]
+
+In each case T is `netc export --format=torch` of the pruned IR, REPORT the
+prune pass's JSON, STATS `netc stats` of the pruned IR, Y_REF / Y_LLVM
+`netc run` of it on X with the reference interpreter and --backend=llvm.
+Checked:
+
+  widths   every pruned group of the report keeps C - floor(RATIO*C)
+           channels of its C, its kept indices ascending and distinct
+  model    the torchvision model, with every module whose exported weights
+           are smaller replaced by one of those widths (Conv2d, BatchNorm2d,
+           Linear, LayerNorm; a depthwise conv stays depthwise), loads T
+           with load_state_dict(strict=True)
+  counts   its parameters and MACs -- counted here from the modules'
+           widths: conv H'W'·C_out·C_in/G·kh·kw, linear rows·in·out, mha
+           3LE^2 + 2L^2E + LE^2 -- equal `netc stats` and the report's
+           graph totals exactly
+  output   its output on X equals Y_REF and Y_LLVM within TOL relative to
+           max|Y|
+
+Without torch it exits 77 (ctest: skipped). Prints per case the params,
+MACs and the largest relative differences.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_golden  # noqa: E402
+
+SKIPPED = 77
+
+
+def fail(msg):
+    print("FAIL " + msg)
+    sys.exit(1)
+
+
+def check_widths(name, ratio, report):
+    pruned = 0
+    for row in report["rows"]:
+        if row["kind"] != "channel" or row["note"] is not None:
+            continue
+        c, kept = row["width_before"], row["kept"]
+        # floor(r*C), with the decimal the user wrote (0.3*10 is 3)
+        want = c - int(np.floor(ratio * c + 1e-9))
+        if len(kept) != want or row["width_after"] != want:
+            fail("%s: group %s keeps %d of %d, expected %d" % (name, row["name"], len(kept), c, want))
+        if kept != sorted(set(kept)) or kept[0] < 0 or kept[-1] >= c:
+            fail("%s: group %s: kept indices not ascending in [0, %d)" % (name, row["name"], c))
+        pruned += 1
+    if not pruned:
+        fail("%s: the report has no pruned channel group" % name)
+    return pruned
+
+
+def shrink_model(model, tensors):
+    """Replaces every module whose exported tensors are smaller by one of
+    the exported widths; returns how many were replaced."""
+    import torch.nn as nn
+    replaced = 0
+    for mname, mod in list(model.named_modules()):
+        w = tensors.get(mname + ".weight")
+        if w is None or not hasattr(mod, "weight") or mod.weight is None:
+            continue
+        if isinstance(mod, nn.BatchNorm2d):
+            same = tuple(w.shape) == tuple(mod.weight.shape)
+            new = None if same else nn.BatchNorm2d(w.shape[0], eps=mod.eps, momentum=mod.momentum)
+        elif tuple(w.shape) == tuple(mod.weight.shape):
+            continue
+        elif isinstance(mod, nn.Conv2d):
+            depthwise = mod.groups > 1 and mod.groups == mod.in_channels == mod.out_channels
+            groups = w.shape[0] if depthwise else mod.groups
+            new = nn.Conv2d(w.shape[1] * groups, w.shape[0], mod.kernel_size, stride=mod.stride,
+                            padding=mod.padding, dilation=mod.dilation, groups=groups,
+                            bias=mod.bias is not None)
+        elif isinstance(mod, nn.Linear):
+            new = nn.Linear(w.shape[1], w.shape[0], bias=mod.bias is not None)
+        elif isinstance(mod, nn.LayerNorm):
+            new = nn.LayerNorm(w.shape[0], eps=mod.eps)
+        else:
+            fail("no rule to shrink %s (%s) to %s" % (mname, type(mod).__name__, list(w.shape)))
+        if new is None:
+            continue
+        parent, _, leaf = mname.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, leaf, new)
+        replaced += 1
+    return replaced
+
+
+def count(model, x):
+    """Parameters and MACs of MODEL on X, from the modules' widths."""
+    import torch
+    import torch.nn as nn
+    macs = [0]
+
+    def hook(mod, inp, out):
+        if isinstance(mod, nn.Conv2d):
+            kh, kw = mod.kernel_size
+            macs[0] += out.numel() * (mod.in_channels // mod.groups) * kh * kw
+        elif isinstance(mod, nn.Linear):
+            macs[0] += out.numel() // mod.out_features * mod.in_features * mod.out_features
+        elif isinstance(mod, nn.MultiheadAttention):
+            q = out[0]  # torchvision passes query, key, value by keyword
+            e = mod.embed_dim
+            n, l = (q.shape[0], q.shape[1]) if mod.batch_first else (q.shape[1], q.shape[0])
+            macs[0] += n * (3 * l * e * e + 2 * l * l * e + l * e * e)
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules()
+             if isinstance(m, (nn.Conv2d, nn.Linear, nn.MultiheadAttention))]
+    with torch.no_grad():
+        y = model(x)
+    for h in hooks:
+        h.remove()
+    # nn.MultiheadAttention applies out_proj through F.linear, not the
+    # module, so no Linear hook counts its LE^2 twice.
+    params = sum(p.numel() for p in model.parameters())
+    return params, macs[0], y
+
+
+def stats_totals(path):
+    text = open(path).read()
+    p = re.search(r"total parameters:\s+([\d,]+)", text)
+    m = re.search(r"total MACs:\s+([\d,]+)", text)
+    if not p or not m:
+        fail("%s: no totals in netc stats" % path)
+    return int(p.group(1).replace(",", "")), int(m.group(1).replace(",", ""))
+
+
+def rel(a, b):
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def main(argv):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--image-size", type=int)
+    ap.add_argument("--input", required=True)
+    ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--case", nargs=7, action="append", required=True,
+                    metavar=("NAME", "RATIO", "T", "REPORT", "STATS", "Y_REF", "Y_LLVM"))
+    args = ap.parse_args(argv)
+    for c in args.case:
+        check_widths(c[0], float(c[1]), json.load(open(c[3])))
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch missing: only the widths were checked")
+        return SKIPPED
+    x = torch.from_numpy(np.load(args.input))
+    for name, ratio, tpath, rpath, spath, yref, yllvm in args.case:
+        report = json.load(open(rpath))
+        model = torch_golden.build_model(args.model, image_size=args.image_size)
+        tensors = torch_golden.read_safetensors(tpath)
+        replaced = shrink_model(model, tensors)
+        torch_golden.load_weights(model, tensors)
+        model.eval()
+        params, macs, y = count(model, x)
+        sp, sm = stats_totals(spath)
+        g = report["graph"]
+        if (params, macs) != (sp, sm) or (params, macs) != (g["params_after"], g["macs_after"]):
+            fail("%s: PyTorch counts params %d MACs %d; netc stats %d %d; report %d %d"
+                 % (name, params, macs, sp, sm, g["params_after"], g["macs_after"]))
+        y = y.numpy()
+        er, el = rel(y, np.load(yref)), rel(y, np.load(yllvm))
+        print("%s %s: %d modules shrunk, params %d -> %d, MACs %d -> %d, max rel diff ref %.3g llvm %.3g"
+              % (args.model, name, replaced, g["params_before"], params, g["macs_before"], macs, er, el))
+        if er > args.tol or el > args.tol:
+            fail("%s: output differs from netc by %.3g (ref) / %.3g (llvm), tolerance %g"
+                 % (name, er, el, args.tol))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
