@@ -162,7 +162,7 @@ static bool local_keep(ChanPlan *pl, int r)
     int64_t c = pl->cg->grp[r].width, k = prune_count(l->spec.ratio, c);
     if (k >= c) {
         diag_error(pl->job->d, l->annotated ? l->where : l->node->loc,
-                   "prune: channel ratio %g would remove every channel of %s (%lld of %lld, in the group of %s)",
+                   "prune: channel ratio %.15g would remove every channel of %s (%lld of %lld, in the group of %s)",
                    l->spec.ratio, prune_layer_name(l->node), (long long)k, (long long)c, group_name(pl, r));
         return false;
     }
