@@ -199,10 +199,13 @@ static bool asks_pruning(const IrGraph *g)
 
 static bool run_passes(Session *s, PassPipeline *p, IrGraph *g)
 {
-    /* @prune and --prune mean pruning without spelling the pass out: it
-     * runs first, on the weights as written (before fold-bn changes them),
-     * unless the pipeline places it. */
-    if ((s->cli->prune || asks_pruning(g)) && !pass_pipeline_has(p, "prune"))
+    /* --prune, and @prune once there are weights to prune, mean pruning
+     * without spelling the pass out: it runs first, on the weights as
+     * written (before fold-bn changes them), unless the pipeline places
+     * it. Without --weights an annotated net is checked, dumped and
+     * counted dense, its requests kept (init writes the dense weights). */
+    bool auto_prune = s->cli->prune || (asks_pruning(g) && s->cli->weights);
+    if (auto_prune && strcmp(s->cli->command, "init") && !pass_pipeline_has(p, "prune"))
         pass_pipeline_prepend(p, pass_lookup("prune"));
     const Cli *cli = s->cli;
     Tensor *calib[CLI_MAX_LIST] = {0};

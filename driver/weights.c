@@ -23,9 +23,9 @@ int cmd_init(Session *s)
         fprintf(stderr, "netc: error: init needs -o FILE.safetensors\n");
         return EXIT_USAGE;
     }
-    if (s->cli->passes || s->cli->opt_level_given) {
+    if (s->cli->passes || s->cli->opt_level_given || s->cli->prune) {
         fprintf(stderr, "netc: error: init writes the source's parameters; it runs no passes "
-                        "(--passes, -O): optimize with 'netc opt'\n");
+                        "(--passes, -O, --prune): optimize with 'netc opt'\n");
         return EXIT_USAGE;
     }
     IrGraph *g = netc_pipeline(s, false);

@@ -448,6 +448,8 @@ typedef struct IrStats {
     int64_t buffers; /* state: batchnorm running statistics, metadata tensors (scales, masks) */
     int64_t macs, activation_bytes, peak_activation_bytes;
     int64_t model_bytes; /* parameters stored: quantized weights at their bits, packed */
+    int64_t sparse_weights, sparse_nonzeros; /* weights with a sparsity mask: elements, nonzeros */
+    int64_t macs_kept;   /* MACs with masked weights' zeros skipped (= macs when dense) */
 } IrStats;
 /* Totals; when out is non-NULL also prints the per-layer table. */
 IrStats ir_stats(const IrGraph *g, FILE *out);

@@ -6,7 +6,10 @@
  * multiply-add, counted by the op's macs rule as torchvision / fvcore do;
  * parameters are element counts, each parameter counted once even when
  * several nodes share it (per layer it is charged to its first user);
- * activation bytes are a node's output size.
+ * activation bytes are a node's output size. A weight with a sparsity
+ * mask (a prune pass) is also counted by its nonzeros in the bound data,
+ * and its layer's MACs scaled by the nonzero fraction of its weights: the
+ * MACs a sparse kernel or a crossbar skipping empty tiles still does.
  *
  * PyTorch counts only learnable tensors as parameters; batchnorm running
  * statistics are buffers there but state_dict entries (so IR parameters)
@@ -100,6 +103,24 @@ static const char *weight_bits(Arena *a, const IrNode *n)
     return cell;
 }
 
+/* Elements and nonzeros of n's masked weights with bound f32 data (both 0
+ * when it has none). */
+static void masked_weights(const IrNode *n, int64_t *numel, int64_t *nonzeros)
+{
+    *numel = *nonzeros = 0;
+    int nd = op_data_inputs(n);
+    for (int k = nd; k < n->nin; k++) {
+        const IrValue *w = n->in[k];
+        if (op_param_role(n, k - nd) != PR_WEIGHT || !w->sparsity || !w->data || w->data->dtype != DT_F32)
+            continue;
+        const float *x = w->data->data;
+        int64_t c = tensor_numel(w->data);
+        *numel += c;
+        for (int64_t i = 0; i < c; i++)
+            *nonzeros += x[i] != 0.0f;
+    }
+}
+
 static void print_table(FILE *out, Row *rows, int nrows)
 {
     static const bool right[COLS] = {false, false, false, true, true, true, true};
@@ -190,6 +211,11 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
             }
         }
         st.macs = sat_add(st.macs, macs);
+        int64_t masked, nonzeros;
+        masked_weights(n, &masked, &nonzeros);
+        int64_t kept = masked ? (int64_t)((double)macs * (double)nonzeros / (double)masked + 0.5) : macs;
+        st.macs_kept = sat_add(st.macs_kept, kept);
+        st.sparse_weights += masked, st.sparse_nonzeros += nonzeros;
         st.activation_bytes = sat_add(st.activation_bytes, bytes);
 
         live_alloc(&live, bytes);
@@ -218,6 +244,11 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
             r->cell[3] = arena_strdup(a, params ? with_commas(params, p, sizeof p) : "-");
             r->cell[4] = weight_bits(a, n);
             r->cell[5] = arena_strdup(a, macs ? with_commas(macs, m, sizeof m) : "-");
+            if (masked) {
+                char nz[32], mk[32];
+                r->cell[3] = arena_printf(a, "%s (%s weights nonzero)", r->cell[3], with_commas(nonzeros, nz, sizeof nz));
+                r->cell[5] = arena_printf(a, "%s (%s kept)", r->cell[5], with_commas(kept, mk, sizeof mk));
+            }
             r->cell[6] = arena_strdup(a, with_commas(bytes, b, sizeof b));
         }
     }
@@ -238,6 +269,15 @@ IrStats ir_stats(const IrGraph *g, FILE *out)
                 with_commas(st.model_bytes, r, sizeof r), (double)st.model_bytes / (1024.0 * 1024.0));
         fprintf(out, "total MACs:             %s (%.2f GMACs)\n",
                 with_commas(st.macs, m, sizeof m), (double)st.macs / 1e9);
+        if (st.sparse_weights) {
+            char w[32], z[32];
+            fprintf(out, "masked weights:         %s nonzero of %s (%.2f%% sparsity)\n",
+                    with_commas(st.sparse_nonzeros, z, sizeof z), with_commas(st.sparse_weights, w, sizeof w),
+                    100.0 * (1.0 - (double)st.sparse_nonzeros / (double)st.sparse_weights));
+            fprintf(out, "MACs left by the masks: %s (%.2f GMACs, %.2f%% of the dense)\n",
+                    with_commas(st.macs_kept, m, sizeof m), (double)st.macs_kept / 1e9,
+                    st.macs ? 100.0 * (double)st.macs_kept / (double)st.macs : 0.0);
+        }
         fprintf(out, "activation bytes:       %s (%.2f MiB)\n",
                 with_commas(st.activation_bytes, b, sizeof b),
                 (double)st.activation_bytes / (1024.0 * 1024.0));

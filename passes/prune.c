@@ -107,6 +107,22 @@ static bool collect(PruneJob *job)
     return ok;
 }
 
+/* A pruned node's @prune is done: dropped from its annotations and
+ * requests, so the pruned graph read back (netc opt's .ir) is not pruned a
+ * second time. */
+static void consume_request(IrNode *n)
+{
+    int kept = 0;
+    for (int i = 0; i < n->nannot; i++)
+        if (strcmp(n->annot[i].name, "prune"))
+            n->annot[kept++] = n->annot[i];
+    n->nannot = kept;
+    if (n->req)
+        n->req->set &= ~(unsigned)REQ_PRUNE;
+    if (n->req && !n->req->set)
+        n->req = NULL;
+}
+
 bool pass_prune(IrGraph *g, const PassArgs *args, Diag *d)
 {
     PruneJob job = {.g = g, .d = d, .env = pass_env(args)};
@@ -118,6 +134,8 @@ bool pass_prune(IrGraph *g, const PassArgs *args, Diag *d)
     job.report = prune_report_new(g);
     ok = ok && prune_channels(&job) && prune_magnitude(&job) && prune_nm(&job) && prune_blocks(&job);
     ok = ok && prune_report_emit(job.report, g, job.env->prune_report_to, job.env->prune_report, d);
+    for (int i = 0; ok && i < job.nlayers; i++)
+        consume_request(job.layers[i].node);
     prune_report_free(job.report);
     free(job.layers);
     return ok;

@@ -89,10 +89,11 @@ static void print_table(const PruneReport *r, const IrStats *after, FILE *out)
         if (e->kind == SP_CHANNEL && !e->note)
             snprintf(kept, sizeof kept, "%lld of %lld channels, %d members", (long long)e->nkept,
                      (long long)e->width_before, e->nmembers);
-        fprintf(out, "  %-36s %-7s %12lld %12lld %7.2f%% %14lld %14lld %11s  %s\n", e->name,
+        const char *last = e->note ? e->note : kept;
+        fprintf(out, "  %-36s %-7s %12lld %12lld %7.2f%% %14lld %14lld %11s%s%s\n", e->name,
                 ir_sparsity_name(e->kind), (long long)e->params_before, (long long)e->params_after,
                 pct(e->params_before - e->params_after, e->params_before), (long long)e->macs_before,
-                (long long)e->macs_after, tiles, e->note ? e->note : kept);
+                (long long)e->macs_after, tiles, *last ? "  " : "", last);
     }
     int64_t pb = 0, pa = 0, mb = 0, ma = 0;
     for (int i = 0; i < r->n; i++)

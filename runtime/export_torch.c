@@ -17,9 +17,15 @@
  *              eval-mode batchnorm computes x * (weight / sqrt(var + eps)) +
  *              (bias - mean * ...) = x + bias, bit for bit.
  *
+ *   prune      a mask adds "<key>.mask": it leaves the export (the weight
+ *              holds its zeros, which is all a dense PyTorch model needs);
+ *              channel pruning shrinks parameters: the export holds the
+ *              smaller tensors under the same keys, for the model built
+ *              with the smaller widths (tools/prune_check.py)
+ *
  * Any other change (a parameter the passes removed or renamed, one they
- * added, a shape changed) has no honest inverse and is an error naming the
- * parameter. Each batchnorm also gets the `num_batches_tracked` buffer
+ * added, a shape that changed rank or grew) has no honest inverse and is an
+ * error naming the parameter. Each batchnorm also gets the `num_batches_tracked` buffer
  * torchvision's state_dict lists (i64, 0: netc does not train), so the key
  * set is exactly the module's.
  */
@@ -40,9 +46,13 @@ typedef struct TorchMap {
 
 static const char *node_name(const IrNode *n) { return n->name ? n->name : op_info(n->op)->name; }
 
-/* Marks the scales and zero points of g's quantizers in mark (by value id). */
-static void mark_quantizer_params(const IrGraph *g, bool *mark)
+/* Marks the scales and zero points of g's quantizers and its sparsity
+ * masks in mark (by value id). */
+static void mark_metadata_params(const IrGraph *g, bool *mark)
 {
+    for (int i = 0; i < g->nparams; i++)
+        if (g->params[i]->sparsity && g->params[i]->sparsity->mask)
+            mark[g->params[i]->sparsity->mask->id] = true;
     int n;
     const IrValue **v = rt_export_quantized(g, &n);
     for (int i = 0; i < n; i++) {
@@ -170,6 +180,17 @@ static bool batchnorms(TorchMap *m)
     return ok;
 }
 
+/* Whether s is t or t with some dimensions made smaller (channel pruning). */
+static bool shrunk_or_equal(const Shape *s, const Shape *t)
+{
+    if (s->rank != t->rank)
+        return false;
+    for (int i = 0; i < s->rank; i++)
+        if (s->d[i] > t->d[i] || (s->d[i] == 0) != (t->d[i] == 0))
+            return false;
+    return true;
+}
+
 /* Every remaining key of src, with g's value under the same key. */
 static bool same_keys(TorchMap *m)
 {
@@ -184,7 +205,7 @@ static bool same_keys(TorchMap *m)
             diag_error(m->d, p->loc, "export: parameter '%s' of the source is gone after the passes, so the "
                        "state_dict cannot have it (leave the pass that removed it out of --passes, or use "
                        "--format=int, which writes the graph's own parameters)", p->name);
-        else if (!shape_equal(&v->shape, &p->shape))
+        else if (!shrunk_or_equal(&v->shape, &p->shape))
             diag_error(m->d, p->loc, "export: parameter '%s' is %s after the passes, but %s in the source",
                        p->name, shape_str(&v->shape, a, sizeof a), shape_str(&p->shape, b, sizeof b));
         else if (!v->data || v->data->dtype != DT_F32)
@@ -221,8 +242,8 @@ bool rt_export_torch(const IrGraph *g, const IrGraph *src, RtExport *out, Diag *
     TorchMap m = {g, src, xcalloc((size_t)g->next_value_id + 1, sizeof(bool)),
                   xcalloc((size_t)src->next_value_id + 1, sizeof(bool)), out, d};
     out->tensors.borrowed = true;
-    mark_quantizer_params(g, m.placed);
-    mark_quantizer_params(src, m.skip); /* a .ir input may be quantized already */
+    mark_metadata_params(g, m.placed);
+    mark_metadata_params(src, m.skip); /* a .ir input may be quantized already */
     bool ok = batchnorms(&m);
     ok = same_keys(&m) && ok;
     ok = ok && all_placed(&m);

@@ -472,7 +472,7 @@ static void test_dot(void **state)
                                 "w4 nm2:4 pim t0 c3..4\""));
     assert_non_null(strstr(dot, "label=\"relu\\nf32[1, 8, 8, 8]\\na8\""));
     assert_non_null(strstr(dot, "\\nchan\""));
-    assert_non_null(strstr(dot, "\\nw4 blk2x4 pim t1 c0 r2\""));
+    assert_non_null(strstr(dot, "\\nw4 blk3x3 pim t1 c0 r2\""));
     assert_non_null(strstr(dot, "\\na16 a2\""));
     free(dot);
     ir_graph_free(g);
