@@ -12,7 +12,9 @@ prune pass's JSON, STATS `netc stats` of the pruned IR, Y_REF / Y_LLVM
 Checked:
 
   widths   every pruned group of the report keeps C - floor(RATIO*C)
-           channels of its C, its kept indices ascending and distinct
+           channels of its C (RATIO "R:global": all groups together keep
+           ΣC - floor(R·ΣC), plus one per group the ranking emptied), its
+           kept indices ascending and distinct
   model    the torchvision model, with every module whose exported weights
            are smaller replaced by one of those widths (Conv2d, BatchNorm2d,
            Linear, LayerNorm; a depthwise conv stays depthwise), loads T
@@ -47,21 +49,29 @@ def fail(msg):
 
 
 def check_widths(name, ratio, report):
-    pruned = 0
-    for row in report["rows"]:
-        if row["kind"] != "channel" or row["note"] is not None:
-            continue
+    """RATIO "R" (per group) or "R:global" (one ranking over all groups)."""
+    r, _, scope = ratio.partition(":")
+    r = float(r)
+    rows = [row for row in report["rows"] if row["kind"] == "channel" and row["note"] is None]
+    if not rows:
+        fail("%s: the report has no pruned channel group" % name)
+    total = kept_total = 0
+    for row in rows:
         c, kept = row["width_before"], row["kept"]
         # floor(r*C), with the decimal the user wrote (0.3*10 is 3)
-        want = c - int(np.floor(ratio * c + 1e-9))
-        if len(kept) != want or row["width_after"] != want:
+        want = c - int(np.floor(r * c + 1e-9))
+        if len(kept) != row["width_after"] or (scope != "global" and len(kept) != want):
             fail("%s: group %s keeps %d of %d, expected %d" % (name, row["name"], len(kept), c, want))
         if kept != sorted(set(kept)) or kept[0] < 0 or kept[-1] >= c:
             fail("%s: group %s: kept indices not ascending in [0, %d)" % (name, row["name"], c))
-        pruned += 1
-    if not pruned:
-        fail("%s: the report has no pruned channel group" % name)
-    return pruned
+        total += c
+        kept_total += len(kept)
+    # global: floor(r*total) go, less one per group the ranking would empty
+    floored = sum(1 for row in rows if len(row["kept"]) == 1)
+    want = total - int(np.floor(r * total + 1e-9))
+    if scope == "global" and not want <= kept_total <= want + floored:
+        fail("%s: %d of %d channels kept, expected %d" % (name, kept_total, total, want))
+    return len(rows)
 
 
 def shrink_model(model, tensors):
@@ -151,7 +161,7 @@ def main(argv):
                     metavar=("NAME", "RATIO", "T", "REPORT", "STATS", "Y_REF", "Y_LLVM"))
     args = ap.parse_args(argv)
     for c in args.case:
-        check_widths(c[0], float(c[1]), json.load(open(c[3])))
+        check_widths(c[0], c[1], json.load(open(c[3])))
     try:
         import torch
     except ImportError:
