@@ -26,9 +26,11 @@
  *                       the dims after it into it: as flatten; else fixed
  *   permute, transpose, select, slice, expand  the axis moves; select or
  *                       slice of the channel axis itself: fixed
- *   mha                 fixed: its in_proj is [3E, E], so the embedding
- *                       width is the attention's inner width (whole-head
- *                       pruning needs an op with its own inner width)
+ *   mha                 input and output share the channel space (in_proj
+ *                       columns, out_proj rows): the op ties both to E and
+ *                       its attention width to E too (in_proj [3E, E]), so
+ *                       pruning E removes whole heads and the group's kept
+ *                       width must be a multiple of head_dim
  *   anything else       fixed (matmul, topk, quantized ops)
  * A parameter read as data (ViT's class token through expand, the position
  * embedding through add) gets a fresh unrooted group on its last axis,
@@ -52,7 +54,7 @@ static int new_group(ChanGraph *cg, int64_t width, IrNode *root, const char *fix
         cg->cap = cg->cap ? 2 * cg->cap : 64;
         cg->grp = xrealloc(cg->grp, (size_t)cg->cap * sizeof *cg->grp);
     }
-    cg->grp[cg->ngrp] = (ChanGroup){.parent = cg->ngrp, .width = width, .root = root, .fixed = fixed};
+    cg->grp[cg->ngrp] = (ChanGroup){.parent = cg->ngrp, .width = width, .root = root, .fixed = fixed, .multiple = 1};
     return cg->ngrp++;
 }
 
@@ -61,6 +63,16 @@ static void fix_group(ChanGraph *cg, int i, const char *why)
     i = chan_find(cg, i);
     if (!cg->grp[i].fixed)
         cg->grp[i].fixed = why;
+}
+
+static int64_t lcm(int64_t a, int64_t b)
+{
+    int64_t x = a, y = b;
+    while (y) {
+        int64_t t = x % y;
+        x = y, y = t;
+    }
+    return a / x * b; /* x is gcd(a, b) */
 }
 
 static void unite(ChanGraph *cg, int a, int b)
@@ -73,6 +85,7 @@ static void unite(ChanGraph *cg, int a, int b)
         a = b, b = t;
     }
     cg->grp[b].parent = a;
+    cg->grp[a].multiple = lcm(cg->grp[a].multiple, cg->grp[b].multiple);
     if (!cg->grp[a].root)
         cg->grp[a].root = cg->grp[b].root;
     if (!cg->grp[a].fixed)
@@ -286,8 +299,13 @@ static void node_rule(ChanGraph *cg, IrNode *n)
         set_fresh(cg, n->out, rank - 1, n, NULL);
         return;
     case OP_MHA:
-        opaque(cg, n, why(cg, "%s is an mha, whose embedding width is its attention width (in_proj [3E, E]); "
-                              "head pruning is not done", n));
+        if (in->axis != rank - 1 || in->nseg != 1) {
+            opaque(cg, n, why(cg, "%s (%s) reads channels off its last axis", n));
+        } else {
+            int r = chan_find(cg, in->seg[0].group);
+            cg->grp[r].multiple = lcm(cg->grp[r].multiple, n->in[0]->shape.d[rank - 1] / ir_attr_int(n, "num_heads"));
+            set_same(cg, n->out, in, in->axis);
+        }
         return;
     case OP_BATCHNORM:
     case OP_MAXPOOL:

@@ -12,7 +12,9 @@
  * layernorm over it, reshape/permute that keep the axis whole) pass the
  * segments through; a residual add (or a concat on another axis) unites
  * its operands' groups, so all of them and the result share one index
- * space. Whatever cannot change width (net inputs and outputs, mha, a
+ * space; so does an mha, whose input and output widths are its embedding
+ * width E (its heads are removed whole, so E keeps a multiple of
+ * head_dim). Whatever cannot change width (net inputs and outputs, a
  * grouped conv, an op the analysis does not know) marks its groups fixed,
  * with the reason.
  */
@@ -39,6 +41,7 @@ typedef struct ChanGroup {
     int64_t width;
     const char *fixed; /* why its width cannot change; NULL when it can */
     IrNode *root;      /* the first layer whose output channels are this space */
+    int64_t multiple;  /* the kept width must be a multiple of it (an mha's head_dim) */
 } ChanGroup;
 
 typedef struct ChanGraph {

@@ -7,21 +7,30 @@
  * group of the layer's output channels (a depthwise conv's: its input's).
  * A group with several requests takes the smallest ratio among them.
  *
- * Importance of channel c of a group: the sum over every conv2d and linear
- * weight that touches c (the rows a producer writes, the columns a
+ * Importance of channel c of a group: the sum over every conv2d, linear
+ * and mha weight that touches c (the rows a producer writes, the columns a
  * consumer reads, H·W columns per channel after a flatten, a depthwise
- * filter) of that slice's norm: L1 = Σ|w|, L2 = sqrt(Σw²) (spec.norm).
+ * filter, an mha's in_proj columns and out_proj rows) of that slice's
+ * norm: L1 = Σ|w|, L2 = sqrt(Σw²) (spec.norm).
  * Biases, batchnorm and layernorm affines and statistics and embeddings
  * are sliced but not scored. It is computed on the weights as written:
  * prune runs first in the pipeline, before fold-bn, so BN γ does not
  * scale the filters' norms.
  *
- * Per group (local): floor(r·C) channels go (prune_count), the lowest
- * scores first, and of equal scores the higher index (prune_rank_lowest),
- * so the lower index is kept. A ratio that would remove all C is an error.
- * Global (--prune=channel:R:global): scores are divided by their group's
- * mean, one ranking over all channels of every selected group removes
- * floor(R·ΣC), and a group it would empty keeps its best channel.
+ * Per group (local): C - floor(r·C) channels stay (prune_count), rounded
+ * down to a multiple of the group's head_dim when an mha is in it; the
+ * lowest scores go first, and of equal scores the higher index
+ * (prune_rank_lowest), so the lower index is kept. A ratio that would
+ * remove all C is an error. Global (--prune=channel:R:global): scores are
+ * divided by their group's mean, one ranking over all channels of every
+ * selected group removes floor(R·ΣC); a group it would empty keeps its best
+ * channel (best head_dim channels), and whole heads round down.
+ *
+ * An mha whose embedding width E goes to E' keeps E' / head_dim whole
+ * heads, the ones with the largest norms over their q, k, v rows and
+ * out_proj columns (num_heads updated; head_dim and so the 1/sqrt(d)
+ * scale unchanged). The op ties its attention width to E (in_proj is
+ * [3E, E]), so heads go only with the residual width.
  *
  * Shrinking keeps parameter keys and slices the bound data; conv2d
  * out_channels (depthwise: groups too), linear out_features and literal
@@ -43,6 +52,9 @@ typedef struct ChanPlan {
     bool *global;
     double **score;         /* selected, prunable groups: per index */
     uint8_t **keep;         /* NULL: every index kept */
+    int norm;
+    uint8_t **heads;        /* per node position: an mha's kept heads, NULL when all stay */
+    int64_t *nheads;        /* ... of how many */
 } ChanPlan;
 
 /* Per-position sums of |w| (norm 1) or w² (norm 2) along axis of w. */
@@ -100,9 +112,14 @@ static void score_groups(ChanPlan *pl, int norm)
     IrGraph *g = pl->job->g;
     for (int i = 0; i < g->nnodes; i++) {
         IrNode *n = g->nodes[i];
+        const ChanInfo *in = chan_info(pl->cg, n->in[0]), *out = chan_info(pl->cg, n->out);
+        if (n->op == OP_MHA) { /* in_proj's columns, out_proj's rows */
+            add_scores(pl, n->in[1], 1, in, norm);
+            add_scores(pl, n->in[3], 0, out, norm);
+            continue;
+        }
         if (n->op != OP_CONV2D && n->op != OP_LINEAR)
             continue;
-        const ChanInfo *in = chan_info(pl->cg, n->in[0]), *out = chan_info(pl->cg, n->out);
         add_scores(pl, n->in[1], 0, out, norm);
         if (reads_channels(n, in))
             add_scores(pl, n->in[1], 1, in, norm);
@@ -156,26 +173,39 @@ static const char *group_name(ChanPlan *pl, int r)
     return pl->cg->grp[r].root ? prune_layer_name(pl->cg->grp[r].root) : prune_layer_name(pl->req[r]->node);
 }
 
-static bool local_keep(ChanPlan *pl, int r)
+/* Keep the kept highest scores of group r (the rest removed, later index
+ * first among equals). */
+static void keep_top(ChanPlan *pl, int r, int64_t kept)
 {
-    const PruneLayer *l = pl->req[r];
-    int64_t c = pl->cg->grp[r].width, k = prune_count(l->spec.ratio, c);
-    if (k >= c) {
-        diag_error(pl->job->d, l->annotated ? l->where : l->node->loc,
-                   "prune: channel ratio %.15g would remove every channel of %s (%lld of %lld, in the group of %s)",
-                   l->spec.ratio, prune_layer_name(l->node), (long long)k, (long long)c, group_name(pl, r));
-        return false;
-    }
+    int64_t c = pl->cg->grp[r].width;
     float *sc = xmalloc((size_t)c * sizeof *sc);
     uint8_t *removed = xmalloc((size_t)c);
     for (int64_t i = 0; i < c; i++)
         sc[i] = (float)pl->score[r][i];
-    prune_rank_lowest(sc, NULL, c, k, removed);
-    pl->keep[r] = xmalloc((size_t)c);
+    prune_rank_lowest(sc, NULL, c, c - kept, removed);
+    if (!pl->keep[r])
+        pl->keep[r] = xmalloc((size_t)c);
     for (int64_t i = 0; i < c; i++)
         pl->keep[r][i] = !removed[i];
     free(sc);
     free(removed);
+}
+
+/* C - floor(r·C) kept, rounded down to the group's multiple (whole heads). */
+static bool local_keep(ChanPlan *pl, int r)
+{
+    const PruneLayer *l = pl->req[r];
+    int64_t c = pl->cg->grp[r].width, m = pl->cg->grp[r].multiple;
+    int64_t kept = (c - prune_count(l->spec.ratio, c)) / m * m;
+    if (kept <= 0) {
+        diag_error(pl->job->d, l->annotated ? l->where : l->node->loc,
+                   "prune: channel ratio %.15g would remove every channel of %s (%lld of %lld%s, in the group of %s)",
+                   l->spec.ratio, prune_layer_name(l->node), (long long)prune_count(l->spec.ratio, c), (long long)c,
+                   m > 1 ? arena_printf(pl->cg->arena, "; whole heads of %lld", (long long)m) : "",
+                   group_name(pl, r));
+        return false;
+    }
+    keep_top(pl, r, kept);
     return true;
 }
 
@@ -208,16 +238,12 @@ static void global_keep(ChanPlan *pl)
     for (int r = 0; r < cg->ngrp; r++) {
         if (!pl->score[r] || !pl->global[r])
             continue;
-        int64_t c = cg->grp[r].width, best = 0, kept = 0;
-        pl->keep[r] = xmalloc((size_t)c);
-        for (int64_t i = 0; i < c; i++) {
-            pl->keep[r][i] = !removed[at + i];
-            kept += pl->keep[r][i];
-            if (sc[at + i] > sc[at + best])
-                best = i;
-        }
-        if (!kept)
-            pl->keep[r][best] = 1;
+        int64_t c = cg->grp[r].width, m = cg->grp[r].multiple, kept = 0;
+        for (int64_t i = 0; i < c; i++)
+            kept += !removed[at + i];
+        /* never empty, and whole heads: the group's best of what it keeps */
+        kept = kept < m ? m : kept / m * m;
+        keep_top(pl, r, kept);
         at += c;
     }
     free(sc);
@@ -279,7 +305,56 @@ static int64_t max_width(const IrGraph *g)
     return m;
 }
 
-static void shrink_node(ChanPlan *pl, IrNode *n, int64_t *ipos, int64_t *opos)
+/*
+ * An mha whose embedding width E goes to E' keeps E' / head_dim whole
+ * heads: those with the largest norms over their q, k, v rows of in_proj
+ * and their out_proj columns, later index first among equals. Slices
+ * those rows and columns and sets num_heads; the embedding's own columns
+ * and rows are the caller's.
+ */
+static void keep_heads(ChanPlan *pl, IrNode *n, int64_t kept_width, uint8_t **kept_heads, int64_t *nheads)
+{
+    int64_t e = n->in[0]->shape.d[n->in[0]->shape.rank - 1], h = ir_attr_int(n, "num_heads"), d = e / h;
+    int64_t hk = kept_width / d;
+    if (hk >= h)
+        return;
+    double *rows = xmalloc((size_t)(3 * e) * sizeof *rows), *cols = xmalloc((size_t)e * sizeof *cols);
+    axis_sums(n->in[1], 0, pl->norm, rows);
+    axis_sums(n->in[3], 1, pl->norm, cols);
+    float *score = xcalloc((size_t)h, sizeof *score);
+    for (int64_t j = 0; j < h; j++) {
+        double part[4] = {0};
+        for (int64_t t = 0; t < d; t++) {
+            for (int q = 0; q < 3; q++)
+                part[q] += rows[q * e + j * d + t];
+            part[3] += cols[j * d + t];
+        }
+        for (int q = 0; q < 4; q++)
+            score[j] += (float)(pl->norm == 2 ? sqrt(part[q]) : part[q]);
+    }
+    uint8_t *removed = xmalloc((size_t)h);
+    prune_rank_lowest(score, NULL, h, h - hk, removed);
+    int64_t *rpos = xmalloc((size_t)(3 * e) * sizeof *rpos), nr = 0, nc = 0;
+    for (int q = 0; q < 3; q++)
+        for (int64_t j = 0; j < h; j++)
+            for (int64_t t = 0; !removed[j] && t < d; t++)
+                rpos[nr++] = q * e + j * d + t;
+    slice_param(n->in[1], 0, rpos, nr);
+    slice_param(n->in[2], 0, rpos, nr);
+    for (int64_t j = 0; j < h; j++)
+        for (int64_t t = 0; !removed[j] && t < d; t++)
+            rpos[nc++] = j * d + t;
+    slice_param(n->in[3], 1, rpos, nc);
+    attr_mut(n, "num_heads")->i = hk;
+    *kept_heads = xmalloc((size_t)h);
+    *nheads = h;
+    for (int64_t j = 0; j < h; j++)
+        (*kept_heads)[j] = !removed[j];
+    free(rows), free(cols), free(score), free(removed), free(rpos);
+}
+
+static void shrink_node(ChanPlan *pl, IrNode *n, int64_t *ipos, int64_t *opos, uint8_t **kept_heads,
+                        int64_t *nheads)
 {
     const ChanInfo *in = n->nin ? chan_info(pl->cg, n->in[0]) : NULL;
     int64_t ni = n->nin ? kept_of(pl, n->in[0], ipos) : -1, no = kept_of(pl, n->out, opos);
@@ -298,6 +373,12 @@ static void shrink_node(ChanPlan *pl, IrNode *n, int64_t *ipos, int64_t *opos)
             attr_mut(n, "groups")->i = no;
         break;
     }
+    case OP_MHA:
+        keep_heads(pl, n, no, kept_heads, nheads);
+        slice_param(n->in[1], 1, ipos, ni);
+        slice_param(n->in[3], 0, opos, no);
+        slice_param(n->in[4], 0, opos, no);
+        break;
     case OP_BATCHNORM:
         for (int k = 1; k < n->nin; k++)
             slice_param(n->in[k], 0, ipos, ni);
@@ -368,6 +449,21 @@ static void report_groups(ChanPlan *pl, const int64_t *before)
         }
         prune_report_add(pl->job->report, &e);
     }
+    for (int i = 0; i < g->nnodes; i++) {
+        IrNode *n = g->nodes[i];
+        if (!pl->heads[i])
+            continue;
+        const char *keys[2] = {n->in[1]->name, n->in[3]->name};
+        PruneEntry e = {.name = arena_printf(cg->arena, "%s heads", prune_layer_name(n)), .kind = SP_CHANNEL,
+                        .members = keys, .nmembers = 2, .kept = kept,
+                        .width_before = pl->nheads[i], .params_before = before[2 * i],
+                        .macs_before = before[2 * i + 1]};
+        node_cost(n, &e.params_after, &e.macs_after);
+        for (int64_t j = 0; j < pl->nheads[i]; j++)
+            if (pl->heads[i][j])
+                kept[e.nkept++] = j;
+        prune_report_add(pl->job->report, &e);
+    }
     free(members);
     free(kept);
 }
@@ -385,8 +481,10 @@ static bool shrink(ChanPlan *pl)
         if (ci->axis >= 0)
             slice_param(g->params[i], ci->axis, ipos, chan_kept_positions(pl->cg, ci, pl->keep, ipos));
     }
+    pl->heads = xcalloc((size_t)g->nnodes, sizeof *pl->heads);
+    pl->nheads = xcalloc((size_t)g->nnodes, sizeof *pl->nheads);
     for (int i = 0; i < g->nnodes; i++)
-        shrink_node(pl, g->nodes[i], ipos, opos);
+        shrink_node(pl, g->nodes[i], ipos, opos, &pl->heads[i], &pl->nheads[i]);
     bool ok = true;
     for (int i = 0; i < g->nnodes && ok; i++) {
         char err[512];
@@ -398,6 +496,10 @@ static bool shrink(ChanPlan *pl)
     }
     if (ok)
         report_groups(pl, before);
+    for (int i = 0; i < g->nnodes; i++)
+        free(pl->heads[i]);
+    free(pl->heads);
+    free(pl->nheads);
     free(ipos);
     free(opos);
     free(before);
@@ -418,13 +520,13 @@ bool prune_channels(PruneJob *job)
     pl.score = xcalloc((size_t)ng, sizeof *pl.score);
     pl.keep = xcalloc((size_t)ng, sizeof *pl.keep);
     bool ok = select_groups(&pl);
-    int norm = 1;
+    pl.norm = 1;
     for (int r = 0; r < ng; r++)
         if (pl.req[r]) {
             pl.score[r] = xcalloc((size_t)pl.cg->grp[r].width, sizeof **pl.score);
-            norm = pl.req[r]->spec.norm;
+            pl.norm = pl.req[r]->spec.norm;
         }
-    score_groups(&pl, norm);
+    score_groups(&pl, pl.norm);
     for (int r = 0; r < ng; r++)
         if (pl.req[r] && !pl.global[r])
             ok = local_keep(&pl, r) && ok;

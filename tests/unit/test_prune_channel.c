@@ -303,7 +303,7 @@ static void test_flatten_linear(void **state)
 }
 
 /* mha -> fc1 (16) -> gelu -> fc2 (8): the hidden units are one group; the
- * mha's embedding width and the net output are fixed. */
+ * mha reads the net input, so its width is fixed, and so is the output. */
 static IrGraph *mha_mlp(void)
 {
     IrGraph *g = ir_graph_new("t");
@@ -336,6 +336,57 @@ static void test_mlp_hidden(void **state)
     ir_graph_free(g);
 }
 
+/* emb (8) -> mha (2 heads of 4) -> + emb -> fc: the residual width is one
+ * group with the mha's in_proj columns and out_proj rows; halving it
+ * leaves one whole head, the one with the larger norm over its q, k, v
+ * rows and out_proj columns. */
+static void test_mha_heads(void **state)
+{
+    (void)state;
+    IrGraph *g = ir_graph_new("t");
+    IrValue *x = ir_add_input(g, "x", DT_F32, SH(3, 1, 5, 6), at(1));
+    IrValue *e = linear(g, "emb", x, 8);
+    IrValue *in[5] = {e, param(g, "att", "in_proj_weight", SH(2, 24, 8)), param(g, "att", "in_proj_bias", SH(1, 24)),
+                      param(g, "att", "out_proj.weight", SH(2, 8, 8)), param(g, "att", "out_proj.bias", SH(1, 8))};
+    IrValue *r[2] = {e, add_node(g, OP_MHA, "att", "num_heads=2", 5, in, at(7))->out};
+    ir_add_output(g, "y", linear(g, "fc", add_node(g, OP_ADD, "res", NULL, 2, r, at(8))->out, 3));
+    bind_all(g);
+    Tensor *wi = keep_copy(g, "att.in_proj_weight"), *wo = keep_copy(g, "att.out_proj.weight"),
+           *we = keep_copy(g, "emb.weight");
+    double rows[24] = {0}, cols[8] = {0}, head[2] = {0};
+    l1_along(wi, 0, 1, rows), l1_along(wo, 1, 1, cols);
+    for (int j = 0; j < 2; j++)
+        for (int t = 0; t < 4; t++)
+            head[j] += rows[j * 4 + t] + rows[8 + j * 4 + t] + rows[16 + j * 4 + t] + cols[j * 4 + t];
+    int kh = head[1] > head[0];
+
+    prune_ok(g, (const char *const[]){"emb", "att", "fc"}, 3, 0.5);
+    IrNode *att = g->nodes[1];
+    assert_int_equal(ir_attr_int(att, "num_heads"), 1);
+    assert_int_equal(att->in[1]->shape.d[0], 12), assert_int_equal(att->in[1]->shape.d[1], 4);
+    assert_int_equal(att->in[3]->shape.d[0], 4), assert_int_equal(att->in[3]->shape.d[1], 4);
+    assert_int_equal(ir_find_param(g, "emb.weight")->shape.d[0], 4);
+    assert_int_equal(ir_find_param(g, "fc.weight")->shape.d[1], 4);
+    /* the kept embedding channels, found by emb's rows; then in_proj is
+     * the kept head's q, k, v rows at those columns */
+    const IrValue *emb = ir_find_param(g, "emb.weight");
+    int kept[4];
+    for (int i = 0; i < 4; i++) {
+        kept[i] = -1;
+        for (int o = 0; o < 8; o++)
+            if (!memcmp((float *)emb->data->data + i * 6, (float *)we->data + o * 6, 6 * sizeof(float)))
+                kept[i] = o;
+        assert_true(kept[i] >= 0);
+    }
+    for (int q = 0; q < 3; q++)
+        for (int t = 0; t < 4; t++)
+            for (int i = 0; i < 4; i++)
+                assert_true(((float *)att->in[1]->data->data)[(q * 4 + t) * 4 + i] ==
+                            ((float *)wi->data)[(q * 8 + kh * 4 + t) * 8 + kept[i]]);
+    tensor_free(wi), tensor_free(wo), tensor_free(we);
+    ir_graph_free(g);
+}
+
 static void expect_contains(const char *text, const char *needle)
 {
     if (!strstr(text, needle))
@@ -353,7 +404,7 @@ static void test_fixed_width_error(void **state)
     assert_false(ok);
     expect_contains(msg, "t.net:40:3: error: prune: channel pruning asked for on a layer whose width cannot "
                          "change: att");
-    expect_contains(msg, "note: att is an mha");
+    expect_contains(msg, "note: the net input x keeps its width");
     assert_int_equal(ir_find_param(g, "fc1.weight")->shape.d[0], 16);
     free(msg);
     ir_graph_free(g);
@@ -381,7 +432,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_residual),         cmocka_unit_test(test_concat),
         cmocka_unit_test(test_depthwise),        cmocka_unit_test(test_flatten_linear),
-        cmocka_unit_test(test_mlp_hidden),       cmocka_unit_test(test_fixed_width_error),
+        cmocka_unit_test(test_mlp_hidden),       cmocka_unit_test(test_mha_heads),
+        cmocka_unit_test(test_fixed_width_error),
         cmocka_unit_test(test_empty_group_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
