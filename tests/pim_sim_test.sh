@@ -73,6 +73,41 @@ for p in isaac:9; do
     "$compare" "$tmp/r.npy" "$tmp/rref.npy" 0 > /dev/null || bad "resnet18 $preset: not bit-exact at $lossless bits"
 done
 
+# Crossbar-block pruning flows through: digits_cnn with half of its
+# 32x32 tiles pruned maps to fewer crossbars (the empty blocks are left
+# out), is still bit-exact at the lossless ADC, and its program refuses the
+# unpruned weights (a skipped block whose weights are not zero).
+"$netc" opt "$root/examples/digits_cnn.net" -D batch=8 --weights "$digits/digits_cnn.safetensors" \
+    --calib "$digits/calib_x.npy" --prune block:0.5:32x32 --passes=prune,$int8 -o "$tmp/p.ir" 2> /dev/null ||
+    bad "digits block-pruned opt"
+"$netc" run "$tmp/p.ir" --weights "$tmp/p.safetensors" --input "$digits/test_x.npy" -o "$tmp/pref.npy" ||
+    bad "digits block-pruned run"
+"$netc" pim "$tmp/p.ir" --weights "$tmp/p.safetensors" --xbar 32x32 --cell-bits 8 -o "$tmp/p.pim" &&
+    "$netc" pim "$tmp/d.ir" --xbar 32x32 --cell-bits 8 -o "$tmp/dense.pim" || bad "digits block-pruned pim"
+dense=$(sed -n 's/^summary .* xbars \([0-9]*\) .*/\1/p' "$tmp/dense.pim")
+pruned=$(sed -n 's/^summary .* xbars \([0-9]*\) .*/\1/p' "$tmp/p.pim")
+skipped=$(grep -c ' skipped$' "$tmp/p.pim")
+[ -n "$pruned" ] && [ "$skipped" -gt 0 ] && [ $((dense - pruned)) -eq "$skipped" ] ||
+    bad "digits block-pruned: $dense crossbars dense, $pruned pruned, $skipped blocks skipped"
+echo "digits_cnn, 32x32 crossbars of 8-bit cells: $dense crossbars dense, $pruned after block:0.5 ($skipped skipped)"
+"$netc" pim-sim "$tmp/p.pim" --weights "$tmp/p.safetensors" --input "$digits/test_x.npy" --adc-bits 13 \
+    -o "$tmp/p.npy" > /dev/null && "$compare" "$tmp/p.npy" "$tmp/pref.npy" 0 > /dev/null ||
+    bad "digits block-pruned: not bit-exact at the lossless ADC"
+python3 - "$tmp/p.safetensors" "$tmp/q.safetensors" <<'PY' # every crossbar weight 1, header kept
+import json, struct, sys
+raw = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+for key, t in header.items():
+    if key != "__metadata__" and key.endswith(".weight") and t["dtype"] == "I8":
+        a, b = t["data_offsets"]
+        raw[8 + n + a:8 + n + b] = b"\x01" * (b - a)
+open(sys.argv[2], "wb").write(raw)
+PY
+"$netc" pim-sim "$tmp/p.pim" --weights "$tmp/q.safetensors" --input "$digits/test_x.npy" -o "$tmp/q.npy" 2> "$tmp/err"
+[ $? -eq 1 ] && [ ! -e "$tmp/q.npy" ] && grep -q "is skipped by the program" "$tmp/err" ||
+    bad "block-pruned program with unpruned weights: $(head -2 "$tmp/err")"
+
 # Errors: exit 1 (input) or 2 (usage), nothing written.
 "$netc" pim "$root/examples/digits_cnn.net" -D batch=8 -o "$tmp/float.pim" || bad "digits float pim"
 "$netc" pim-sim "$tmp/float.pim" --weights "$digits/digits_cnn.safetensors" --input "$digits/test_x.npy" \
