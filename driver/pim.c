@@ -201,7 +201,7 @@ int cmd_pim(Session *s)
     if (!g)
         return EXIT_INPUT;
     PimProgram prog;
-    bool ok = pim_map(g, &hw, &prog, s->diag) && pim_report_fit(&prog, cli->file, s->diag);
+    bool ok = pim_map(g, &hw, NULL, &prog, s->diag) && pim_report_fit(&prog, cli->file, s->diag);
     ok = ok && emit(s, &prog, json);
     if (ok && (cli->pim_cost || cli->plot_dir)) {
         PimCost cost;

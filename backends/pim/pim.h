@@ -151,9 +151,20 @@ typedef struct PimBlock {
     int matrix;
     int64_t row0, row1, col0, col1;
     int polarity; /* 0: one array; +1 / -1: the two arrays of a differential pair */
-    int64_t xbar;
+    int64_t xbar;   /* PIM_SKIPPED: every weight it covers is zero, so it has no crossbar */
     int xrow, xcol;
 } PimBlock;
+
+/* PimBlock.xbar of a block left out because its weights are all zero
+ * (crossbar-block pruning; docs/pim.md "Empty blocks"). */
+enum { PIM_SKIPPED = -1 };
+
+/* Which blocks a program read back left out: (layer, block) pairs in the
+ * program's order, so the mapping of its graph is the program again. */
+typedef struct PimSkips {
+    const int64_t (*at)[2];
+    int64_t n;
+} PimSkips;
 
 /* Where a physical crossbar sits. */
 typedef struct PimXbarPlace {
@@ -188,6 +199,7 @@ typedef struct PimLayer {
     PimColOrder col_order;
     int64_t nblocks;
     PimBlock *blocks;
+    int64_t nskipped;    /* blocks left out (PIM_SKIPPED): all their weights are zero */
     int64_t xbar0, nxbars; /* the physical crossbars it uses: [xbar0, xbar0 + nxbars) per replica */
     int replicas;        /* copies of its crossbars (pipeline duplication), >= 1 */
     int adc_lossless_bits; /* for its fullest block */
@@ -236,7 +248,11 @@ bool pim_is_crossbar_op(OpKind op);
  * is mapped anyway (prog->fits false): pim_report_fit says by how much.
  * The program points into g, which must outlive it.
  */
-bool pim_map(const IrGraph *g, const PimHardware *hw, PimProgram *prog, Diag *d);
+/* Maps g. A block whose weights (bound f32 or integer data) are all zero
+ * gets no crossbar (not even when that leaves its layer none); with skips
+ * (a program read back, whose graph has no data) exactly those blocks are
+ * left out instead. */
+bool pim_map(const IrGraph *g, const PimHardware *hw, const PimSkips *skips, PimProgram *prog, Diag *d);
 void pim_program_free(PimProgram *prog);
 /* When the program does not fit: an error saying how many crossbars are
  * missing and which option would make it fit; false. True when it fits. */

@@ -28,6 +28,13 @@ static json_t *layer_json(const PimProgram *p, int i)
     json_t *blocks = json_array();
     for (int64_t b = 0; b < L->nblocks; b++) {
         const PimBlock *k = &L->blocks[b];
+        if (k->xbar == PIM_SKIPPED) {
+            json_array_append_new(blocks, json_pack("{s:i, s:[I,I], s:[I,I], s:i, s:b}", "matrix", k->matrix, "rows",
+                                                    (json_int_t)k->row0, (json_int_t)k->row1, "cols",
+                                                    (json_int_t)k->col0, (json_int_t)k->col1, "polarity",
+                                                    k->polarity, "skipped", 1));
+            continue;
+        }
         const PimXbarPlace *x = &p->xbars[k->xbar];
         json_array_append_new(blocks, json_pack("{s:i, s:[I,I], s:[I,I], s:i, s:I, s:[i,i], s:[i,i,i]}", "matrix",
                                                 k->matrix, "rows", (json_int_t)k->row0, (json_int_t)k->row1, "cols",

@@ -112,6 +112,8 @@ typedef struct Cuts {
 typedef struct Mapper {
     const PimHardware *hw;
     PimProgram *p;
+    const PimSkips *skips; /* given: a program read back; NULL: from the weights */
+    int64_t next_skip;     /* cursor into skips */
     int64_t cap_blocks, cap_xbars;
     int64_t next_xbar; /* the next free crossbar */
 } Mapper;
@@ -150,7 +152,54 @@ static void add_block(Mapper *m, PimLayer *L, PimBlock b, int64_t *cap)
 {
     L->blocks = grow(L->blocks, cap, L->nblocks + 1, sizeof *L->blocks);
     L->blocks[L->nblocks++] = b;
-    m->p->xbars[b.xbar].cells_used += (b.row1 - b.row0) * (b.col1 - b.col0);
+    if (b.xbar != PIM_SKIPPED)
+        m->p->xbars[b.xbar].cells_used += (b.row1 - b.row0) * (b.col1 - b.col0);
+    else
+        L->nskipped++;
+}
+
+/* Weight value at matrix position (mi, r, k) of L is zero; false when the
+ * weight has no f32 or integer data to look at. Rows and columns are read
+ * in the orders of PimColOrder's comment. */
+static bool weight_is_zero(const PimHardware *hw, const PimLayer *L, const Tensor *w, int64_t mi, int64_t r,
+                           int64_t k)
+{
+    int64_t K = L->kh * L->kw, cig = L->cin / L->groups, cog = L->cout / L->groups, grp, c, p, o;
+    if (hw->convention == PIM_CONV_PER_POSITION)
+        grp = mi / K, p = mi % K, c = r;
+    else
+        grp = mi, c = r / K, p = r % K;
+    o = L->col_order == PIM_COLS_SLICE_MAJOR ? k % cog : k / L->slices;
+    int64_t i = ((grp * cog + o) * cig + c) * K + p;
+    switch (w->dtype) {
+    case DT_F32: return ((const float *)w->data)[i] == 0.0f;
+    case DT_I8: return ((const int8_t *)w->data)[i] == 0;
+    case DT_U8: return ((const uint8_t *)w->data)[i] == 0;
+    default: return false;
+    }
+}
+
+/* Whether the block of matrix mi, rows [r0, r1), columns [c0, c1) is left
+ * out: in a program read back when it says so, else when its weights are
+ * all zero. Its ordinal is the layer's block count. */
+static bool block_skipped(Mapper *m, const PimLayer *L, int layer, int64_t mi, int64_t r0, int64_t r1, int64_t c0,
+                          int64_t c1)
+{
+    if (m->skips) {
+        const PimSkips *s = m->skips;
+        bool hit = m->next_skip < s->n && s->at[m->next_skip][0] == layer && s->at[m->next_skip][1] == L->nblocks;
+        m->next_skip += hit;
+        return hit;
+    }
+    const IrValue *wv = L->node->in[op_data_inputs(L->node)];
+    const Tensor *w = wv->data;
+    if (!w || tensor_numel(w) != L->cout * (L->cin / L->groups) * L->kh * L->kw)
+        return false;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t k = c0; k < c1; k++)
+            if (!weight_is_zero(m->hw, L, w, mi, r, k))
+                return false;
+    return true;
 }
 
 /* Cuts every matrix of L into blocks on fresh crossbars, one set per
@@ -192,7 +241,8 @@ static void place_layer(Mapper *m, PimLayer *L, int layer, const Cuts *cuts)
                     int64_t r1 = r0 + cuts->row_step < L->matrix_rows ? r0 + cuts->row_step : L->matrix_rows;
                     for (int64_t c0 = 0; c0 < run_len; c0 += hw->xbar_cols) {
                         int64_t c1 = c0 + hw->xbar_cols < run_len ? c0 + hw->xbar_cols : run_len;
-                        int64_t x = new_xbar(m, layer);
+                        bool skip = block_skipped(m, L, layer, mi, r0, r1, s * run_len + c0, s * run_len + c1);
+                        int64_t x = skip ? PIM_SKIPPED : new_xbar(m, layer);
                         add_block(m, L,
                                   (PimBlock){.matrix = (int)mi, .row0 = r0, .row1 = r1, .col0 = s * run_len + c0,
                                              .col1 = s * run_len + c1, .polarity = pols[pi], .xbar = x},
@@ -203,7 +253,7 @@ static void place_layer(Mapper *m, PimLayer *L, int layer, const Cuts *cuts)
     L->nxbars = m->next_xbar - L->xbar0;
     int64_t fullest = 0;
     for (int64_t b = 0; b < L->nblocks; b++)
-        if (L->blocks[b].row1 - L->blocks[b].row0 > fullest)
+        if (L->blocks[b].xbar != PIM_SKIPPED && L->blocks[b].row1 - L->blocks[b].row0 > fullest)
             fullest = L->blocks[b].row1 - L->blocks[b].row0;
     L->adc_lossless_bits = pim_lossless_adc_bits(hw, fullest);
 }
@@ -280,12 +330,12 @@ static int value_tile(const int *node_tile, const IrValue *v)
     return v->kind == VK_NODE ? node_tile[v->def->id] : 0;
 }
 
-bool pim_map(const IrGraph *g, const PimHardware *hw, PimProgram *prog, Diag *d)
+bool pim_map(const IrGraph *g, const PimHardware *hw, const PimSkips *skips, PimProgram *prog, Diag *d)
 {
     memset(prog, 0, sizeof *prog);
     prog->hw = *hw;
     prog->graph = g;
-    Mapper m = {.hw = hw, .p = prog};
+    Mapper m = {.hw = hw, .p = prog, .skips = skips};
     int64_t cap_layers = 0, cap_digital = 0, cap_transfers = 0;
     int max_id = 0;
     for (int i = 0; i < g->nnodes; i++)
@@ -324,7 +374,8 @@ bool pim_map(const IrGraph *g, const PimHardware *hw, PimProgram *prog, Diag *d)
         Cuts cuts;
         layer_matrices(hw, L, &cuts);
         place_layer(&m, L, prog->nlayers, &cuts);
-        node_tile[n->id] = prog->xbars[L->xbar0].tile;
+        /* (a layer with every block skipped still has a place to run from) */
+        node_tile[n->id] = (int)(L->xbar0 / ((int64_t)hw->xbars_per_ima * hw->imas_per_tile));
         prog->nlayers++;
     }
     if (ok && hw->order == PIM_ORDER_PIPELINE && hw->duplicate)

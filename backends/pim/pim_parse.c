@@ -186,13 +186,31 @@ bool pim_parse(const char *path, const char *text, size_t len, PimProgram *prog,
     int body_line = r.line;
     const char *graph_text = NULL;
     int graph_line = 0;
-    while (next_line(&r, &s, &n, &line))
+    /* Blocks the program says it left out (their weights are zero, which
+     * the graph without data cannot show): given to the mapping, which
+     * then prints those lines back only if they are blocks it could skip. */
+    int64_t (*skipped)[2] = NULL, nskipped = 0, cap_skipped = 0, layer = -1, block = 0;
+    while (next_line(&r, &s, &n, &line)) {
         if (line_is(s, n, "graph begin")) {
             graph_text = r.text + r.pos, graph_line = r.line;
             break;
         }
+        if (n > 6 && !memcmp(s, "layer ", 6))
+            layer++, block = 0;
+        else if (n > 8 && !memcmp(s, "  block ", 8)) {
+            if (n > 8 && !memcmp(s + n - 8, " skipped", 8) && layer >= 0) {
+                if (nskipped == cap_skipped) {
+                    cap_skipped = cap_skipped ? 2 * cap_skipped : 64;
+                    skipped = xrealloc(skipped, (size_t)cap_skipped * sizeof *skipped);
+                }
+                skipped[nskipped][0] = layer, skipped[nskipped][1] = block;
+                nskipped++;
+            }
+            block++;
+        }
+    }
     if (!graph_text)
-        return fail(&r, r.line - 1, 1, "no 'graph begin' line: the program has no graph%s", "");
+        return free(skipped), fail(&r, r.line - 1, 1, "no 'graph begin' line: the program has no graph%s", "");
     size_t graph_end = 0;
     bool ended = false;
     while (next_line(&r, &s, &n, &line))
@@ -202,14 +220,14 @@ bool pim_parse(const char *path, const char *text, size_t len, PimProgram *prog,
             break;
         }
     if (!ended)
-        return fail(&r, r.line - 1, 1, "the graph has no 'graph end' line (truncated?)%s", "");
+        return free(skipped), fail(&r, r.line - 1, 1, "the graph has no 'graph end' line (truncated?)%s", "");
     if (next_line(&r, &s, &n, &line))
-        return fail(&r, line, 1, "nothing may follow 'graph end'%s", "");
+        return free(skipped), fail(&r, line, 1, "nothing may follow 'graph end'%s", "");
     /* ir_parse sees the graph at its own line numbers in the .pim. */
     size_t glen = graph_end - (size_t)(graph_text - text), pad = (size_t)graph_line - 1;
     char *padded = malloc(pad + glen + 1);
     if (!padded)
-        return fail(&r, graph_line, 1, "out of memory reading the graph%s", "");
+        return free(skipped), fail(&r, graph_line, 1, "out of memory reading the graph%s", "");
     memset(padded, '\n', pad);
     memcpy(padded + pad, graph_text, glen);
     padded[pad + glen] = 0;
@@ -217,9 +235,13 @@ bool pim_parse(const char *path, const char *text, size_t len, PimProgram *prog,
     free(padded);
     if (!g || !ir_verify(g, d)) {
         ir_graph_free(g);
+        free(skipped);
         return false;
     }
-    if (!pim_map(g, &hw, prog, d)) {
+    PimSkips skips = {.at = (const int64_t(*)[2])skipped, .n = nskipped};
+    bool mapped = pim_map(g, &hw, &skips, prog, d);
+    free(skipped);
+    if (!mapped) {
         ir_graph_free(g);
         return false;
     }

@@ -51,9 +51,18 @@ static void print_layer(const PimProgram *p, int i, FILE *f)
     fprintf(f, "  matrices %" PRId64 " rows %" PRId64 " cols %" PRId64 " col-order %s\n", L->matrices,
             L->matrix_rows, L->matrix_cols, L->col_order == PIM_COLS_SLICE_MAJOR ? "slice-major" : "output-major");
     fprintf(f, "  adc lossless %d\n", L->adc_lossless_bits);
-    fprintf(f, "  xbars %" PRId64 " first %" PRId64 " replicas %d\n", L->nxbars, L->xbar0, L->replicas);
+    fprintf(f, "  xbars %" PRId64 " first %" PRId64 " replicas %d", L->nxbars, L->xbar0, L->replicas);
+    if (L->nskipped)
+        fprintf(f, " skipped %" PRId64, L->nskipped);
+    fputc('\n', f);
     for (int64_t b = 0; b < L->nblocks; b++) {
         const PimBlock *k = &L->blocks[b];
+        if (k->xbar == PIM_SKIPPED) {
+            fprintf(f, "  block %d rows %" PRId64 "..%" PRId64 " cols %" PRId64 "..%" PRId64 " pol %c skipped\n",
+                    k->matrix, k->row0, k->row1, k->col0, k->col1,
+                    k->polarity > 0 ? '+' : k->polarity < 0 ? '-' : '0');
+            continue;
+        }
         const PimXbarPlace *x = &p->xbars[k->xbar];
         fprintf(f, "  block %d rows %" PRId64 "..%" PRId64 " cols %" PRId64 "..%" PRId64 " pol %c xbar %" PRId64
                    " at %d,%d on %d.%d.%d\n",

@@ -305,6 +305,27 @@ static bool check_values(const Sim *s, const int8_t *w, const uint8_t *x, int32_
         if (w[i] < lo || w[i] > hi)
             FAIL("layer '%s': weight %lld is %d, outside [%d, %d] (%d-bit %s)", L->name, (long long)i, w[i], lo, hi,
                  s->bw, pim_signed_name(s->hw->sign));
+    /* A block the program left out must hold only zeros: weights for
+     * another program would otherwise lose their products silently. */
+    int64_t stride = s->hw->convention == PIM_CONV_PER_POSITION ? s->K : 1;
+    for (int64_t b = 0; b < L->nblocks; b++) {
+        const PimBlock *B = &L->blocks[b];
+        if (B->xbar != PIM_SKIPPED)
+            continue;
+        for (int64_t k = B->col0; k < B->col1; k++) {
+            int64_t o, slice, grp, c, p;
+            col_of(s, k, &o, &slice);
+            row_of(s, B->matrix, B->row0, &grp, &c, &p);
+            const int8_t *wr = w + ((grp * s->cog + o) * s->cig + c) * s->K + p;
+            for (int64_t r = 0; r < B->row1 - B->row0; r++)
+                if (wr[r * stride])
+                    FAIL("layer '%s': block %lld is skipped by the program (its weights were zero) but weight "
+                         "[%lld, %lld, %lld] is %d: these are not the weights it was mapped with",
+                         L->name, (long long)b, (long long)(grp * s->cog + o),
+                         (long long)(stride == 1 ? c + r / s->K : c + r), (long long)(stride == 1 ? (p + r) % s->K : p),
+                         wr[r * stride]);
+        }
+    }
     int64_t nx = s->g.n * s->g.c * s->g.h * s->g.w;
     for (int64_t i = 0; i < nx; i++)
         if (x[i] >> s->ba)
@@ -328,12 +349,14 @@ static bool sim_setup(Sim *s, const int8_t *w, int64_t adc_step, char *err, size
     /* A polarity-0 block of a differential pair is read as its two arrays. */
     int64_t nsb = 0;
     for (int64_t b = 0; b < L->nblocks; b++)
-        nsb += diff && L->blocks[b].polarity == 0 ? 2 : 1;
+        nsb += L->blocks[b].xbar == PIM_SKIPPED ? 0 : diff && L->blocks[b].polarity == 0 ? 2 : 1;
     s->rowsets = xcalloc((size_t)nsb, sizeof *s->rowsets);
     s->blocks = xcalloc((size_t)nsb, sizeof *s->blocks);
     int64_t total_planes = 0;
     for (int64_t b = 0; b < L->nblocks; b++) {
         const PimBlock *B = &L->blocks[b];
+        if (B->xbar == PIM_SKIPPED)
+            continue; /* zero weights (check_values): nothing to read */
         for (int pol = 1; pol >= -1; pol -= 2) {
             int bp = diff ? (B->polarity ? B->polarity : pol) : 0;
             if (diff && B->polarity && bp != pol)
@@ -355,6 +378,8 @@ static bool sim_setup(Sim *s, const int8_t *w, int64_t adc_step, char *err, size
     int64_t top = (s->bw - 1) / s->bc;
     for (int64_t b = 0; b < L->nblocks; b++) {
         const PimBlock *B = &L->blocks[b];
+        if (B->xbar == PIM_SKIPPED)
+            continue;
         for (int pol = 1; pol >= -1; pol -= 2) {
             int bp = diff ? (B->polarity ? B->polarity : pol) : 0;
             if (diff && B->polarity && bp != pol)
