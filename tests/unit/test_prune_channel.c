@@ -143,9 +143,11 @@ static void expect_slices(const Tensor *before, const IrValue *now, int axis, co
             }
 }
 
-/* Runs prune_channels with one request per listed layer (ratio r, from an
- * annotation when annotated); returns the messages, *ok the result. */
-static char *prune(IrGraph *g, const char *const *layers, int n, double r, bool annotated, bool *ok)
+/* Runs prune_channels with one request per listed layer (ratio r, or
+ * ratios[k] when given; from an annotation when annotated); returns the
+ * messages, *ok the result. */
+static char *prune_at(IrGraph *g, const char *const *layers, int n, double r, const double *ratios, bool annotated,
+                      bool *ok)
 {
     Captured c;
     cap_open(&c);
@@ -157,13 +159,18 @@ static char *prune(IrGraph *g, const char *const *layers, int n, double r, bool 
                 job.layers[job.nlayers++] = (PruneLayer){
                     .node = g->nodes[i], .weight = g->nodes[i]->in[1], .annotated = annotated,
                     .where = annotated ? (Loc){"t.net", 40 + k, 3, 6} : loc_none(),
-                    .spec = {.kind = SP_CHANNEL, .ratio = r, .norm = 1}};
+                    .spec = {.kind = SP_CHANNEL, .ratio = ratios ? ratios[k] : r, .norm = 1}};
     assert_int_equal(job.nlayers, n);
     job.report = prune_report_new(g);
     *ok = prune_channels(&job);
     prune_report_free(job.report);
     free(job.layers);
     return cap_finish(&c);
+}
+
+static char *prune(IrGraph *g, const char *const *layers, int n, double r, bool annotated, bool *ok)
+{
+    return prune_at(g, layers, n, r, NULL, annotated, ok);
 }
 
 static void prune_ok(IrGraph *g, const char *const *layers, int n, double r)
@@ -216,6 +223,28 @@ static void test_residual(void **state)
     assert_int_equal(ir_find_param(g, "fc.weight")->shape.d[0], 4); /* the classes stay */
     assert_int_equal(ir_attr_int(g->nodes[0], "out_channels"), 3);
     tensor_free(wa), tensor_free(wb), tensor_free(wc), tensor_free(wf), tensor_free(gb);
+    ir_graph_free(g);
+}
+
+/* Two requests in one residual group: the smaller ratio applies (8 - 2). */
+static void test_smallest_ratio(void **state)
+{
+    (void)state;
+    IrGraph *g = ir_graph_new("t");
+    IrValue *x = ir_add_input(g, "x", DT_F32, SH(4, 1, 2, 5, 5), at(1));
+    IrValue *a = conv(g, "a", x, 8, 1);
+    IrValue *s[2] = {conv(g, "b", a, 8, 1), a};
+    ir_add_output(g, "y", conv(g, "c", add_node(g, OP_ADD, "res", NULL, 2, s, at(6))->out, 3, 1));
+    bind_all(g);
+    bool ok;
+    char *msg = prune_at(g, (const char *const[]){"a", "b"}, 2, 0, (const double[]){0.5, 0.25}, true, &ok);
+    if (!ok)
+        fail_msg("%s", msg);
+    free(msg);
+    assert_int_equal(ir_find_param(g, "a.weight")->shape.d[0], 6);
+    assert_int_equal(ir_find_param(g, "b.weight")->shape.d[0], 6);
+    assert_int_equal(ir_find_param(g, "b.weight")->shape.d[1], 6);
+    assert_int_equal(ir_find_param(g, "c.weight")->shape.d[1], 6);
     ir_graph_free(g);
 }
 
@@ -425,7 +454,8 @@ static void test_empty_group_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_residual),         cmocka_unit_test(test_concat),
+        cmocka_unit_test(test_residual),         cmocka_unit_test(test_smallest_ratio),
+        cmocka_unit_test(test_concat),
         cmocka_unit_test(test_depthwise),        cmocka_unit_test(test_flatten_linear),
         cmocka_unit_test(test_mlp_hidden),       cmocka_unit_test(test_mha_heads),
         cmocka_unit_test(test_fixed_width_error),
