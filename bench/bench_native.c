@@ -3,6 +3,9 @@
  * how close it gets to the machine's peak.
  *
  *   bench_native [options] [MODEL...]          end-to-end latency
+ *
+ * A MODEL ending in .ir is that file (`netc opt`'s output, e.g. a pruned
+ * net) with the weights it wrote beside it (FILE.safetensors).
  *   bench_native --profile [options] MODEL...  where the time goes, per step
  *
  * For every model (default: resnet18 resnet50 mobilenet_v2 vgg16 vit_b_16
@@ -39,6 +42,7 @@
 #include "../runtime/init.h"
 #include "../runtime/npy.h"
 #include "../runtime/weights.h"
+#include "../support/fileio.h"
 #include "peak.h"
 
 #include <errno.h>
@@ -142,11 +146,23 @@ static void model_free(Model *m)
     arena_free(m->arena);
 }
 
-/* Elaborates path and binds seed-1 weights: from `weights` when given,
- * else generated in process (the same values `netc init --seed 1` writes). */
+/* A graph from a .ir file (netc opt's output), NULL after a message. */
+static IrGraph *parse_ir(Diag *d, const char *path)
+{
+    size_t len;
+    char *text = fio_read_all(path, (size_t)1 << 31, &len, d);
+    IrGraph *g = text ? ir_parse(path, text, len, d) : NULL;
+    free(text);
+    return g;
+}
+
+/* Elaborates path (or parses it, a .ir) and binds seed-1 weights: from
+ * `weights` when given, else generated in process (the same values `netc
+ * init --seed 1` writes). */
 static IrGraph *load_graph(Arena *a, Diag *d, const char *path, const char *weights)
 {
-    IrGraph *g = elab_file(a, d, path, NULL);
+    size_t n = strlen(path);
+    IrGraph *g = n > 3 && !strcmp(path + n - 3, ".ir") ? parse_ir(d, path) : elab_file(a, d, path, NULL);
     if (!g)
         return NULL;
     if (!ir_verify(g, d) || !(weights ? rt_weights_load(g, weights, true, d) : rt_init_weights(g, 1, d))) {
@@ -193,7 +209,16 @@ static bool model_load(Model *m, const char *name, const Options *o, bool profil
     snprintf(path, sizeof path, "%s/%s.net", o->examples, name);
     if (o->weights_dir)
         snprintf(wpath, sizeof wpath, "%s/%s.safetensors", o->weights_dir, name);
-    m->g = load_graph(m->arena, m->diag, path, o->weights_dir ? wpath : NULL);
+    size_t n = strlen(name);
+    bool is_ir = n > 3 && !strcmp(name + n - 3, ".ir");
+    if (is_ir) {
+        /* a graph netc opt wrote (a pruned net, say), with its weights beside it */
+        snprintf(path, sizeof path, "%s", name);
+        snprintf(wpath, sizeof wpath, "%.*s.safetensors", (int)(n - 3), name);
+        const char *slash = strrchr(name, '/');
+        m->name = slash ? slash + 1 : name; /* in tables and --save-io file names */
+    }
+    m->g = load_graph(m->arena, m->diag, path, o->weights_dir || is_ir ? wpath : NULL);
     if (!m->g)
         return false;
     IrGraph *g = m->g;

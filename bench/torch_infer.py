@@ -59,6 +59,9 @@ def parse_args(argv):
     p.add_argument("--weights", required=True, help="safetensors from netc init --seed 1")
     p.add_argument("--input", required=True, help=".npy input (bench_native --save-io)")
     p.add_argument("--netc-output", default=None, help="netc's output for --input (.npy)")
+    p.add_argument("--pruned", action="store_true",
+                   help="the weights are channel-pruned (netc export of a --prune=channel net): "
+                        "build the model at their widths (tools/prune_channel_check.py)")
     p.add_argument("--threads", default="1,2", help="thread counts, e.g. 1,2")
     p.add_argument("--runs", type=int, default=20, help="least timed runs per setting")
     p.add_argument("--warmup", type=int, default=3)
@@ -127,7 +130,11 @@ def main(argv):
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
     torch.manual_seed(0)
     model = build_model(args.model)
-    load_weights(model, read_safetensors(args.weights))
+    weights = read_safetensors(args.weights)
+    if args.pruned:
+        from prune_channel_check import shrink_model
+        shrink_model(model, weights)
+    load_weights(model, weights)
     model.eval()
     x = torch.from_numpy(np.load(args.input).astype(np.float32))
     # PyTorch's compile step, the baseline for netc's JIT compile: trace,

@@ -29,70 +29,22 @@ static bool bad_value(const char *name, const char *val, const char *want)
     return false;
 }
 
-/* An integer option value in [lo, hi]. */
-static bool int_value(const char *name, const char *val, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(val, &end, 10);
-    if (!*val || *end || v < lo || v > hi) {
-        char want[64];
-        snprintf(want, sizeof want, "an integer from %d to %d", lo, hi);
-        return bad_value(name, val, want);
-    }
-    *out = (int)v;
-    return true;
-}
-
 /* One hardware option over hw; false after a usage message. */
 static bool apply_option(PimHardware *hw, const char *name, const char *val)
 {
     if (!strcmp(name, "preset"))
         return true; /* applied first */
-    if (!strcmp(name, "xbar")) {
-        int r, c, n = 0;
-        if (sscanf(val, "%dx%d%n", &r, &c, &n) != 2 || val[n] || r < 1 || c < 1 || r > 4096 || c > 4096)
-            return bad_value(name, val, "ROWSxCOLS with both from 1 to 4096 (e.g. 128x128)");
-        hw->xbar_rows = r, hw->xbar_cols = c;
+    char err[200];
+    /* --pim-order on the command line (-O is the optimization level) is the
+     * program's `order`. */
+    const char *key = strcmp(name, "pim-order") ? name : "order";
+    if (pim_hardware_set(hw, key, val, err, sizeof err))
         return true;
-    }
-    static const struct {
-        const char *name;
-        size_t offset;
-        int lo, hi;
-    } ints[] = {
-        {"cell-bits", offsetof(PimHardware, cell_bits), 1, 8},
-        {"dac-bits", offsetof(PimHardware, dac_bits), 1, 8},
-        {"adc-bits", offsetof(PimHardware, adc_bits), 1, 32},
-        {"weight-bits", offsetof(PimHardware, weight_bits), 2, 16},
-        {"act-bits", offsetof(PimHardware, act_bits), 1, 16},
-        {"adcs-per-xbar", offsetof(PimHardware, adcs_per_xbar), 1, 4096},
-        {"tiles", offsetof(PimHardware, tiles), 1, 1 << 20},
-        {"imas-per-tile", offsetof(PimHardware, imas_per_tile), 1, 1024},
-        {"xbars-per-ima", offsetof(PimHardware, xbars_per_ima), 1, 1024},
-    };
-    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
-        if (!strcmp(name, ints[i].name))
-            return int_value(name, val, ints[i].lo, ints[i].hi, (int *)((char *)hw + ints[i].offset));
-    if (!strcmp(name, "adc-mode"))
-        return pim_adc_mode_lookup(val, &hw->adc_mode) || bad_value(name, val, "ideal, fullscale or calibrated");
-    if (!strcmp(name, "signed"))
-        return pim_signed_lookup(val, &hw->sign) || bad_value(name, val, "differential, offset or twos");
-    if (!strcmp(name, "convention"))
-        return pim_convention_lookup(val, &hw->convention) ||
-               bad_value(name, val, "im2col, whole-kernel or per-position");
-    if (!strcmp(name, "rounding")) {
-        if (strcmp(val, "nearest") && strcmp(val, "floor"))
-            return bad_value(name, val, "nearest or floor");
-        hw->rounding = val[0] == 'f' ? PIM_ROUND_FLOOR : PIM_ROUND_NEAREST;
-        return true;
-    }
-    if (!strcmp(name, "pim-order")) {
-        if (strcmp(val, "layer") && strcmp(val, "pipeline"))
-            return bad_value(name, val, "layer or pipeline");
-        hw->order = val[0] == 'p' ? PIM_ORDER_PIPELINE : PIM_ORDER_LAYER;
-        return true;
-    }
-    return bad_value(name, val, "a value (unknown PIM option)");
+    if (key == name)
+        fprintf(stderr, "netc: error: --%s\n", err); /* the message starts with the key */
+    else
+        fprintf(stderr, "netc: error: --%s: %s\n", name, err);
+    return false;
 }
 
 bool netc_pim_hardware(const Cli *cli, PimHardware *hw)

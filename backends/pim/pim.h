@@ -121,6 +121,11 @@ typedef struct PimHardware {
 
 /* A preset by name into hw; false when there is no such preset. */
 bool pim_hardware_preset(const char *name, PimHardware *hw);
+/* Sets one hardware key (every key of docs/pim.md's hardware section but
+ * preset: xbar, cell-bits, ..., order, duplicate) from its text; false with
+ * a message naming the key and what it takes. The one table the command
+ * line and the .pim reader share. */
+bool pim_hardware_set(PimHardware *hw, const char *key, const char *val, char *err, size_t errlen);
 const char *pim_convention_name(PimConvention c);
 const char *pim_signed_name(PimSigned s);
 const char *pim_adc_mode_name(PimAdcMode m);

@@ -8,6 +8,11 @@
  */
 #include "pim.h"
 
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include <string.h>
 
 /* ISAAC (Shafiee et al., ISCA 2016), 32 nm: the per-unit figures that
@@ -221,4 +226,80 @@ int pim_lossless_adc_bits(const PimHardware *hw, int64_t rows_active)
 int64_t pim_chip_xbars(const PimHardware *hw)
 {
     return (int64_t)hw->tiles * hw->imas_per_tile * hw->xbars_per_ima;
+}
+
+/* A word of choices[] (NULL-terminated), its index in *out; false otherwise. */
+static bool choice(const char *val, const char *const *choices, int *out)
+{
+    for (int i = 0; choices[i]; i++)
+        if (!strcmp(val, choices[i]))
+            return (*out = i), true;
+    return false;
+}
+
+bool pim_hardware_set(PimHardware *hw, const char *key, const char *val, char *err, size_t errlen)
+{
+#define WANT(...) return (snprintf(err, errlen, __VA_ARGS__), false)
+    if (!strcmp(key, "xbar")) {
+        int r, c, n = 0;
+        if (sscanf(val, "%dx%d%n", &r, &c, &n) != 2 || val[n] || r < 1 || c < 1 || r > 4096 || c > 4096)
+            WANT("xbar is ROWSxCOLS with both from 1 to 4096 (e.g. 128x128), not '%s'", val);
+        hw->xbar_rows = r, hw->xbar_cols = c;
+        return true;
+    }
+    static const struct {
+        const char *key;
+        size_t offset;
+        int lo, hi;
+    } ints[] = {
+        {"cell-bits", offsetof(PimHardware, cell_bits), 1, 8},
+        {"dac-bits", offsetof(PimHardware, dac_bits), 1, 8},
+        {"adc-bits", offsetof(PimHardware, adc_bits), 1, 32},
+        {"weight-bits", offsetof(PimHardware, weight_bits), 2, 16},
+        {"act-bits", offsetof(PimHardware, act_bits), 1, 16},
+        {"adcs-per-xbar", offsetof(PimHardware, adcs_per_xbar), 1, 4096},
+        {"tiles", offsetof(PimHardware, tiles), 1, 1 << 20},
+        {"imas-per-tile", offsetof(PimHardware, imas_per_tile), 1, 1024},
+        {"xbars-per-ima", offsetof(PimHardware, xbars_per_ima), 1, 1024},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+        if (!strcmp(key, ints[i].key)) {
+            char *end;
+            errno = 0;
+            long v = strtol(val, &end, 10);
+            if (!*val || *end || errno || v < ints[i].lo || v > ints[i].hi)
+                WANT("%s needs an integer from %d to %d, not '%s'", key, ints[i].lo, ints[i].hi, val);
+            *(int *)((char *)hw + ints[i].offset) = (int)v;
+            return true;
+        }
+    int k;
+    if (!strcmp(key, "adc-mode"))
+        return pim_adc_mode_lookup(val, &hw->adc_mode) ||
+               (snprintf(err, errlen, "adc-mode is ideal, fullscale or calibrated, not '%s'", val), false);
+    if (!strcmp(key, "signed"))
+        return pim_signed_lookup(val, &hw->sign) ||
+               (snprintf(err, errlen, "signed is differential, offset or twos, not '%s'", val), false);
+    if (!strcmp(key, "convention"))
+        return pim_convention_lookup(val, &hw->convention) ||
+               (snprintf(err, errlen, "convention is im2col, whole-kernel or per-position, not '%s'", val), false);
+    if (!strcmp(key, "rounding")) {
+        if (!choice(val, (const char *const[]){"nearest", "floor", NULL}, &k))
+            WANT("rounding is nearest or floor, not '%s'", val);
+        hw->rounding = k ? PIM_ROUND_FLOOR : PIM_ROUND_NEAREST;
+        return true;
+    }
+    if (!strcmp(key, "order")) {
+        if (!choice(val, (const char *const[]){"layer", "pipeline", NULL}, &k))
+            WANT("order is layer or pipeline, not '%s'", val);
+        hw->order = k ? PIM_ORDER_PIPELINE : PIM_ORDER_LAYER;
+        return true;
+    }
+    if (!strcmp(key, "duplicate")) {
+        if (!choice(val, (const char *const[]){"false", "true", NULL}, &k))
+            WANT("duplicate is true or false, not '%s'", val);
+        hw->duplicate = k;
+        return true;
+    }
+    WANT("unknown hardware key '%s'", key);
+#undef WANT
 }

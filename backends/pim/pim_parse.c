@@ -96,60 +96,8 @@ static bool hardware_line(Reader *r, const char *s, size_t n, int line, PimHardw
         *hw = keep, hw->cost = cost, hw->preset = base.preset;
         return true;
     }
-    if (!strcmp(key, "duplicate")) {
-        if (strcmp(val, "true") && strcmp(val, "false"))
-            return fail(r, line, vcol, "duplicate is true or false, not '%s'", val);
-        hw->duplicate = val[0] == 't';
-        return true;
-    }
-    if (!strcmp(key, "order")) {
-        if (strcmp(val, "layer") && strcmp(val, "pipeline"))
-            return fail(r, line, vcol, "order is layer or pipeline, not '%s'", val);
-        hw->order = val[0] == 'p' ? PIM_ORDER_PIPELINE : PIM_ORDER_LAYER;
-        return true;
-    }
-    if (!strcmp(key, "rounding")) {
-        if (strcmp(val, "nearest") && strcmp(val, "floor"))
-            return fail(r, line, vcol, "rounding is nearest or floor, not '%s'", val);
-        hw->rounding = val[0] == 'f' ? PIM_ROUND_FLOOR : PIM_ROUND_NEAREST;
-        return true;
-    }
-    if (!strcmp(key, "adc-mode"))
-        return pim_adc_mode_lookup(val, &hw->adc_mode) || fail(r, line, vcol, "unknown adc-mode '%s'", val);
-    if (!strcmp(key, "signed"))
-        return pim_signed_lookup(val, &hw->sign) || fail(r, line, vcol, "unknown signed scheme '%s'", val);
-    if (!strcmp(key, "convention"))
-        return pim_convention_lookup(val, &hw->convention) || fail(r, line, vcol, "unknown convention '%s'", val);
-    if (!strcmp(key, "xbar")) {
-        int a, b, used = 0;
-        if (sscanf(val, "%dx%d%n", &a, &b, &used) != 2 || val[used] || a < 1 || b < 1 || a > 4096 || b > 4096)
-            return fail(r, line, vcol, "xbar is ROWSxCOLS, each from 1 to 4096, not '%s'", val);
-        hw->xbar_rows = a, hw->xbar_cols = b;
-        return true;
-    }
-    static const struct {
-        const char *key;
-        size_t off;
-        int lo, hi;
-    } ints[] = {{"cell-bits", offsetof(PimHardware, cell_bits), 1, 8},
-                {"dac-bits", offsetof(PimHardware, dac_bits), 1, 8},
-                {"adc-bits", offsetof(PimHardware, adc_bits), 1, 32},
-                {"adcs-per-xbar", offsetof(PimHardware, adcs_per_xbar), 1, 4096},
-                {"weight-bits", offsetof(PimHardware, weight_bits), 2, 16},
-                {"act-bits", offsetof(PimHardware, act_bits), 1, 16},
-                {"tiles", offsetof(PimHardware, tiles), 1, 1 << 20},
-                {"imas-per-tile", offsetof(PimHardware, imas_per_tile), 1, 1024},
-                {"xbars-per-ima", offsetof(PimHardware, xbars_per_ima), 1, 1024}};
-    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
-        if (!strcmp(key, ints[i].key)) {
-            char *end;
-            long v = strtol(val, &end, 10);
-            if (*end || v < ints[i].lo || v > ints[i].hi)
-                return fail(r, line, vcol, "value '%s' out of range for this key", val);
-            *(int *)((char *)hw + ints[i].off) = (int)v;
-            return true;
-        }
-    return false;
+    char err[200];
+    return pim_hardware_set(hw, key, val, err, sizeof err) || fail(r, line, vcol, "%s", err);
 }
 
 bool pim_parse(const char *path, const char *text, size_t len, PimProgram *prog, IrGraph **graph, Diag *d)
