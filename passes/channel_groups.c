@@ -215,7 +215,7 @@ static void unify_operands(ChanGraph *cg, IrNode *n, int nins)
     set_same(cg, out, first, axis);
 }
 
-/* The channel axis of in (rank r) after removing or merging dims. */
+/* conv2d: a root (groups 1), pass-through (depthwise) or fixed (grouped). */
 static void conv_rule(ChanGraph *cg, IrNode *n, const ChanInfo *in)
 {
     int64_t groups = ir_attr_int(n, "groups"), cin = n->in[0]->shape.d[1], cout = n->out->shape.d[1];

@@ -5,7 +5,8 @@
  *
  * The groups come from channel_groups.c. A request on a layer selects the
  * group of the layer's output channels (a depthwise conv's: its input's).
- * A group with several requests takes the smallest ratio among them.
+ * A group with several requests takes the smallest ratio among them (its
+ * report row's remark says so).
  *
  * Importance of channel c of a group: the sum over every conv2d, linear
  * and mha weight that touches c (the rows a producer writes, the columns a
@@ -49,6 +50,7 @@ typedef struct ChanPlan {
     PruneJob *job;
     ChanGraph *cg;
     const PruneLayer **req; /* per group representative: the request with the smallest ratio */
+    double *max_ratio;      /* ... and the largest ratio asked */
     bool *global;
     double **score;         /* selected, prunable groups: per index */
     uint8_t **keep;         /* NULL: every index kept */
@@ -156,8 +158,11 @@ static bool select_groups(ChanPlan *pl)
                                 .members = (const char *const[]){prune_layer_name(l->node)}, .nmembers = 1,
                                 .width_before = cg->grp[r].width, .note = fixed};
                 prune_report_add(job->report, &e);
-            } else if (!fixed && (!pl->req[r] || l->spec.ratio < pl->req[r]->spec.ratio)) {
-                pl->req[r] = l;
+            } else if (!fixed) {
+                if (!pl->req[r] || l->spec.ratio < pl->req[r]->spec.ratio)
+                    pl->req[r] = l;
+                if (l->spec.ratio > pl->max_ratio[r])
+                    pl->max_ratio[r] = l->spec.ratio;
             }
             if (!fixed)
                 pl->global[r] = pl->global[r] || l->spec.global;
@@ -434,6 +439,9 @@ static void report_groups(ChanPlan *pl, const int64_t *before)
             continue;
         PruneEntry e = {.name = group_name(pl, r), .kind = SP_CHANNEL, .members = members,
                         .kept = kept, .width_before = cg->grp[r].width};
+        if (pl->max_ratio[r] > pl->req[r]->spec.ratio)
+            e.remark = arena_printf(cg->arena, "its requests ask %g to %g, the smallest applies",
+                                    pl->req[r]->spec.ratio, pl->max_ratio[r]);
         for (int64_t i = 0; i < cg->grp[r].width; i++)
             if (pl->keep[r][i])
                 kept[e.nkept++] = i;
@@ -516,6 +524,7 @@ bool prune_channels(PruneJob *job)
     ChanPlan pl = {.job = job, .cg = chan_graph_build(job->g)};
     int ng = pl.cg->ngrp;
     pl.req = xcalloc((size_t)ng, sizeof *pl.req);
+    pl.max_ratio = xcalloc((size_t)ng, sizeof *pl.max_ratio);
     pl.global = xcalloc((size_t)ng, sizeof *pl.global);
     pl.score = xcalloc((size_t)ng, sizeof *pl.score);
     pl.keep = xcalloc((size_t)ng, sizeof *pl.keep);
@@ -536,7 +545,7 @@ bool prune_channels(PruneJob *job)
     }
     for (int r = 0; r < ng; r++)
         free(pl.score[r]), free(pl.keep[r]);
-    free(pl.req), free(pl.global), free(pl.score), free(pl.keep);
+    free(pl.req), free(pl.max_ratio), free(pl.global), free(pl.score), free(pl.keep);
     chan_graph_free(pl.cg);
     return ok;
 }

@@ -107,6 +107,7 @@ typedef struct PruneEntry {
     int64_t macs_before, macs_after;       /* masks: MACs × nonzero fraction */
     int64_t xbars_before, xbars_after;     /* block: crossbar tiles, nonempty */
     const char *note;          /* left alone, and why; NULL when pruned */
+    const char *remark;        /* pruned, with a caveat (channels: the requests' ratios differed), or NULL */
 } PruneEntry;
 
 PruneReport *prune_report_new(IrGraph *g);

@@ -59,6 +59,7 @@ void prune_report_add(PruneReport *r, const PruneEntry *e)
         c->kept = kept;
     }
     c->note = e->note ? arena_strdup(r->arena, e->note) : NULL;
+    c->remark = e->remark ? arena_strdup(r->arena, e->remark) : NULL;
 }
 
 PruneEntry *prune_report_masked(PruneJob *job, const PruneLayer *l, int64_t nz_before)
@@ -90,10 +91,11 @@ static void print_table(const PruneReport *r, const IrStats *after, FILE *out)
             snprintf(kept, sizeof kept, "%lld of %lld channels, %d members", (long long)e->nkept,
                      (long long)e->width_before, e->nmembers);
         const char *last = e->note ? e->note : kept;
-        fprintf(out, "  %-36s %-7s %12lld %12lld %7.2f%% %14lld %14lld %11s%s%s\n", e->name,
+        fprintf(out, "  %-36s %-7s %12lld %12lld %7.2f%% %14lld %14lld %11s%s%s%s%s\n", e->name,
                 ir_sparsity_name(e->kind), (long long)e->params_before, (long long)e->params_after,
                 pct(e->params_before - e->params_after, e->params_before), (long long)e->macs_before,
-                (long long)e->macs_after, tiles, *last ? "  " : "", last);
+                (long long)e->macs_after, tiles, *last ? "  " : "", last, e->remark ? "; " : "",
+                e->remark ? e->remark : "");
     }
     int64_t pb = 0, pa = 0, mb = 0, ma = 0;
     for (int i = 0; i < r->n; i++)
@@ -141,6 +143,7 @@ static json_t *entry_json(const PruneEntry *e)
     json_object_set_new(o, "macs_before", json_integer(e->macs_before));
     json_object_set_new(o, "macs_after", json_integer(e->macs_after));
     json_object_set_new(o, "note", e->note ? json_string(e->note) : json_null());
+    json_object_set_new(o, "remark", e->remark ? json_string(e->remark) : json_null());
     return o;
 }
 

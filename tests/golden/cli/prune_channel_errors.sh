@@ -15,3 +15,10 @@ done
 grep -v '@prune' "$TMP/fixed.net" > "$TMP/plain.net"
 "$NETC" opt "$TMP/plain.net" --passes= --weights "$TMP/fixed.safetensors" --prune channel:0.5 --prune-report "$TMP/r.json" -o "$TMP/out.ir"
 echo "exit status of --prune channel:0.5: $?"
+# Two requests in one residual group: the smaller ratio applies, and the
+# report says so.
+printf 'net d() {\n    in x: f32[1, 3, 8, 8];\n    @prune(ratio = 0.5, granularity = "channel") c1 = conv2d(x, 8, 3, padding = 1);\n    @prune(ratio = 0.25, granularity = "channel") c2 = conv2d(relu(c1), 8, 3, padding = 1);\n    out y = linear(flatten(relu(c1 + c2)), 4);\n}\n' > "$TMP/mixed.net"
+"$NETC" init "$TMP/mixed.net" -o "$TMP/mixed.safetensors"
+"$NETC" opt "$TMP/mixed.net" --weights "$TMP/mixed.safetensors" --prune-report "$TMP/r.json" -o "$TMP/out.ir"
+echo "exit status of mixed: $?"
+grep -o '"remark": "[^"]*"' "$TMP/r.json"
