@@ -134,15 +134,17 @@ static const char *why(ChanGraph *cg, const char *fmt, const IrNode *n)
     return arena_printf(cg->arena, fmt, n->name ? n->name : op_info(n->op)->name, op_info(n->op)->name);
 }
 
-/* Every input's groups fixed, and every result a fresh fixed group on its
- * last axis (or none). */
+/* Every input's groups fixed, and every result a fresh fixed group on the
+ * axis a reader would take for channels: 1 of a 4-D result, else the last. */
 static void opaque(ChanGraph *cg, IrNode *n, const char *reason)
 {
     for (int k = 0; k < n->nin; k++)
         fix_info(cg, info_of(cg, n->in[k]), reason);
-    for (int r = 0; r < n->nout; r++)
-        if (n->outs[r]->shape.rank >= 1)
-            set_fresh(cg, n->outs[r], n->outs[r]->shape.rank - 1, NULL, reason);
+    for (int r = 0; r < n->nout; r++) {
+        int rank = n->outs[r]->shape.rank;
+        if (rank >= 1)
+            set_fresh(cg, n->outs[r], rank == 4 ? 1 : rank - 1, NULL, reason);
+    }
 }
 
 /* A parameter read as data: a fresh unrooted group on its last axis. */
@@ -220,8 +222,9 @@ static void conv_rule(ChanGraph *cg, IrNode *n, const ChanInfo *in)
 {
     int64_t groups = ir_attr_int(n, "groups"), cin = n->in[0]->shape.d[1], cout = n->out->shape.d[1];
     if (in->axis != 1) {
-        fix_info(cg, in, why(cg, "%s (%s) reads channels off its channel axis", n));
-        set_fresh(cg, n->out, 1, n, NULL);
+        const char *r = why(cg, "%s (%s) reads channels off its channel axis", n);
+        fix_info(cg, in, r);
+        set_fresh(cg, n->out, 1, n, groups == 1 ? NULL : r); /* a grouped conv's output is tied to its input */
     } else if (groups == 1) {
         set_fresh(cg, n->out, 1, n, NULL);
     } else if (groups == cin && cout == cin) {

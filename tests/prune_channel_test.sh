@@ -35,7 +35,7 @@ for spec in "${specs[@]}"; do
         { echo "FAIL $spec: netc export"; exit 1; }
     cases+=(--case "$spec" "$ratio" "$p.torch.safetensors" "$p.json" "$p.stats" "$p.ref.npy" "$p.llvm.npy")
 done
-/usr/bin/python3 "$root/tools/prune_channel_check.py" "$model" ${size:+--image-size $size} --input "$input" \
+/usr/bin/python3 "$root/tools/prune_channel_check.py" "$model" ${defs[@]:+--image-size $size} --input "$input" \
     --tol 1e-4 "${cases[@]}"
 status=$?
 case $status in

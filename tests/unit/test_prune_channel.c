@@ -324,6 +324,28 @@ static void test_flatten_linear(void **state)
     ir_graph_free(g);
 }
 
+/* ShuffleNet's channel shuffle: reshape [1, 2, 2, H, W], transpose,
+ * reshape back. The shuffle fixes a's channels and with them the depthwise
+ * conv that reads them (its output is its input's); b's stay prunable. */
+static void test_shuffle_fixed(void **state)
+{
+    (void)state;
+    IrGraph *g = ir_graph_new("t");
+    IrValue *x = ir_add_input(g, "x", DT_F32, SH(4, 1, 2, 5, 5), at(1));
+    IrValue *a = conv(g, "a", x, 4, 1);
+    IrValue *s = add_node(g, OP_RESHAPE, NULL, "shape=[1,2,2,5,5]", 1, &a, at(6))->out;
+    s = add_node(g, OP_TRANSPOSE, NULL, "dim0=1 dim1=2", 1, &s, at(6))->out;
+    s = add_node(g, OP_RESHAPE, NULL, "shape=[1,4,5,5]", 1, &s, at(6))->out;
+    ir_add_output(g, "y", conv(g, "c", conv(g, "b", conv(g, "dw", s, 4, 4), 6, 1), 3, 1));
+    bind_all(g);
+    prune_ok(g, (const char *const[]){"a", "dw", "b"}, 3, 0.5);
+    assert_int_equal(ir_find_param(g, "a.weight")->shape.d[0], 4);
+    assert_int_equal(ir_find_param(g, "dw.weight")->shape.d[0], 4);
+    assert_int_equal(ir_find_param(g, "b.weight")->shape.d[0], 3);
+    assert_int_equal(ir_find_param(g, "c.weight")->shape.d[1], 3);
+    ir_graph_free(g);
+}
+
 /* mha -> fc1 (16) -> gelu -> fc2 (8): the hidden units are one group; the
  * mha reads the net input, so its width is fixed, and so is the output. */
 static IrGraph *mha_mlp(void)
@@ -457,7 +479,8 @@ int main(void)
         cmocka_unit_test(test_residual),         cmocka_unit_test(test_smallest_ratio),
         cmocka_unit_test(test_concat),
         cmocka_unit_test(test_depthwise),        cmocka_unit_test(test_flatten_linear),
-        cmocka_unit_test(test_mlp_hidden),       cmocka_unit_test(test_mha_heads),
+        cmocka_unit_test(test_shuffle_fixed),    cmocka_unit_test(test_mlp_hidden),
+        cmocka_unit_test(test_mha_heads),
         cmocka_unit_test(test_fixed_width_error),
         cmocka_unit_test(test_empty_group_error),
     };
