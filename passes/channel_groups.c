@@ -32,9 +32,10 @@
  *                       pruning E removes whole heads and the group's kept
  *                       width must be a multiple of head_dim
  *   anything else       fixed (matmul, topk, quantized ops)
- * A parameter read as data (ViT's class token through expand, the position
- * embedding through add) gets a fresh unrooted group on its last axis,
- * which unites with what it meets. Net inputs and outputs are fixed.
+ * A parameter read as data gets a fresh unrooted group, which unites with
+ * what it meets: on the axis an add or mul aligns with the channels
+ * (ViT's position embedding, ConvNeXt's layer scale [C, 1, 1]), else on its
+ * last axis (ViT's class token through expand). Net inputs and outputs are fixed.
  */
 #include "channel_groups.h"
 
@@ -147,12 +148,13 @@ static void opaque(ChanGraph *cg, IrNode *n, const char *reason)
     }
 }
 
-/* A parameter read as data: a fresh unrooted group on its last axis. */
-static const ChanInfo *param_info(ChanGraph *cg, IrValue *p)
+/* A parameter read as data: a fresh unrooted group on axis (-1: its last,
+ * when the reader does not say which). */
+static const ChanInfo *param_info(ChanGraph *cg, IrValue *p, int axis)
 {
     ChanInfo *ci = info_of(cg, p);
     if (ci->axis < 0 && p->kind == VK_PARAM && p->shape.rank >= 1) {
-        set_fresh(cg, p, p->shape.rank - 1, NULL, NULL);
+        set_fresh(cg, p, axis >= 0 ? axis : p->shape.rank - 1, NULL, NULL);
         if (p->nuses > 1 || p->quant || p->sparsity)
             fix_info(cg, ci, why(cg, "%s reads a parameter that is shared or carries metadata", p->uses[0].user));
     }
@@ -203,7 +205,7 @@ static void unify_operands(ChanGraph *cg, IrNode *n, int nins)
                 ok = false; /* a broadcast activation: not a residual */
             continue;
         }
-        const ChanInfo *ci = v->kind == VK_PARAM ? param_info(cg, v) : info_of(cg, v);
+        const ChanInfo *ci = v->kind == VK_PARAM ? param_info(cg, v, ax) : info_of(cg, v);
         if (ci == first)
             continue;
         if (ci->axis != ax || !unite_infos(cg, first, ci))
@@ -292,7 +294,7 @@ static void node_rule(ChanGraph *cg, IrNode *n)
     const ChanInfo *in = n->nin ? info_of(cg, n->in[0]) : NULL;
     if (in && in->axis < 0 && n->in[0]->kind == VK_PARAM && n->op != OP_ADD && n->op != OP_SUB &&
         n->op != OP_MUL && n->op != OP_CONCAT)
-        in = param_info(cg, n->in[0]);
+        in = param_info(cg, n->in[0], -1);
     int rank = n->out->shape.rank;
     switch (n->op) {
     case OP_CONV2D: conv_rule(cg, n, in); return;
@@ -341,7 +343,7 @@ static void node_rule(ChanGraph *cg, IrNode *n)
         int dim = norm_dim(ir_attr_int(n, "dim"), rank);
         for (int k = 0; k < n->nin; k++)
             if (n->in[k]->kind == VK_PARAM)
-                param_info(cg, n->in[k]);
+                param_info(cg, n->in[k], -1);
         if (in->axis != dim) {
             unify_operands(cg, n, n->nin);
             return;

@@ -19,9 +19,10 @@ Checked:
            mha's "heads" row keeps that many heads / head_dim.
   model    the torchvision model, with every module whose exported weights
            are smaller replaced by one of those widths (Conv2d, BatchNorm2d,
-           Linear, LayerNorm, MultiheadAttention with head_dim kept; a
-           depthwise conv stays depthwise) and smaller free parameters
-           (class token, position embedding) and ViT's hidden_dim set,
+           Linear, LayerNorm and its subclasses, MultiheadAttention with
+           head_dim kept; a depthwise conv stays depthwise) and smaller
+           free parameters (class token, position embedding, layer scale)
+           and ViT's hidden_dim set,
            loads T with load_state_dict(strict=True)
   counts   its parameters and MACs -- counted here from the modules'
            widths: conv H'W'·C_out·C_in/G·kh·kw, linear rows·in·out, mha
@@ -125,8 +126,8 @@ def shrink_model(model, tensors):
                                 bias=mod.bias is not None)
             elif isinstance(mod, nn.Linear):
                 new = nn.Linear(w.shape[1], w.shape[0], bias=mod.bias is not None)
-            elif isinstance(mod, nn.LayerNorm):
-                new = nn.LayerNorm(w.shape[0], eps=mod.eps)
+            elif isinstance(mod, nn.LayerNorm):  # also torchvision's LayerNorm2d
+                new = type(mod)(w.shape[0], eps=mod.eps)
             else:
                 fail("no rule to shrink %s (%s) to %s" % (mname, type(mod).__name__, list(w.shape)))
             if new is None:

@@ -324,6 +324,28 @@ static void test_flatten_linear(void **state)
     ir_graph_free(g);
 }
 
+/* ConvNeXt's layer scale: mul(param [C, 1, 1], x) is sliced with x's
+ * channels along its dim 0 (aligned from the right with x's axis 1). */
+static void test_layer_scale(void **state)
+{
+    (void)state;
+    IrGraph *g = ir_graph_new("t");
+    IrValue *x = ir_add_input(g, "x", DT_F32, SH(4, 1, 2, 5, 5), at(1));
+    IrValue *m[2] = {ir_add_param(g, "scale", DT_F32, SH(3, 4, 1, 1), at(1)), conv(g, "a", x, 4, 1)};
+    ir_add_output(g, "y", conv(g, "b", add_node(g, OP_MUL, "ls", NULL, 2, m, at(6))->out, 3, 1));
+    bind_all(g);
+    Tensor *wa = keep_copy(g, "a.weight"), *wb = keep_copy(g, "b.weight"), *sc = keep_copy(g, "scale");
+    double sa[4] = {0};
+    l1_along(wa, 0, 1, sa), l1_along(wb, 1, 1, sa);
+    int k[4];
+    top_kept(sa, 4, 2, k);
+    prune_ok(g, (const char *const[]){"a"}, 1, 0.5);
+    expect_slices(sc, ir_find_param(g, "scale"), 0, k, 2, 1);
+    expect_slices(wb, ir_find_param(g, "b.weight"), 1, k, 2, 1);
+    tensor_free(wa), tensor_free(wb), tensor_free(sc);
+    ir_graph_free(g);
+}
+
 /* ShuffleNet's channel shuffle: reshape [1, 2, 2, H, W], transpose,
  * reshape back. The shuffle fixes a's channels and with them the depthwise
  * conv that reads them (its output is its input's); b's stay prunable. */
@@ -479,7 +501,8 @@ int main(void)
         cmocka_unit_test(test_residual),         cmocka_unit_test(test_smallest_ratio),
         cmocka_unit_test(test_concat),
         cmocka_unit_test(test_depthwise),        cmocka_unit_test(test_flatten_linear),
-        cmocka_unit_test(test_shuffle_fixed),    cmocka_unit_test(test_mlp_hidden),
+        cmocka_unit_test(test_layer_scale),      cmocka_unit_test(test_shuffle_fixed),
+        cmocka_unit_test(test_mlp_hidden),
         cmocka_unit_test(test_mha_heads),
         cmocka_unit_test(test_fixed_width_error),
         cmocka_unit_test(test_empty_group_error),
