@@ -299,14 +299,19 @@ static int64_t kept_of(ChanPlan *pl, const IrValue *v, int64_t *pos)
     return ci->axis < 0 ? -1 : chan_kept_positions(pl->cg, ci, pl->keep, pos);
 }
 
+/* The largest dimension of any value a node reads or defines: room for
+ * the kept positions of any channel axis. */
 static int64_t max_width(const IrGraph *g)
 {
     int64_t m = 1;
-    for (int i = 0; i < g->nnodes; i++)
-        for (int k = 0; k < g->nodes[i]->nin; k++)
-            for (int d = 0; d < g->nodes[i]->in[k]->shape.rank; d++)
-                if (g->nodes[i]->in[k]->shape.d[d] > m)
-                    m = g->nodes[i]->in[k]->shape.d[d];
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = g->nodes[i];
+        for (int k = 0; k < n->nin + n->nout; k++) {
+            const Shape *s = k < n->nin ? &n->in[k]->shape : &n->outs[k - n->nin]->shape;
+            for (int d = 0; d < s->rank; d++)
+                m = s->d[d] > m ? s->d[d] : m;
+        }
+    }
     return m;
 }
 
