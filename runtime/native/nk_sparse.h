@@ -69,6 +69,16 @@ void nk_spconv2d(const NkConv *d, const float *in, const float *packed, const fl
 void nk_splinear(const NkLinear *d, const float *in, const float *packed, const float *residual,
                  float *out, float *scratch);
 
+/* nk_mha (nk.h) with either projection sparse: in_proj / out_proj packed
+ * by nk_sparse_pack when sparse_in / sparse_out, else by nk_linear_pack. */
+typedef struct NkSpMha {
+    NkMha mha;
+    int64_t sparse_in, sparse_out;
+} NkSpMha;
+int64_t nk_spmha_scratch(const NkSpMha *d, const NkTiling *t, int threads);
+void nk_spmha(const NkSpMha *d, const float *x, const float *in_proj, const float *out_proj,
+              float *out, float *scratch);
+
 /*
  * The per-layer choice (the cost model, calibrated on the kernels: see
  * docs/native.md "Sparse weights"): sparse when the density of nonzeros
