@@ -134,7 +134,8 @@ int main(int argc, char **argv)
             r.sparse = 1;
             double sp = median_s(run, &r, runs);
             r.sparse = 0;
-            int pick = nk_sparse_wins(isa, m, k, c->oc, nk_sparse_zeros(&sw));
+            int im2col = !s->linear && nk_spconv2d_im2col(c);
+            int pick = nk_sparse_wins(isa, im2col, wn, nk_sparse_zeros(&sw));
             printf(" %.3f %.2fx%s |", sp * 1e3, dense / sp, pick ? "*" : "");
             free(r.packed), free(r.scratch), free(w);
         }

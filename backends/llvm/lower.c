@@ -363,22 +363,23 @@ static void claim_chain(Lower *L, const IrNode *head, const Chain *c)
 /* ---- per-op lowering ---- */
 
 /*
- * Whether a conv2d or linear layer (m pixels or rows, reduction k, o
- * outputs) runs on the sparse kernels: the weights' exact zeros are
- * counted here, so the choice follows the data, whatever pass or tool
- * made the zeros (IR sparsity metadata is not consulted). NETC_SPARSE
- * overrides the cost model (nk_sparse_wins): "off" keeps every layer
- * dense, "on" makes every layer the sparse kernels can run sparse (for
- * tests and benchmarks); unset, "auto" or anything else uses the model.
+ * Whether a conv2d or linear layer runs on the sparse kernels: the
+ * weights' exact zeros are counted here, so the choice follows the data,
+ * whatever pass or tool made the zeros (IR sparsity metadata is not
+ * consulted). im2col: a conv that is not 1x1 stride 1 (nk_sparse_wins).
+ * NETC_SPARSE overrides the cost model: "off" keeps every layer dense,
+ * "on" makes every layer the sparse kernels can run sparse (for tests and
+ * benchmarks); unset, "auto" or anything else uses the model.
  */
-static bool use_sparse(Lower *L, int64_t m, int64_t k, int64_t o, const NkSpWeight *sw)
+static bool use_sparse(Lower *L, bool im2col, const NkSpWeight *sw)
 {
     const char *mode = getenv("NETC_SPARSE");
     if (mode && !strcmp(mode, "off"))
         return false;
+    int64_t weights = sw->o * sw->cg * sw->taps;
     if (mode && !strcmp(mode, "on"))
-        return m > 0 && k > 0 && o > 0;
-    return nk_sparse_wins((NkIsa)L->p->isa, m, k, o, nk_sparse_zeros(sw));
+        return weights > 0;
+    return nk_sparse_wins((NkIsa)L->p->isa, im2col, weights, nk_sparse_zeros(sw));
 }
 
 static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
@@ -394,8 +395,7 @@ static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
     if (!w || (n->nin > 2 && !b))
         return;
     NkSpWeight sw = nk_spconv2d_weight(&d, w);
-    bool sparse = nk_spconv2d_supported(&d) &&
-                  use_sparse(L, d.n * d.oh * d.ow, d.kh * d.kw * d.c, d.oc, &sw);
+    bool sparse = nk_spconv2d_supported(&d) && use_sparse(L, nk_spconv2d_im2col(&d), &sw);
     PlanArg packed = blob_reserve(L, sparse ? nk_sparse_packed_floats(&sw) : nk_conv2d_packed_floats(&d, L->tiling));
     if (sparse)
         nk_sparse_pack(&sw, b, blob_ptr(L, packed));
@@ -415,7 +415,7 @@ static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
 static PlanArg pack_linear(Lower *L, const NkLinear *d, const float *w, const float *b, bool *sparse)
 {
     NkSpWeight sw = nk_splinear_weight(d, w);
-    *sparse = use_sparse(L, d->m, d->k, d->n, &sw);
+    *sparse = use_sparse(L, false, &sw);
     PlanArg packed = blob_reserve(L, *sparse ? nk_sparse_packed_floats(&sw) : nk_linear_packed_floats(d, L->tiling));
     if (*sparse)
         nk_sparse_pack(&sw, b, blob_ptr(L, packed));

@@ -56,8 +56,11 @@ void nk_sparse_pack(const NkSpWeight *s, const float *bias, float *packed);
 NkSpWeight nk_spconv2d_weight(const NkConv *d, const float *weight);
 NkSpWeight nk_splinear_weight(const NkLinear *d, const float *weight);
 
-/* Whether nk_spconv2d computes d (groups == 1). */
+/* Whether nk_spconv2d computes d (groups == 1), and whether it gathers
+ * im2col rows for it (every conv but 1x1 stride 1 unpadded, whose input
+ * rows are read in place). */
 int nk_spconv2d_supported(const NkConv *d);
+int nk_spconv2d_im2col(const NkConv *d);
 
 /* Scratch floats, like nk_conv2d_scratch / nk_linear_scratch (t: the
  * target's tiling, whose vector length sets the pixel panel). */
@@ -80,13 +83,18 @@ void nk_spmha(const NkSpMha *d, const float *x, const float *in_proj, const floa
               float *out, float *scratch);
 
 /*
- * The per-layer choice (the cost model, calibrated on the kernels: see
- * docs/native.md "Sparse weights"): sparse when the density of nonzeros
- * is below a threshold that grows with the work the sparse kernel's fixed
- * costs (transposing the input panel and the output tile) are spread over:
- *   density < NK_SP_BASE · (1 − NK_SP_FIXED·(1/o + 1/k)) 
- * with m (pixels or tokens) at least NK_SP_MIN_M. isa as in nk_tiling.
+ * The per-layer choice, a cost model calibrated on ResNet-50's and
+ * ViT-B/16's layers through the JIT (docs/native.md "Sparse weights"):
+ * sparse when the share of nonzero weights is below a threshold per ISA
+ * and kind of input panel,
+ *                     rows (linear, 1x1 stride-1 conv)   im2col (other convs)
+ *   AVX-512 (+VNNI)   0.35                               0.28
+ *   AVX2, SSE2        0.40                               0.33
+ * (im2col rows cost more to gather and transpose than rows read in place,
+ * and the dense AVX-512 GEMM is closer to peak than the AVX2 one). Below
+ * the threshold every measured layer ran faster sparse; at 0.5 every
+ * layer is slower, so a 50 % sparse net stays dense.
  */
-int nk_sparse_wins(NkIsa isa, int64_t m, int64_t k, int64_t o, int64_t zeros);
+int nk_sparse_wins(NkIsa isa, int im2col, int64_t weights, int64_t zeros);
 
 #endif

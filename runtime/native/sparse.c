@@ -131,18 +131,18 @@ NkSpWeight nk_splinear_weight(const NkLinear *d, const float *weight)
 
 int nk_spconv2d_supported(const NkConv *d) { return d->groups == 1; }
 
+int nk_spconv2d_im2col(const NkConv *d) { return !NK_CONV_IS_POINTWISE(d); }
+
 /* ------------------------------------------------------------ cost model */
 
-/* See nk_sparse.h. Measured with bench/bench_sparse on an Intel Xeon
- * (Sapphire Rapids, AVX-512) at 1 thread: the sparse kernel's time per
- * entry is NK_SP_BASE of the dense kernel's time per weight... */
-int nk_sparse_wins(NkIsa isa, int64_t m, int64_t k, int64_t o, int64_t zeros)
+/* See nk_sparse.h for the thresholds and where they come from. */
+int nk_sparse_wins(NkIsa isa, int im2col, int64_t weights, int64_t zeros)
 {
-    (void)isa;
-    if (m < 16 || k < 16 || o < 16)
+    if (weights <= 0)
         return 0;
-    double density = 1.0 - (double)zeros / ((double)k * (double)o);
-    return density < 0.35;
+    int wide = isa == NK_ISA_AVX512 || isa == NK_ISA_AVX512VNNI;
+    double limit = wide ? (im2col ? 0.28 : 0.35) : (im2col ? 0.33 : 0.40);
+    return 1.0 - (double)zeros / (double)weights < limit;
 }
 
 /* ------------------------------------------------------------ transpose */
@@ -379,9 +379,8 @@ void nk_spconv2d(const NkConv *d, const float *in, const float *packed, const fl
                  float *out, float *scratch)
 {
     NkIm2col ic = {d, in};
-    int pw = NK_CONV_IS_POINTWISE(d);
     SpJob j = {.m = d->n * d->oh * d->ow, .k = d->kh * d->kw * d->c, .o = d->oc,
-               .in = in, .lda = d->c, .ic = pw ? NULL : &ic,
+               .in = in, .lda = d->c, .ic = nk_spconv2d_im2col(d) ? &ic : NULL,
                .packed = packed, .res = residual, .out = out, .act = d->act, .scratch = scratch};
     sp_run(&j);
 }
