@@ -41,18 +41,6 @@ echo "default cost model: $n90 sparse layers at 90 % zeros, $n50 at 50 %"
 [ "${n90:-0}" -gt 0 ] || { echo "FAIL choice: no sparse layer at 90 % zeros"; fail=1; }
 [ "${n50:-1}" -eq 0 ] || { echo "FAIL choice: sparse layers at 50 % zeros (dense must win there)"; fail=1; }
 
-can_run() {
-    local flags need
-    flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
-    case $1 in
-        avx512) need="avx512f avx512bw avx512dq avx512vl" ;;
-        avx2) need="avx2 fma" ;;
-    esac
-    for f in $need; do
-        case $flags in *" $f "*) ;; *) return 1 ;; esac
-    done
-}
-
 for variant in avx512:x86-64-v4 avx2:x86-64-v3; do
     isa=${variant%%:*} cpu=${variant#*:}
     if ! can_run "$isa"; then
