@@ -7,17 +7,19 @@
  *
  * Packed weights (nk_sparse_pack; the same bytes for every ISA): the
  * weight matrix W[o, k] in the dense kernels' k order (conv: k = tap·c +
- * ci) is cut into groups of NK_SP_ROWS = 4 output rows. A group holds,
- * for each e below its count (the largest nonzero count of its rows),
- * one entry: the k of row r's e-th nonzero for r = 0..3 (int32), then
- * the four weights (float); a row with fewer nonzeros is padded with
- * (k = 0, w = 0) entries. Layout, in 32-bit words:
- *   start[G + 1]   (int32) first entry of each group, padded to 16 words
+ * ci) is cut into groups of NK_SP_ROWS = 4 output rows and K blocks of
+ * NK_SP_KB = 128. A segment (group g, K block b) holds, for each i below
+ * its count (the largest nonzero count of its rows in the block), one
+ * entry: the k of row r's i-th nonzero in the block for r = 0..3 (int32),
+ * then the four weights (float); a row with fewer nonzeros is padded with
+ * (k = 0, w = 0) entries. Layout, in 32-bit words, nkb = ceil(k / 128):
+ *   start[G·nkb + 1]  (int32) first entry of segment (g, b) at g·nkb + b,
+ *                     padded to 16 words
  *   bias[round16(o)]
- *   entries[E][8]  (k0 k1 k2 k3 w0 w1 w2 w3)
+ *   entries[E][8]     (k0 k1 k2 k3 w0 w1 w2 w3), segments in (g, b) order
  * with G = ceil(o/4). The padding makes the four rows one loop, so each
- * step feeds four independent accumulator chains; at 90 % sparsity on K =
- * 576 it costs ~10 % more entries than nonzeros.
+ * step feeds four independent accumulator chains; at 90 % sparsity it
+ * costs ~25 % more entries than nonzeros.
  *
  * Only groups == 1 convolutions (nk_spconv2d_supported); others stay
  * dense. A zero weight is skipped, so 0·inf does not give the NaN the
@@ -31,6 +33,7 @@
 #include <stdint.h>
 
 #define NK_SP_ROWS 4
+#define NK_SP_KB 128
 
 /* Where W[o][kk] sits in a PyTorch weight: conv [oc][cg][kh·kw] with kk =
  * tap·cg + ci (taps = kh·kw), linear [n][k] (taps = 1, cg = k). */

@@ -36,6 +36,8 @@ static inline int64_t round16(int64_t x) { return (x + 15) & ~(int64_t)15; }
  * 4·2 of 16 registers otherwise. */
 #define NK_SP_NPV (NK_VL == 16 ? 4 : 2)
 #define NK_SP_PB (NK_SP_NPV * NK_VL)
+/* Output rows computed together over one K block (a multiple of 16). */
+#define NK_SP_CHUNK 64
 /* The same for a target's tiling (nr = 2 vectors, nk_isa.h). */
 static int64_t sp_pb(const NkTiling *t)
 {
@@ -54,23 +56,26 @@ int64_t nk_sparse_zeros(const NkSpWeight *s)
 }
 
 static int64_t sp_groups(int64_t o) { return (o + NK_SP_ROWS - 1) / NK_SP_ROWS; }
-static int64_t sp_header(int64_t o) { return round16(sp_groups(o) + 1) + round16(o); }
+static int64_t sp_kblocks(int64_t k) { return (k + NK_SP_KB - 1) / NK_SP_KB; }
+/* Words before the entries: the segment starts, then the bias. */
+static int64_t sp_starts(int64_t o, int64_t k) { return round16(sp_groups(o) * sp_kblocks(k) + 1); }
+static int64_t sp_header(int64_t o, int64_t k) { return sp_starts(o, k) + round16(o); }
 
-/* Nonzeros of row o (0 past the last row). */
-static int64_t row_nnz(const NkSpWeight *s, int64_t o)
+/* Nonzeros of row o in k block b (0 past the last row). */
+static int64_t row_nnz(const NkSpWeight *s, int64_t o, int64_t b)
 {
-    int64_t n = 0, k = s->cg * s->taps;
-    for (int64_t kk = 0; o < s->o && kk < k; kk++)
+    int64_t n = 0, k1 = min64(s->cg * s->taps, (b + 1) * NK_SP_KB);
+    for (int64_t kk = b * NK_SP_KB; o < s->o && kk < k1; kk++)
         n += nk_sp_weight_at(s, o, kk) != 0.0f;
     return n;
 }
 
-/* Entries of group g: its longest row. */
-static int64_t group_entries(const NkSpWeight *s, int64_t g)
+/* Entries of segment (g, b): its longest row there. */
+static int64_t segment_entries(const NkSpWeight *s, int64_t g, int64_t b)
 {
     int64_t e = 0;
     for (int r = 0; r < NK_SP_ROWS; r++) {
-        int64_t n = row_nnz(s, g * NK_SP_ROWS + r);
+        int64_t n = row_nnz(s, g * NK_SP_ROWS + r, b);
         e = n > e ? n : e;
     }
     return e;
@@ -78,45 +83,48 @@ static int64_t group_entries(const NkSpWeight *s, int64_t g)
 
 int64_t nk_sparse_packed_floats(const NkSpWeight *s)
 {
-    int64_t e = 0;
+    int64_t e = 0, k = s->cg * s->taps;
     for (int64_t g = 0; g < sp_groups(s->o); g++)
-        e += group_entries(s, g);
-    return sp_header(s->o) + 2 * NK_SP_ROWS * e;
+        for (int64_t b = 0; b < sp_kblocks(k); b++)
+            e += segment_entries(s, g, b);
+    return sp_header(s->o, k) + 2 * NK_SP_ROWS * e;
+}
+
+/* Entry i of the segment at ent, row r: (k, w). */
+static void put_entry(float *ent, int64_t i, int r, int64_t k, float w)
+{
+    int32_t k32 = (int32_t)k;
+    memcpy(ent + i * 2 * NK_SP_ROWS + r, &k32, 4);
+    ent[i * 2 * NK_SP_ROWS + NK_SP_ROWS + r] = w;
 }
 
 void nk_sparse_pack(const NkSpWeight *s, const float *bias, float *packed)
 {
-    int64_t G = sp_groups(s->o), k = s->cg * s->taps;
+    int64_t G = sp_groups(s->o), k = s->cg * s->taps, nkb = sp_kblocks(k);
     int32_t *start = (int32_t *)packed;
-    float *b = packed + round16(G + 1);
-    float *ent = packed + sp_header(s->o);
-    memset(packed, 0, (size_t)sp_header(s->o) * sizeof(float));
+    float *b = packed + sp_starts(s->o, k);
+    float *ent = packed + sp_header(s->o, k);
+    memset(packed, 0, (size_t)sp_header(s->o, k) * sizeof(float));
     for (int64_t j = 0; j < s->o; j++)
         b[j] = bias ? bias[j] : 0.0f;
     int64_t e = 0;
-    for (int64_t g = 0; g < G; g++) {
-        int64_t n = group_entries(s, g);
-        start[g] = (int32_t)e;
-        for (int r = 0; r < NK_SP_ROWS; r++) {
-            int64_t o = g * NK_SP_ROWS + r, i = 0;
-            for (int64_t kk = 0; o < s->o && kk < k; kk++) {
-                float w = nk_sp_weight_at(s, o, kk);
-                if (w == 0.0f)
-                    continue;
-                int32_t k32 = (int32_t)kk;
-                memcpy(ent + (e + i) * 8 + r, &k32, 4);
-                ent[(e + i) * 8 + 4 + r] = w;
-                i++;
+    for (int64_t g = 0; g < G; g++)
+        for (int64_t kb = 0; kb < nkb; kb++) {
+            int64_t n = segment_entries(s, g, kb), k1 = min64(k, (kb + 1) * NK_SP_KB);
+            start[g * nkb + kb] = (int32_t)e;
+            for (int r = 0; r < NK_SP_ROWS; r++) {
+                int64_t o = g * NK_SP_ROWS + r, i = 0;
+                for (int64_t kk = kb * NK_SP_KB; o < s->o && kk < k1; kk++) {
+                    float w = nk_sp_weight_at(s, o, kk);
+                    if (w != 0.0f)
+                        put_entry(ent + e * 2 * NK_SP_ROWS, i++, r, kk, w);
+                }
+                for (; i < n; i++)
+                    put_entry(ent + e * 2 * NK_SP_ROWS, i, r, 0, 0.0f);
             }
-            for (; i < n; i++) {
-                int32_t k32 = 0;
-                memcpy(ent + (e + i) * 8 + r, &k32, 4);
-                ent[(e + i) * 8 + 4 + r] = 0.0f;
-            }
+            e += n;
         }
-        e += n;
-    }
-    start[G] = (int32_t)e;
+    start[G * nkb] = (int32_t)e;
 }
 
 NkSpWeight nk_spconv2d_weight(const NkConv *d, const float *weight)
@@ -201,12 +209,12 @@ typedef struct SpJob {
     int64_t runs, run_tiles; /* output tiles of VL rows: runs of run_tiles */
 } SpJob;
 
-/* Per-thread scratch: panel [round16(k)][PB] | tile [VL][PB] | rows
- * [VL][round16(k) + 16] (im2col) | a zero row of round16(k) + 16. */
+/* Per-thread scratch: panel [round16(k)][PB] | tile [NK_SP_CHUNK][PB] |
+ * rows [VL][round16(k) + 16] (im2col) | a zero row of round16(k) + 16. */
 static int64_t sp_thread_floats(int64_t k, int64_t pb, int64_t vl)
 {
     int64_t kp = round16(k) + 16;
-    return round16(k) * pb + vl * pb + vl * kp + kp;
+    return round16(k) * pb + NK_SP_CHUNK * pb + vl * kp + kp;
 }
 
 /* Transposes pixels [p0, p0 + PB) of A into the panel. */
@@ -252,15 +260,16 @@ static void build_panel(const SpJob *j, int64_t p0, float *panel, float *rowbuf,
     }
 }
 
-/* acc[r][·] over group g's entries, stored into tile rows t0..t0+3. */
-NK_INLINE void group_rows(const float *panel, const float *ent, int64_t n, float *tile)
+/* Four tile rows (PB pixels each) += one segment's n entries; first:
+ * start from zero instead of the tile. */
+NK_INLINE void segment_rows(const float *panel, const float *ent, int64_t n, int first, float *tile)
 {
     NkVec acc[NK_SP_ROWS][NK_SP_NPV];
     NK_UNROLL
     for (int r = 0; r < NK_SP_ROWS; r++)
         NK_UNROLL
         for (int v = 0; v < NK_SP_NPV; v++)
-            acc[r][v] = nk_splat(0.0f);
+            acc[r][v] = first ? nk_splat(0.0f) : nk_load(tile + r * NK_SP_PB + v * NK_VL);
     for (int64_t e = 0; e < n; e++, ent += 2 * NK_SP_ROWS) {
         int32_t kk[NK_SP_ROWS];
         memcpy(kk, ent, sizeof kk);
@@ -284,7 +293,7 @@ NK_INLINE void group_rows(const float *panel, const float *ent, int64_t n, float
 NK_INLINE void store_tile(const int64_t act, const SpJob *j, const float *tile, int64_t p0,
                           int64_t o0)
 {
-    const float *bias = j->packed + round16(sp_groups(j->o) + 1) + o0;
+    const float *bias = j->packed + sp_starts(j->o, j->k) + o0;
     int64_t on = min64(NK_VL, j->o - o0);
     NkVec b = on == NK_VL ? nk_load(bias) : nk_load_part(bias, on, 0.0f);
     float lo, hi;
@@ -320,30 +329,54 @@ static void store_tile_act(const SpJob *j, const float *tile, int64_t p0, int64_
     }
 }
 
+/* The output and residual lines of rows [c0, c1) of the block at p0,
+ * fetched while the chunk computes: with a short k (a 1×1 conv over 64
+ * channels) the epilogue would otherwise wait on them (the dense GEMM
+ * does the same per tile). */
+static void prefetch_chunk(const SpJob *j, int64_t p0, int64_t c0, int64_t c1)
+{
+    for (int64_t p = p0; p < min64(j->m, p0 + NK_SP_PB); p++)
+        for (int64_t o = c0; o < c1; o += 16) {
+            __builtin_prefetch(j->out + p * j->o + o, 1, 3);
+            if (j->res)
+                __builtin_prefetch(j->res + p * j->o + o, 0, 3);
+        }
+}
+
+/*
+ * Items [begin, end): (pixel block, run of output tiles). A run is done in
+ * chunks of NK_SP_CHUNK rows, K block by K block, so one K block of the
+ * panel (NK_SP_KB·PB floats, 32 KiB with AVX-512) stays in L1 while every
+ * group of the chunk reads it, the chunk's partial sums going through the
+ * tile (CHUNK·PB floats) between blocks.
+ */
 static void sp_task(void *ctx, int64_t begin, int64_t end, int thread)
 {
     const SpJob *j = ctx;
     float *panel = j->scratch + thread * j->thread_floats;
     float *tile = panel + round16(j->k) * NK_SP_PB;
-    float *rowbuf = tile + NK_VL * NK_SP_PB;
+    float *rowbuf = tile + NK_SP_CHUNK * NK_SP_PB;
     float *zero = rowbuf + NK_VL * (round16(j->k) + 16);
     memset(zero, 0, (size_t)(round16(j->k) + 16) * sizeof(float));
     const int32_t *start = (const int32_t *)j->packed;
-    const float *ent = j->packed + sp_header(j->o);
-    int64_t tiles = (j->o + NK_VL - 1) / NK_VL, built = -1;
+    const float *ent = j->packed + sp_header(j->o, j->k);
+    int64_t tiles = (j->o + NK_VL - 1) / NK_VL, nkb = sp_kblocks(j->k), built = -1;
     for (int64_t it = begin; it < end; it++) {
         int64_t pb = it / j->runs, run = it % j->runs, p0 = pb * NK_SP_PB;
         if (pb != built)
             build_panel(j, p0, panel, rowbuf, zero), built = pb;
-        int64_t t1 = min64(tiles, (run + 1) * j->run_tiles);
-        for (int64_t t = run * j->run_tiles; t < t1; t++) {
-            int64_t o0 = t * NK_VL;
-            for (int64_t r = 0; r < NK_VL && o0 + r < j->o; r += NK_SP_ROWS) {
-                int64_t g = (o0 + r) / NK_SP_ROWS;
-                group_rows(panel, ent + (int64_t)start[g] * 2 * NK_SP_ROWS, start[g + 1] - start[g],
-                           tile + r * NK_SP_PB);
-            }
-            store_tile_act(j, tile, p0, o0);
+        int64_t r0 = run * j->run_tiles * NK_VL, r1 = min64(j->o, min64(tiles, (run + 1) * j->run_tiles) * NK_VL);
+        for (int64_t c0 = r0; c0 < r1; c0 += NK_SP_CHUNK) {
+            int64_t c1 = min64(r1, c0 + NK_SP_CHUNK);
+            prefetch_chunk(j, p0, c0, c1);
+            for (int64_t b = 0; b < nkb; b++)
+                for (int64_t o = c0; o < c1; o += NK_SP_ROWS) {
+                    const int32_t *sg = start + (o / NK_SP_ROWS) * nkb + b;
+                    segment_rows(panel, ent + (int64_t)sg[0] * 2 * NK_SP_ROWS, sg[1] - sg[0], b == 0,
+                                 tile + (o - c0) * NK_SP_PB);
+                }
+            for (int64_t o0 = c0; o0 < c1; o0 += NK_VL)
+                store_tile_act(j, tile + (o0 - c0) * NK_SP_PB, p0, o0);
         }
     }
 }

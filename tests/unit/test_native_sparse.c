@@ -152,13 +152,13 @@ static void test_sparse_conv(void **state)
     run_cases(cases, sizeof cases / sizeof cases[0], "conv");
 }
 
-/* The packed format: group starts ascend, every nonzero is stored once
- * under its row, padding entries are (0, 0). */
+/* The packed format: segment starts ascend, every nonzero is stored once
+ * under its row and K block, padding entries are (0, 0). */
 static void test_sparse_pack(void **state)
 {
     (void)state;
-    enum { O = 11, K = 37 };
-    float w[O * K];
+    enum { O = 11, K = 300 };
+    static float w[O * K];
     for (int i = 0; i < O * K; i++)
         w[i] = (i * 7) % 5 == 0 ? (float)(i + 1) : 0.0f;
     NkLinear dl = {.m = 1, .k = K, .n = O};
@@ -167,18 +167,19 @@ static void test_sparse_pack(void **state)
     float *p = nt_nan_floats(pf);
     nk_sparse_pack(&sw, NULL, p);
     const int32_t *start = (const int32_t *)p;
-    int64_t G = (O + 3) / 4, nnz = 0;
-    const float *ent = p + ((G + 1 + 15) & ~15) + ((O + 15) & ~15);
-    for (int64_t g = 0; g < G; g++) {
-        assert_true(start[g] <= start[g + 1]);
-        for (int32_t e = start[g]; e < start[g + 1]; e++)
+    int64_t G = (O + 3) / 4, nkb = (K + NK_SP_KB - 1) / NK_SP_KB, nnz = 0;
+    int64_t starts = (G * nkb + 1 + 15) & ~15;
+    const float *ent = p + starts + ((O + 15) & ~15);
+    for (int64_t s = 0; s < G * nkb; s++) {
+        assert_true(start[s] <= start[s + 1]);
+        for (int32_t e = start[s]; e < start[s + 1]; e++)
             for (int r = 0; r < 4; r++) {
                 int32_t k;
                 memcpy(&k, ent + e * 8 + r, 4);
                 float v = ent[e * 8 + 4 + r];
-                int64_t o = g * 4 + r;
+                int64_t o = s / nkb * 4 + r, b = s % nkb;
                 if (v != 0.0f) {
-                    assert_true(o < O && k >= 0 && k < K);
+                    assert_true(o < O && k >= b * NK_SP_KB && k < (b + 1) * NK_SP_KB && k < K);
                     assert_true(w[o * K + k] == v);
                     nnz++;
                 } else {
@@ -187,7 +188,7 @@ static void test_sparse_pack(void **state)
             }
     }
     assert_int_equal(nnz, O * K - nk_sparse_zeros(&sw));
-    assert_int_equal(pf, ((G + 1 + 15) & ~15) + ((O + 15) & ~15) + 8 * start[G]);
+    assert_int_equal(pf, starts + ((O + 15) & ~15) + 8 * start[G * nkb]);
     free(p);
 }
 
