@@ -253,6 +253,12 @@ bool pim_is_crossbar_op(OpKind op);
  * is mapped anyway (prog->fits false): pim_report_fit says by how much.
  * The program points into g, which must outlive it.
  */
+/* The element of a crossbar layer's weight ([cout, cin/groups, kh, kw] or
+ * [out, in], row-major) at row `row`, column `col` of matrix `matrix`, in
+ * the orders of PimColOrder's comment under convention conv (every weight
+ * slice of an output has that output's index). */
+int64_t pim_weight_index(const PimLayer *L, PimConvention conv, int64_t matrix, int64_t row, int64_t col);
+
 /* Maps g. A block whose weights (bound f32 or integer data) are all zero
  * gets no crossbar (not even when that leaves its layer none); with skips
  * (a program read back, whose graph has no data) exactly those blocks are

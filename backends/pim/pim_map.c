@@ -158,19 +158,20 @@ static void add_block(Mapper *m, PimLayer *L, PimBlock b, int64_t *cap)
         L->nskipped++;
 }
 
-/* Weight value at matrix position (mi, r, k) of L is zero; false when the
- * weight has no f32 or integer data to look at. Rows and columns are read
- * in the orders of PimColOrder's comment. */
-static bool weight_is_zero(const PimHardware *hw, const PimLayer *L, const Tensor *w, int64_t mi, int64_t r,
-                           int64_t k)
+int64_t pim_weight_index(const PimLayer *L, PimConvention conv, int64_t matrix, int64_t row, int64_t col)
 {
-    int64_t K = L->kh * L->kw, cig = L->cin / L->groups, cog = L->cout / L->groups, grp, c, p, o;
-    if (hw->convention == PIM_CONV_PER_POSITION)
-        grp = mi / K, p = mi % K, c = r;
+    int64_t K = L->kh * L->kw, cig = L->cin / L->groups, cog = L->cout / L->groups, grp, c, p;
+    if (conv == PIM_CONV_PER_POSITION)
+        grp = matrix / K, p = matrix % K, c = row;
     else
-        grp = mi, c = r / K, p = r % K;
-    o = L->col_order == PIM_COLS_SLICE_MAJOR ? k % cog : k / L->slices;
-    int64_t i = ((grp * cog + o) * cig + c) * K + p;
+        grp = matrix, c = row / K, p = row % K;
+    int64_t o = L->col_order == PIM_COLS_SLICE_MAJOR ? col % cog : col / L->slices;
+    return ((grp * cog + o) * cig + c) * K + p;
+}
+
+/* Whether weight i of w is zero; false for data it cannot read. */
+static bool weight_is_zero(const Tensor *w, int64_t i)
+{
     switch (w->dtype) {
     case DT_F32: return ((const float *)w->data)[i] == 0.0f;
     case DT_I8: return ((const int8_t *)w->data)[i] == 0;
@@ -197,7 +198,7 @@ static bool block_skipped(Mapper *m, const PimLayer *L, int layer, int64_t mi, i
         return false;
     for (int64_t r = r0; r < r1; r++)
         for (int64_t k = c0; k < c1; k++)
-            if (!weight_is_zero(m->hw, L, w, mi, r, k))
+            if (!weight_is_zero(w, pim_weight_index(L, m->hw->convention, mi, r, k)))
                 return false;
     return true;
 }

@@ -307,24 +307,16 @@ static bool check_values(const Sim *s, const int8_t *w, const uint8_t *x, int32_
                  s->bw, pim_signed_name(s->hw->sign));
     /* A block the program left out must hold only zeros: weights for
      * another program would otherwise lose their products silently. */
-    int64_t stride = s->hw->convention == PIM_CONV_PER_POSITION ? s->K : 1;
     for (int64_t b = 0; b < L->nblocks; b++) {
         const PimBlock *B = &L->blocks[b];
-        if (B->xbar != PIM_SKIPPED)
-            continue;
-        for (int64_t k = B->col0; k < B->col1; k++) {
-            int64_t o, slice, grp, c, p;
-            col_of(s, k, &o, &slice);
-            row_of(s, B->matrix, B->row0, &grp, &c, &p);
-            const int8_t *wr = w + ((grp * s->cog + o) * s->cig + c) * s->K + p;
-            for (int64_t r = 0; r < B->row1 - B->row0; r++)
-                if (wr[r * stride])
+        for (int64_t r = B->row0; B->xbar == PIM_SKIPPED && r < B->row1; r++)
+            for (int64_t k = B->col0; k < B->col1; k++) {
+                int64_t i = pim_weight_index(L, s->hw->convention, B->matrix, r, k);
+                if (w[i])
                     FAIL("layer '%s': block %lld is skipped by the program (its weights were zero) but weight "
-                         "[%lld, %lld, %lld] is %d: these are not the weights it was mapped with",
-                         L->name, (long long)b, (long long)(grp * s->cog + o),
-                         (long long)(stride == 1 ? c + r / s->K : c + r), (long long)(stride == 1 ? (p + r) % s->K : p),
-                         wr[r * stride]);
-        }
+                         "element %lld is %d: these are not the weights it was mapped with",
+                         L->name, (long long)b, (long long)i, w[i]);
+            }
     }
     int64_t nx = s->g.n * s->g.c * s->g.h * s->g.w;
     for (int64_t i = 0; i < nx; i++)
