@@ -47,21 +47,6 @@ if "$netc" build "$net" "${defs[@]}" --threads 2 --weights "$tmp/w.safetensors" 
 else
     echo "FAIL aot: netc build failed"; fail=1
 fi
-# can_run ISA: whether /proc/cpuinfo lists the features the variant needs.
-can_run() {
-    local flags need
-    flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
-    case $1 in
-        avx512vnni) need="avx512f avx512bw avx512dq avx512vl avx512_vnni" ;;
-        avx512) need="avx512f avx512bw avx512dq avx512vl" ;;
-        avx2) need="avx2 fma" ;;
-        *) need="" ;;
-    esac
-    for f in $need; do
-        case $flags in *" $f "*) ;; *) return 1 ;; esac
-    done
-}
-
 for variant in avx512vnni:cascadelake avx512:x86-64-v4 avx2:x86-64-v3 sse2:x86-64; do
     isa=${variant%%:*} cpu=${variant#*:}
     if ! can_run "$isa"; then

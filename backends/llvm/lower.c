@@ -32,6 +32,7 @@
 
 #include "../../ir/geometry.h"
 #include "../../runtime/native/nk.h"
+#include "../../runtime/native/nk_sparse.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -361,6 +362,26 @@ static void claim_chain(Lower *L, const IrNode *head, const Chain *c)
 
 /* ---- per-op lowering ---- */
 
+/*
+ * Whether a conv2d or linear layer runs on the sparse kernels: the
+ * weights' exact zeros are counted here, so the choice follows the data,
+ * whatever pass or tool made the zeros (IR sparsity metadata is not
+ * consulted). im2col: a conv that is not 1x1 stride 1 (nk_sparse_wins).
+ * NETC_SPARSE overrides the cost model: "off" keeps every layer dense,
+ * "on" makes every layer the sparse kernels can run sparse (for tests and
+ * benchmarks); unset, "auto" or anything else uses the model.
+ */
+static bool use_sparse(Lower *L, bool im2col, const NkSpWeight *sw)
+{
+    const char *mode = getenv("NETC_SPARSE");
+    if (mode && !strcmp(mode, "off"))
+        return false;
+    int64_t weights = sw->o * sw->cg * sw->taps;
+    if (mode && !strcmp(mode, "on"))
+        return weights > 0;
+    return nk_sparse_wins((NkIsa)L->p->isa, im2col, weights, nk_sparse_zeros(sw));
+}
+
 static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
 {
     /* The shape rule accepted the node, so only a malformed input fails. */
@@ -373,14 +394,34 @@ static void lower_conv(Lower *L, const IrNode *n, const Chain *c)
     const float *w = param(L, n, 1), *b = n->nin > 2 ? param(L, n, 2) : NULL;
     if (!w || (n->nin > 2 && !b))
         return;
-    PlanArg packed = blob_reserve(L, nk_conv2d_packed_floats(&d, L->tiling));
-    nk_conv2d_pack(&d, L->tiling, w, b, blob_ptr(L, packed));
-    need_scratch(L, nk_conv2d_scratch(&d, L->tiling, L->p->threads));
+    NkSpWeight sw = nk_spconv2d_weight(&d, w);
+    bool sparse = nk_spconv2d_supported(&d) && use_sparse(L, nk_spconv2d_im2col(&d), &sw);
+    PlanArg packed = blob_reserve(L, sparse ? nk_sparse_packed_floats(&sw) : nk_conv2d_packed_floats(&d, L->tiling));
+    if (sparse)
+        nk_sparse_pack(&sw, b, blob_ptr(L, packed));
+    else
+        nk_conv2d_pack(&d, L->tiling, w, b, blob_ptr(L, packed));
+    need_scratch(L, sparse ? nk_spconv2d_scratch(&d, L->tiling, L->p->threads)
+                           : nk_conv2d_scratch(&d, L->tiling, L->p->threads));
     PlanArg in = as_nhwc(L, n->in[0], n);
     PlanArg res = c->residual ? as_nhwc(L, c->residual, c->last) : NO_ARG;
     PlanArg out = define(L, c->last->out, LAY_NHWC);
-    STEP(L, "nk_conv2d", d, n, in, packed, res, out, scratch(L));
+    STEP(L, sparse ? "nk_spconv2d" : "nk_conv2d", d, n, in, packed, res, out, scratch(L));
     count_flops(L, n);
+}
+
+/* Packs a linear layer's (or an mha projection's) weights for the dense
+ * or, when use_sparse says so, the sparse kernels (*sparse). */
+static PlanArg pack_linear(Lower *L, const NkLinear *d, const float *w, const float *b, bool *sparse)
+{
+    NkSpWeight sw = nk_splinear_weight(d, w);
+    *sparse = use_sparse(L, false, &sw);
+    PlanArg packed = blob_reserve(L, *sparse ? nk_sparse_packed_floats(&sw) : nk_linear_packed_floats(d, L->tiling));
+    if (*sparse)
+        nk_sparse_pack(&sw, b, blob_ptr(L, packed));
+    else
+        nk_linear_pack(d, L->tiling, w, b, blob_ptr(L, packed));
+    return packed;
 }
 
 static void lower_linear(Lower *L, const IrNode *n, const Chain *c)
@@ -391,13 +432,14 @@ static void lower_linear(Lower *L, const IrNode *n, const Chain *c)
     const float *w = param(L, n, 1), *b = n->nin > 2 ? param(L, n, 2) : NULL;
     if (!w || (n->nin > 2 && !b))
         return;
-    PlanArg packed = blob_reserve(L, nk_linear_packed_floats(&d, L->tiling));
-    nk_linear_pack(&d, L->tiling, w, b, blob_ptr(L, packed));
-    need_scratch(L, nk_linear_scratch(&d, L->tiling, L->p->threads));
+    bool sparse;
+    PlanArg packed = pack_linear(L, &d, w, b, &sparse);
+    need_scratch(L, sparse ? nk_splinear_scratch(&d, L->tiling, L->p->threads)
+                           : nk_linear_scratch(&d, L->tiling, L->p->threads));
     PlanArg in = as_logical(L, n->in[0], n);
     PlanArg res = c->residual ? as_logical(L, c->residual, c->last) : NO_ARG;
     PlanArg out = define(L, c->last->out, LAY_LOGICAL);
-    STEP(L, "nk_linear", d, n, in, packed, res, out, scratch(L));
+    STEP(L, sparse ? "nk_splinear" : "nk_linear", d, n, in, packed, res, out, scratch(L));
     count_flops(L, n);
 }
 
@@ -536,14 +578,19 @@ static void lower_mha(Lower *L, const IrNode *n)
     if (!wi || !bi || !wo || !bo)
         return;
     NkLinear pin = {.m = d.b * d.l, .k = d.e, .n = 3 * d.e}, pout = {.m = d.b * d.l, .k = d.e, .n = d.e};
-    PlanArg in_proj = blob_reserve(L, nk_linear_packed_floats(&pin, L->tiling));
-    nk_linear_pack(&pin, L->tiling, wi, bi, blob_ptr(L, in_proj));
-    PlanArg out_proj = blob_reserve(L, nk_linear_packed_floats(&pout, L->tiling));
-    nk_linear_pack(&pout, L->tiling, wo, bo, blob_ptr(L, out_proj));
-    need_scratch(L, nk_mha_scratch(&d, L->tiling, L->p->threads));
+    bool sp_in, sp_out;
+    PlanArg in_proj = pack_linear(L, &pin, wi, bi, &sp_in);
+    PlanArg out_proj = pack_linear(L, &pout, wo, bo, &sp_out);
     PlanArg x = as_logical(L, n->in[0], n);
     PlanArg out = define(L, n->out, LAY_LOGICAL);
-    STEP(L, "nk_mha", d, n, x, in_proj, out_proj, out, scratch(L));
+    if (sp_in || sp_out) {
+        NkSpMha sd = {.mha = d, .sparse_in = sp_in, .sparse_out = sp_out};
+        need_scratch(L, nk_spmha_scratch(&sd, L->tiling, L->p->threads));
+        STEP(L, "nk_spmha", sd, n, x, in_proj, out_proj, out, scratch(L));
+    } else {
+        need_scratch(L, nk_mha_scratch(&d, L->tiling, L->p->threads));
+        STEP(L, "nk_mha", d, n, x, in_proj, out_proj, out, scratch(L));
+    }
     count_flops(L, n);
 }
 

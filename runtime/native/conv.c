@@ -11,7 +11,7 @@
  *       contiguous run of kw·c floats (the ResNet stem, c = 3, copies 21
  *       floats per kernel row instead of 7 runs of 3).
  * A is never materialized: the GEMM core asks for MR-pixel, kc-deep tiles
- * and im2col() gathers them into scratch, writing zeros for padding. A 1×1
+ * and nk_im2col() gathers them into scratch, writing zeros for padding. A 1×1
  * stride-1 unpadded conv is a plain GEMM over the input rows
  * (nk_gemm_pack_rows, row stride c).
  *
@@ -113,11 +113,6 @@ int64_t nk_conv2d_scratch(const NkConv *d, const NkTiling *t, int threads)
 
 /* ------------------------------------------------------------ im2col */
 
-typedef struct NkIm2col {
-    const NkConv *d;
-    const float *in;
-} NkIm2col;
-
 /* Copies n floats to d (zeros when s is NULL) in whole vectors; may write
  * up to NK_VL - 1 floats past d + n but reads only s[0, n). Runs of a row are
  * written in increasing order, so the overshoot is overwritten later. */
@@ -147,8 +142,8 @@ static void copy_run(float *d, const float *s, int64_t n)
  * is first assembled contiguously and then cut into chunks, so neither
  * step copies less than a vector at a time.
  */
-static void im2col(const void *src, int64_t g, int64_t p0, int64_t m, int64_t k0, int64_t kc,
-                   float *dst)
+void nk_im2col(const void *src, int64_t g, int64_t p0, int64_t m, int64_t k0, int64_t kc,
+               float *dst)
 {
     const NkIm2col *s = src;
     const NkConv *d = s->d;
@@ -451,7 +446,7 @@ void nk_conv2d(const NkConv *d, const float *in, const float *packed, const floa
     int pw = is_pointwise(d);
     NkGemm g = {
         .batch = d->groups, .m = M, .n = og, .k = K,
-        .pack_a = pw ? nk_gemm_pack_rows : im2col,
+        .pack_a = pw ? nk_gemm_pack_rows : nk_im2col,
         .a_src = pw ? (const void *)&rows : (const void *)&ic,
         .b = packed, .b_bstride = cols * K,
         .bias = packed + d->groups * cols * K, .bias_bstride = cols,

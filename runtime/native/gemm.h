@@ -67,6 +67,17 @@ typedef struct NkRows {
 void nk_gemm_pack_rows(const void *src, int64_t bi, int64_t p0, int64_t m, int64_t k0,
                        int64_t kc, float *dst);
 
+/* The NkPackA of a convolution (conv.c), batch item = group: im2col rows
+ * of d's input, zeros for padding. With m = 1 the row is contiguous
+ * (dst[k - k0]); kc <= NK_KC, and it writes whole 16-float chunks, up
+ * to dst + round16(kc). The sparse kernels (sparse.c) gather rows with it too. */
+typedef struct NkIm2col {
+    const NkConv *d;
+    const float *in;
+} NkIm2col;
+void nk_im2col(const void *src, int64_t g, int64_t p0, int64_t m, int64_t k0, int64_t kc,
+               float *dst);
+
 /* Panels of width nr covering n columns. */
 static inline int64_t nk_gemm_panels(int64_t n, int64_t nr) { return (n + nr - 1) / nr; }
 

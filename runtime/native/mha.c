@@ -18,11 +18,15 @@
  * Every step parallelizes inside its own kernel and is independent of the
  * thread count, so the whole is too.
  *
+ * nk_spmha (nk_sparse.h) is the same with either projection on the
+ * sparse kernels (nk_splinear), packed by nk_sparse_pack.
+ *
  * Scratch, each region rounded to 16 floats (whole cache lines):
  *   qkv [b*l, 3e] | attn [b*l, e] | scores [heads, l, l] | heads' outputs
  *   [heads, l, hd] | the largest scratch any of the inner kernels asks for.
  */
 #include "nk.h"
+#include "nk_sparse.h"
 #include "nk_vec.h"
 
 #include <math.h>
@@ -73,16 +77,33 @@ static int64_t mha_regions(const NkMha *d, int64_t *attn, int64_t *scores, int64
     return *inner;
 }
 
-int64_t nk_mha_scratch(const NkMha *d, const NkTiling *t, int threads)
+/* The scratch of a projection on the dense or the sparse kernels. */
+static int64_t proj_scratch(const NkLinear *d, const NkTiling *t, int threads, int64_t sparse)
+{
+    return sparse ? nk_splinear_scratch(d, t, threads) : nk_linear_scratch(d, t, threads);
+}
+
+static int64_t mha_scratch(const NkMha *d, const NkTiling *t, int threads, int64_t sp_in,
+                           int64_t sp_out)
 {
     MhaPlan p = mha_plan(d);
     int64_t attn, scores, heads, inner;
     mha_regions(d, &attn, &scores, &heads, &inner);
-    int64_t s = max64(max64(nk_linear_scratch(&p.in_proj, t, threads),
-                            nk_linear_scratch(&p.out_proj, t, threads)),
+    int64_t s = max64(max64(proj_scratch(&p.in_proj, t, threads, sp_in),
+                            proj_scratch(&p.out_proj, t, threads, sp_out)),
                       max64(nk_matmul_scratch(&p.scores, t, threads),
                             nk_matmul_scratch(&p.values, t, threads)));
     return inner + s;
+}
+
+int64_t nk_mha_scratch(const NkMha *d, const NkTiling *t, int threads)
+{
+    return mha_scratch(d, t, threads, 0, 0);
+}
+
+int64_t nk_spmha_scratch(const NkSpMha *d, const NkTiling *t, int threads)
+{
+    return mha_scratch(&d->mha, t, threads, d->sparse_in, d->sparse_out);
 }
 
 typedef struct ScaleJob {
@@ -107,8 +128,12 @@ static void scale_q_task(void *ctx, int64_t begin, int64_t end, int thread)
     }
 }
 
-void nk_mha(const NkMha *d, const float *x, const float *in_proj, const float *out_proj, float *out,
-            float *scratch)
+/* A projection: nk_linear or nk_splinear. */
+typedef void (*MhaProj)(const NkLinear *d, const float *in, const float *packed,
+                        const float *residual, float *out, float *scratch);
+
+static void mha_run(const NkMha *d, const float *x, const float *in_proj, const float *out_proj,
+                    float *out, float *scratch, MhaProj in_fn, MhaProj out_fn)
 {
     if (d->b <= 0 || d->l <= 0 || d->e <= 0)
         return;
@@ -119,7 +144,7 @@ void nk_mha(const NkMha *d, const float *x, const float *in_proj, const float *o
     float *heads = scratch + heads_at, *inner = scratch + inner_at;
     int64_t e = d->e, l = d->l;
 
-    nk_linear(&p.in_proj, x, in_proj, NULL, qkv, inner);
+    in_fn(&p.in_proj, x, in_proj, NULL, qkv, inner);
     ScaleJob sj = {qkv, e, sqrtf((float)p.hd)};
     nk_parallel_for(d->b * l, 16384 / (3 * e) + 1, scale_q_task, &sj);
     for (int64_t b = 0; b < d->b; b++) {
@@ -129,5 +154,18 @@ void nk_mha(const NkMha *d, const float *x, const float *in_proj, const float *o
         nk_matmul(&p.values, scores, q + 2 * e, heads, inner);
         nk_copy(&p.concat, heads, attn + b * l * e);
     }
-    nk_linear(&p.out_proj, attn, out_proj, NULL, out, inner);
+    out_fn(&p.out_proj, attn, out_proj, NULL, out, inner);
+}
+
+void nk_mha(const NkMha *d, const float *x, const float *in_proj, const float *out_proj, float *out,
+            float *scratch)
+{
+    mha_run(d, x, in_proj, out_proj, out, scratch, nk_linear, nk_linear);
+}
+
+void nk_spmha(const NkSpMha *d, const float *x, const float *in_proj, const float *out_proj,
+              float *out, float *scratch)
+{
+    mha_run(&d->mha, x, in_proj, out_proj, out, scratch, d->sparse_in ? nk_splinear : nk_linear,
+            d->sparse_out ? nk_splinear : nk_linear);
 }
