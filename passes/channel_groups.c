@@ -5,11 +5,11 @@
  * The rules, per op (research/passes.md §2.3's table; docs/pruning.md):
  *   conv2d, groups 1    a fresh group for its output channels (it is the
  *                       root); its input's channels are its weight columns
- *   conv2d, depthwise   groups = C_in = C_out: the output is the input's
- *                       channel space (out c reads in c)
- *   conv2d, grouped     1 < groups, or a channel multiplier: fixed, both
- *                       sides (every group must keep the same width; not
- *                       done)
+ *   conv2d, depthwise   groups = C_in: the output is the input's channel
+ *                       space (out c reads in c; with a multiplier m =
+ *                       C_out / C_in, outs c·m .. c·m+m-1 read in c)
+ *   conv2d, grouped     1 < groups < C_in: fixed, both sides (every group
+ *                       must keep the same width; not done)
  *   linear              a fresh group on the output's last axis; the input's
  *                       last axis is its weight columns
  *   batchnorm, layernorm over the channel axis, activations, dropout,
@@ -229,8 +229,14 @@ static void conv_rule(ChanGraph *cg, IrNode *n, const ChanInfo *in)
         set_fresh(cg, n->out, 1, n, groups == 1 ? NULL : r); /* a grouped conv's output is tied to its input */
     } else if (groups == 1) {
         set_fresh(cg, n->out, 1, n, NULL);
-    } else if (groups == cin && cout == cin) {
-        set_same(cg, n->out, in, 1);
+    } else if (groups == cin && cout % cin == 0) {
+        /* depthwise, with multiplier m = cout / cin: output c·m .. c·m+m-1
+         * reads input c, so each input channel covers m output positions */
+        ChanInfo *ci = info_of(cg, n->out);
+        *ci = *in;
+        ci->seg = arena_alloc(cg->arena, (size_t)in->nseg * sizeof *ci->seg);
+        for (int k = 0; k < in->nseg; k++)
+            ci->seg[k] = in->seg[k], ci->seg[k].inner *= cout / cin;
     } else {
         const char *r = why(cg, "%s is a grouped conv2d (every group must keep one width; not done)", n);
         fix_info(cg, in, r);

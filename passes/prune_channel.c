@@ -379,8 +379,8 @@ static void shrink_node(ChanPlan *pl, IrNode *n, int64_t *ipos, int64_t *opos, u
             slice_param(n->in[2], 0, opos, no);
         attr_mut(n, conv ? "out_channels" : "out_features")->i = no;
         int64_t groups = conv ? ir_attr_int(n, "groups") : 1;
-        if (groups > 1 && groups == n->in[0]->shape.d[1] && groups == n->out->shape.d[1]) /* depthwise */
-            attr_mut(n, "groups")->i = no;
+        if (groups > 1 && groups == n->in[0]->shape.d[1] && ni >= 0) /* depthwise: one group per input channel */
+            attr_mut(n, "groups")->i = ni;
         break;
     }
     case OP_MHA:

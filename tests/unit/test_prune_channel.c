@@ -301,6 +301,29 @@ static void test_depthwise(void **state)
     ir_graph_free(g);
 }
 
+/* a (4) -> depthwise with multiplier 2 (groups 4, 8 out) -> b: input c
+ * owns outputs 2c, 2c+1; halving a keeps 2 groups of 2 filters. */
+static void test_depth_multiplier(void **state)
+{
+    (void)state;
+    IrGraph *g = ir_graph_new("t");
+    IrValue *x = ir_add_input(g, "x", DT_F32, SH(4, 1, 2, 5, 5), at(1));
+    ir_add_output(g, "y", conv(g, "b", conv(g, "dw", conv(g, "a", x, 4, 1), 8, 4), 3, 1));
+    bind_all(g);
+    Tensor *wa = keep_copy(g, "a.weight"), *wd = keep_copy(g, "dw.weight"), *wb = keep_copy(g, "b.weight");
+    double s[4] = {0};
+    l1_along(wa, 0, 1, s), l1_along(wd, 0, 2, s), l1_along(wb, 1, 2, s);
+    int k[4];
+    top_kept(s, 4, 2, k);
+    prune_ok(g, (const char *const[]){"a"}, 1, 0.5);
+    expect_slices(wd, ir_find_param(g, "dw.weight"), 0, k, 2, 2);
+    expect_slices(wb, ir_find_param(g, "b.weight"), 1, k, 2, 2);
+    assert_int_equal(ir_attr_int(g->nodes[1], "groups"), 2);
+    assert_int_equal(ir_attr_int(g->nodes[1], "out_channels"), 4);
+    tensor_free(wa), tensor_free(wd), tensor_free(wb);
+    ir_graph_free(g);
+}
+
 /* a (4 channels of 3x3) -> flatten -> fc: channel c is columns 9c .. 9c+8. */
 static void test_flatten_linear(void **state)
 {
@@ -500,7 +523,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_residual),         cmocka_unit_test(test_smallest_ratio),
         cmocka_unit_test(test_concat),
-        cmocka_unit_test(test_depthwise),        cmocka_unit_test(test_flatten_linear),
+        cmocka_unit_test(test_depthwise),        cmocka_unit_test(test_depth_multiplier),
+        cmocka_unit_test(test_flatten_linear),
         cmocka_unit_test(test_layer_scale),      cmocka_unit_test(test_shuffle_fixed),
         cmocka_unit_test(test_mlp_hidden),
         cmocka_unit_test(test_mha_heads),
